@@ -1,0 +1,1 @@
+"""mailsetup: set up, test and keep the e-mail account a system sends verification codes from."""

@@ -1,0 +1,479 @@
+"""`mailsetup`: the form with no arguments, sub-commands for scripts.
+
+The exit codes and the first two output lines of `test` and `save` are a contract that scripts
+rely on: 0 ok, 1 test failed, 2 invalid input or usage, 3 config or secret store error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import ssl
+import sys
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from mailsetup_tui.core.account import Account, InvalidAccount
+from mailsetup_tui.core.probe import DEFAULT_TIMEOUT, ProbeResult, probe, tls_context
+from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security
+from mailsetup_tui.core.redact import redact
+from mailsetup_tui.core.store import AccountStore, SecretState, SecretStatus, StoreError
+
+EXIT_OK = 0
+EXIT_TEST_FAILED = 1
+EXIT_USAGE = 2
+EXIT_STORE = 3
+EXIT_INTERRUPTED = 130
+
+MESSAGE_OK = "Connected successfully"
+MESSAGE_FAILED = "Test connection failed. Please review email account information entered."
+
+PASSWORD_ENV = "MAILSETUP_PASSWORD"
+MAX_TIMEOUT = 300.0
+
+log = logging.getLogger("mailsetup_tui")
+
+
+class UsageError(Exception):
+    """Bad input: printed as `mailsetup: error: ...` with exit code 2."""
+
+
+class Exit(Exception):
+    """Leave with `code` after the message (if any) was printed."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass
+class Context:
+    """What every sub-command gets: the parsed options and where to write."""
+
+    args: argparse.Namespace
+    out: TextIO
+    err: TextIO
+    secrets: list[str] = field(default_factory=list)
+    """Passwords met so far, masked in any unexpected error text."""
+
+    @property
+    def store(self) -> AccountStore:
+        return AccountStore.at(self.args.config)
+
+    @property
+    def timeout(self) -> float:
+        timeout: float = self.args.timeout
+        return timeout
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Console-script entry point."""
+    sys.exit(run(argv))
+
+
+def run(
+    argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Parse `argv`, run the command and return the exit code (never raises for user errors)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose, err)
+    context = Context(args, out, err)
+    try:
+        _check_global_options(args)
+        if args.command is None:
+            return open_form(context)
+        handler = {"test": cmd_test, "save": cmd_save, "show": cmd_show}[args.command]
+        return handler(context)
+    except UsageError as error:
+        print(f"mailsetup: error: {error}", file=err)
+        return EXIT_USAGE
+    except InvalidAccount as error:
+        for problem in error.problems:
+            print(f"mailsetup: invalid {problem}", file=err)
+        return EXIT_USAGE
+    except StoreError as error:
+        print(f"mailsetup: {error}", file=err)
+        return EXIT_STORE
+    except Exit as leave:
+        return leave.code
+    except KeyboardInterrupt:
+        print("mailsetup: interrupted", file=err)
+        return EXIT_INTERRUPTED
+    except Exception as error:  # last resort: never a raw traceback that might carry a secret
+        secrets = context.secrets
+        print(f"mailsetup: internal error: {redact(str(error), *secrets)}", file=err)
+        if args.verbose:
+            print(redact(traceback.format_exc(), *secrets), file=err)
+        return 70  # EX_SOFTWARE
+
+
+# --- parser ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailsetup",
+        description=(
+            "Set up and test the e-mail account this system sends its verification codes from. "
+            "With no command, opens the form."
+        ),
+        epilog=(
+            "The password is never taken as an argument: use --password-stdin, the "
+            f"{PASSWORD_ENV} environment variable, or the no-echo prompt. "
+            "Exit codes: 0 ok, 1 test failed, 2 invalid input or usage, "
+            "3 config or secret store error."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    _add_global_options(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    test = commands.add_parser(
+        "test",
+        help="test the given account, or the saved one when none is given",
+        description=(
+            "Connect, encrypt, log in and check that the account may send as its address, "
+            "without sending anything. Tests the saved account when no account options are "
+            "given."
+        ),
+    )
+    save = commands.add_parser(
+        "save",
+        help="test, then save only if the test passed",
+        description=(
+            "Test the account and save it only if the test passed. With no account options, "
+            "re-tests and re-saves the saved account (e.g. with a new password)."
+        ),
+    )
+    show = commands.add_parser(
+        "show",
+        help="the saved account and where its config and password live (never the password)",
+    )
+    for sub in (test, save):
+        _add_account_options(sub)
+        _add_global_options(sub, suppress=True)
+    show.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_global_options(show, suppress=True)
+    return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    # The same options on the main parser and each sub-command, so that both
+    # `mailsetup --config X test` and `mailsetup test --config X` work; the sub-command copies
+    # default to SUPPRESS so they do not overwrite a value given before the command.
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        "--config",
+        metavar="PATH",
+        default=default(None),
+        help="config file (default: $MAILSETUP_CONFIG, else the per-user config directory)",
+    )
+    group.add_argument(
+        "--ca-file",
+        metavar="PEM",
+        default=default(None),
+        help="trust the CA certificates in this PEM file instead of the system store",
+    )
+    group.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=default(DEFAULT_TIMEOUT),
+        help=f"overall deadline for a connection test (default {DEFAULT_TIMEOUT:g})",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default(False),
+        help="log each step of the connection test to standard error",
+    )
+
+
+def _add_account_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "account", "the account to use (all omitted: the saved account)"
+    )
+    group.add_argument(
+        "--smtp-mail",
+        choices=[p.value for p in ProviderId],
+        help="the mail service: "
+        + ", ".join(f"{p.id.value} ({p.label})" for p in PROVIDERS.values()),
+    )
+    group.add_argument("--display-name", metavar="NAME", help="the name shown in the From line")
+    group.add_argument("--email", metavar="ADDR", help="the address the codes are sent from")
+    group.add_argument("--server", metavar="HOST", help="SMTP server name (other only)")
+    group.add_argument("--port", metavar="N", type=_port, help="SMTP server port (other only)")
+    group.add_argument(
+        "--security",
+        choices=[s.value for s in Security],
+        help="auto (TLS on 465, STARTTLS otherwise; the default), starttls, tls, or none "
+        "(sends the password unencrypted) (other only)",
+    )
+    group.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input",
+    )
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is out of range (1-65535)")
+    return port
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mailsetup-tui")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _check_global_options(args: argparse.Namespace) -> None:
+    if not 0 < args.timeout <= MAX_TIMEOUT:
+        raise UsageError(f"--timeout must be between 0 and {MAX_TIMEOUT:g} seconds")
+    if args.ca_file is not None:
+        path = Path(args.ca_file).expanduser()
+        if not path.is_file():
+            raise UsageError(f"--ca-file {path}: no such file")
+        try:
+            tls_context(path)
+        except (ssl.SSLError, OSError) as error:
+            raise UsageError(
+                f"--ca-file {path}: not a readable PEM certificate file ({error})"
+            ) from None
+        args.ca_file = str(path)
+
+
+def _configure_logging(verbose: bool, err: TextIO) -> None:
+    if not verbose:
+        return
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("mailsetup: %(message)s"))
+    for name in ("mailsetup_tui", "aiosmtplib"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def open_form(context: Context) -> int:
+    print(
+        "mailsetup: the form is not available in this version yet; use `mailsetup test`, "
+        "`mailsetup save` and `mailsetup show` (see `mailsetup --help`).",
+        file=context.err,
+    )
+    return EXIT_USAGE
+
+
+def cmd_test(context: Context) -> int:
+    account, password = _account_and_password(context)
+    result = _probe(context, account, password)
+    return EXIT_OK if result.ok else EXIT_TEST_FAILED
+
+
+def cmd_save(context: Context) -> int:
+    account, password = _account_and_password(context)
+    result = _probe(context, account, password)
+    if not result.ok:
+        print("Not saved: the test must pass first.", file=context.out)
+        return EXIT_TEST_FAILED
+    report = context.store.save(account, password)
+    if report.backup_path is not None:
+        print(f"The unreadable config was kept as {report.backup_path}", file=context.out)
+    print(f"Saved to {report.config_path}", file=context.out)
+    print(f"Password stored in {report.secret.describe()}", file=context.out)
+    return EXIT_OK
+
+
+def cmd_show(context: Context) -> int:
+    store = context.store
+    account = store.load()
+    if account is None:
+        if context.args.json:
+            _print_json(context, {"status": "none", "config_path": str(store.path)})
+        else:
+            print(f"No saved account (the config would be at {store.path}).", file=context.out)
+        return EXIT_STORE
+    status = store.secret_status(account.email)
+    if context.args.json:
+        _print_json(
+            context,
+            {
+                "status": "ok",
+                "account": {
+                    "smtp_mail": account.provider_id.value,
+                    "display_name": account.display_name,
+                    "email": account.email,
+                    "server": account.server,
+                    "port": account.port,
+                    "security": account.security.value,
+                },
+                "config_path": str(store.path),
+                "secret": {
+                    "kind": status.location.kind.value,
+                    "where": status.location.where,
+                    "state": status.state.value,
+                    "problem": status.problem,
+                },
+            },
+        )
+        return EXIT_OK
+    rows = [
+        ("SMTP Mail", account.provider.label),
+        ("Display Name", account.display_name),
+        ("Email", account.email),
+        ("SMTP Server Name", account.server),
+        ("SMTP Server Port", str(account.port)),
+        ("Security", account.security.label),
+        ("Config", str(store.path)),
+        ("Password", _describe_secret_status(status)),
+    ]
+    width = max(len(label) for label, _ in rows) + 2
+    for label, value in rows:
+        print(f"{label + ':':<{width}}{value}", file=context.out)
+    return EXIT_OK
+
+
+def _describe_secret_status(status: SecretStatus) -> str:
+    if status.state is SecretState.STORED:
+        return f"stored in {status.location.describe()}"
+    return f"{status.state.value}: {status.problem}"
+
+
+def _print_json(context: Context, data: object) -> None:
+    print(json.dumps(data, ensure_ascii=False), file=context.out)
+
+
+# --- account and password --------------------------------------------------------------------
+
+_ACCOUNT_OPTIONS = ("smtp_mail", "display_name", "email", "server", "port", "security")
+
+
+def _account_and_password(context: Context) -> tuple[Account, str]:
+    args = context.args
+    given = [name for name in _ACCOUNT_OPTIONS if getattr(args, name) is not None]
+    if not given:
+        account = context.store.load()
+        if account is None:
+            raise StoreError(
+                f"no saved account at {context.store.path}; give the account options "
+                "(see `mailsetup test --help`)"
+            )
+        password = _explicit_password(context)
+        if password is None:
+            password = context.store.read_secret(account.email)
+            context.secrets.append(password)
+        return account, password
+    account = _account_from_options(args)
+    password = _explicit_password(context)
+    if password is None:
+        password = _prompt_password(context)
+    checked = account.checked(password)
+    if checked.sends_password_in_clear:
+        print(
+            "mailsetup: warning: security 'none' sends the password unencrypted; anyone on the "
+            "network path can read it.",
+            file=context.err,
+        )
+    return checked, password
+
+
+def _account_from_options(args: argparse.Namespace) -> Account:
+    if args.smtp_mail is None:
+        raise UsageError("--smtp-mail is required when account options are given")
+    provider = PROVIDERS[ProviderId(args.smtp_mail)]
+    if provider.is_preset:
+        for option in ("server", "port", "security"):
+            if getattr(args, option) is not None:
+                raise UsageError(
+                    f"--{option} is only for --smtp-mail other ({provider.label} uses "
+                    f"{provider.server}:{provider.port}, {provider.security.label})"
+                )
+    missing = [
+        f"--{name.replace('_', '-')}"
+        for name in ("display_name", "email")
+        + (("server", "port") if not provider.is_preset else ())
+        if getattr(args, name) is None
+    ]
+    if missing:
+        raise UsageError(f"missing {', '.join(missing)} for --smtp-mail {provider.id.value}")
+    return Account.create(
+        provider.id,
+        args.display_name,
+        args.email,
+        server=args.server,
+        port=args.port,
+        security=args.security,
+    )
+
+
+def _explicit_password(context: Context) -> str | None:
+    """The password from --password-stdin, else $MAILSETUP_PASSWORD, else None."""
+    if getattr(context.args, "password_stdin", False):
+        line = sys.stdin.readline()
+        password = line.removesuffix("\n").removesuffix("\r")
+        if not password:
+            raise UsageError("--password-stdin: standard input held no password")
+        context.secrets.append(password)
+        return password
+    password = os.environ.get(PASSWORD_ENV)
+    if password:
+        context.secrets.append(password)
+        return password
+    return None
+
+
+def _prompt_password(context: Context) -> str:
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"no password: use --password-stdin or set {PASSWORD_ENV} "
+            "(standard input is not a terminal, so there is no prompt)"
+        )
+    import getpass
+
+    password = getpass.getpass("Password (not shown): ")
+    if not password:
+        raise UsageError("no password entered")
+    context.secrets.append(password)
+    return password
+
+
+def _probe(context: Context, account: Account, password: str) -> ProbeResult:
+    result = asyncio.run(
+        probe(account, password, timeout=context.timeout, ca_file=context.args.ca_file)
+    )
+    if result.ok:
+        via = f" over {result.tls_version}" if result.tls_version else " without encryption"
+        print(MESSAGE_OK, file=context.out)
+        print(
+            f"{account.server}:{account.port}{via}: login as {account.email} accepted "
+            f"({result.elapsed:.2f} s)",
+            file=context.out,
+        )
+    else:
+        assert result.failure is not None
+        print(MESSAGE_FAILED, file=context.out)
+        print(redact(result.failure.reason, password), file=context.out)
+    return result

@@ -1,0 +1,325 @@
+"""The account value the form, the CLI and the store share, and its validation.
+
+Validation returns every problem at once, per field, so that a form can mark all bad fields in
+one pass and a script gets one complete error report instead of a fix-one-rerun loop.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from email.headerregistry import Address
+from enum import StrEnum
+
+from email_validator import EmailNotValidError, ValidatedEmail, validate_email
+
+from mailsetup_tui.core.providers import Provider, ProviderId, Security, provider
+
+DISPLAY_NAME_MAX = 78
+"""RFC 5322's recommended line length: a longer From name gets folded or truncated by clients."""
+
+PORT_MIN, PORT_MAX = 1, 65535
+
+
+class Field(StrEnum):
+    """The form's fields, named as the spec labels them, for per-field problems."""
+
+    SMTP_MAIL = "SMTP Mail"
+    DISPLAY_NAME = "Display Name"
+    EMAIL = "Email"
+    PASSWORD = "Password"
+    SERVER = "SMTP Server Name"
+    PORT = "SMTP Server Port"
+    SECURITY = "Security"
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One thing wrong with one field, worded so the user knows what to change."""
+
+    field: Field
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class InvalidAccount(ValueError):
+    """Raised by `Account.checked` when validation found problems; carries all of them."""
+
+    def __init__(self, problems: tuple[FieldProblem, ...]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Account:
+    """Everything about the sending account except its password.
+
+    For the presets, server, port and security always equal the catalogue's values (use
+    `Account.create`); only Other carries values of the user's own.
+    """
+
+    provider_id: ProviderId
+    display_name: str
+    email: str
+    server: str
+    port: int
+    security: Security
+
+    @classmethod
+    def create(
+        cls,
+        provider_id: ProviderId | str,
+        display_name: str,
+        email: str,
+        *,
+        server: str | None = None,
+        port: int | None = None,
+        security: Security | str | None = None,
+    ) -> Account:
+        """Build an account, taking server, port and security from the catalogue for presets.
+
+        For Other, missing values are left empty (server "", port 0) so that `validate` reports
+        them as missing rather than this constructor guessing.
+        """
+        entry = provider(provider_id)
+        if entry.is_preset:
+            assert entry.server is not None and entry.port is not None
+            server, port, security = entry.server, entry.port, entry.security
+        return cls(
+            provider_id=entry.id,
+            display_name=display_name,
+            email=email,
+            server=server if server is not None else "",
+            port=port if port is not None else 0,
+            security=Security(security) if security is not None else entry.security,
+        )
+
+    @property
+    def provider(self) -> Provider:
+        return provider(self.provider_id)
+
+    @property
+    def transport_security(self) -> Security:
+        """The security actually used on the wire: never AUTO."""
+        return self.security.resolved(self.port)
+
+    @property
+    def sends_password_in_clear(self) -> bool:
+        return self.transport_security is Security.NONE
+
+    def from_address(self) -> Address:
+        """The From header value: display name and address.
+
+        Built as an `Address` so that the email package quotes specials and RFC 2047-encodes a
+        non-ASCII display name, instead of us formatting `"Name" <addr>` by hand.
+        """
+        return Address(display_name=self.display_name.strip(), addr_spec=self.email)
+
+    def normalized(self) -> Account:
+        """The account with whitespace trimmed and the e-mail address in canonical form.
+
+        Call after `validate` found no problems; invalid input is returned trimmed only.
+        """
+        email = self.email.strip()
+        try:
+            email = _check_email_syntax(email, self.provider).normalized
+        except EmailNotValidError:
+            pass
+        return replace(
+            self,
+            display_name=self.display_name.strip(),
+            email=email,
+            server=self.server.strip().rstrip(".").lower(),
+        )
+
+    def checked(self, password: str | None = None) -> Account:
+        """The normalized account, or `InvalidAccount` listing every problem."""
+        problems = validate(self, password)
+        if problems:
+            raise InvalidAccount(problems)
+        return self.normalized()
+
+
+def validate(account: Account, password: str | None = None) -> tuple[FieldProblem, ...]:
+    """Every problem with `account` (and `password`, unless None), in form order."""
+    checks = (
+        _display_name_problems(account.display_name),
+        _email_problems(account.email, account.provider),
+        () if password is None else _password_problems(password, account.provider),
+        _server_problems(account),
+        _port_problems(account),
+        _security_problems(account),
+    )
+    return tuple(problem for check in checks for problem in check)
+
+
+def parse_port(text: str) -> int | FieldProblem:
+    """A port typed as text (form, TOML from elsewhere), or the problem with it."""
+    text = text.strip()
+    if not text:
+        return FieldProblem(Field.PORT, "enter the port number (587 for STARTTLS, 465 for TLS)")
+    if not text.isascii() or not text.isdigit():
+        return FieldProblem(Field.PORT, f"{text!r} is not a number")
+    port = int(text)
+    if not PORT_MIN <= port <= PORT_MAX:
+        return FieldProblem(Field.PORT, f"{port} is out of range ({PORT_MIN}-{PORT_MAX})")
+    return port
+
+
+def line_break_in(text: str) -> bool:
+    """True if `text` holds anything a mail header or SMTP line would treat as a line end."""
+    return any(ch in text for ch in "\r\n\x00\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+# Format characters that only reorder or hide text (bidi overrides and isolates): used to make
+# "Support" read as something else in a From line. Joiners (ZWJ/ZWNJ) stay allowed: scripts and
+# emoji need them.
+_SPOOFING_FORMAT_CHARS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e") | frozenset(
+    chr(c) for c in range(0x2066, 0x206A)
+)
+
+
+def _display_name_problems(name: str) -> Iterator[FieldProblem]:
+    stripped = name.strip()
+    if not stripped:
+        yield FieldProblem(Field.DISPLAY_NAME, "enter the name recipients see in the From line")
+        return
+    if line_break_in(name):
+        yield FieldProblem(Field.DISPLAY_NAME, "must be one line (no line breaks)")
+    elif any(_is_control(ch) for ch in name):
+        yield FieldProblem(Field.DISPLAY_NAME, "must not contain control characters")
+    if len(stripped) > DISPLAY_NAME_MAX:
+        yield FieldProblem(
+            Field.DISPLAY_NAME,
+            f"is {len(stripped)} characters long; at most {DISPLAY_NAME_MAX} are allowed",
+        )
+
+
+def _is_control(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    return category in {"Cc", "Cs", "Co", "Zl", "Zp"} or ch in _SPOOFING_FORMAT_CHARS
+
+
+def _check_email_syntax(email: str, entry: Provider) -> ValidatedEmail:
+    # Other may be an internal relay whose domains (corp.local, mailhost) are not globally
+    # deliverable; the presets are public services, where such a domain is always a typo.
+    # No DNS: validating must never cause network traffic.
+    return validate_email(
+        email,
+        check_deliverability=False,
+        allow_smtputf8=False,
+        globally_deliverable=entry.is_preset,
+    )
+
+
+def _email_problems(email: str, entry: Provider) -> Iterator[FieldProblem]:
+    email = email.strip()
+    if not email:
+        yield FieldProblem(Field.EMAIL, "enter the address the codes are sent from")
+        return
+    if line_break_in(email):
+        yield FieldProblem(Field.EMAIL, "must be one line (no line breaks)")
+        return
+    try:
+        checked = _check_email_syntax(email, entry)
+    except EmailNotValidError as error:
+        yield FieldProblem(Field.EMAIL, _email_error_text(error))
+        return
+    domain = checked.ascii_domain
+    if not entry.domains.matches(domain):
+        yield FieldProblem(
+            Field.EMAIL,
+            f"a {entry.label} address must end in {entry.domains.description} (not @{domain})",
+        )
+
+
+def _email_error_text(error: EmailNotValidError) -> str:
+    text = str(error).strip()
+    # email-validator words its errors as full sentences about "The email address";
+    # the field name already says which field, so keep the substance only.
+    text = re.sub(r"^The (email )?address ", "", text)
+    text = re.sub(r"^The part after the @-sign ", "the domain ", text)
+    text = re.sub(r"^The part before the @-sign ", "the name before @ ", text)
+    text = text.rstrip(".")
+    return text[:1].lower() + text[1:] if text else "is not a valid e-mail address"
+
+
+def _password_problems(password: str, entry: Provider) -> Iterator[FieldProblem]:
+    if line_break_in(password):
+        yield FieldProblem(Field.PASSWORD, "must be one line (no line breaks)")
+    elif not entry.normalize_password(password):
+        yield FieldProblem(Field.PASSWORD, f"enter the password ({entry.app_password_hint})")
+
+
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)", re.IGNORECASE)
+
+
+def _server_problems(account: Account) -> Iterator[FieldProblem]:
+    entry = account.provider
+    server = account.server.strip()
+    if entry.is_preset:
+        if server != entry.server:
+            yield FieldProblem(
+                Field.SERVER, f"{entry.label} uses {entry.server}; choose Other for another server"
+            )
+        return
+    if not server:
+        yield FieldProblem(Field.SERVER, "enter the SMTP server's host name, e.g. smtp.example.com")
+        return
+    problem = _hostname_problem(server)
+    if problem:
+        yield FieldProblem(Field.SERVER, problem)
+
+
+def _hostname_problem(server: str) -> str | None:
+    if "://" in server:
+        return "enter the host name only, without a scheme such as smtp://"
+    if any(ch.isspace() for ch in server) or line_break_in(server):
+        return "must not contain spaces"
+    if "/" in server:
+        return "enter the host name only, without a path"
+    literal = server[1:-1] if server.startswith("[") and server.endswith("]") else server
+    try:
+        ipaddress.ip_address(literal)
+    except ValueError:
+        pass
+    else:
+        return None
+    if ":" in server:
+        return "put the port in SMTP Server Port, not after the name"
+    name = server.rstrip(".")
+    try:
+        ascii_name = name.encode("idna").decode("ascii")
+    except UnicodeError:
+        return f"{server!r} is not a valid host name"
+    labels = ascii_name.split(".")
+    if len(ascii_name) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        return f"{server!r} is not a valid host name"
+    if all(label.isdigit() for label in labels):
+        return f"{server!r} is not a valid IP address"
+    return None
+
+
+def _port_problems(account: Account) -> Iterator[FieldProblem]:
+    entry = account.provider
+    if entry.is_preset:
+        if account.port != entry.port:
+            yield FieldProblem(Field.PORT, f"{entry.label} uses port {entry.port}")
+        return
+    if account.port == 0:
+        yield FieldProblem(Field.PORT, "enter the port number (587 for STARTTLS, 465 for TLS)")
+    elif not PORT_MIN <= account.port <= PORT_MAX:
+        yield FieldProblem(Field.PORT, f"{account.port} is out of range ({PORT_MIN}-{PORT_MAX})")
+
+
+def _security_problems(account: Account) -> Iterator[FieldProblem]:
+    entry = account.provider
+    if entry.is_preset and account.security is not entry.security:
+        yield FieldProblem(
+            Field.SECURITY, f"{entry.label} uses {entry.security.label}; choose Other to change it"
+        )

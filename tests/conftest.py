@@ -1,0 +1,86 @@
+"""Fixtures: real SMTP servers on loopback, keyring backends, and a sandboxed home."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import keyring.backends.fail
+import pytest
+
+from mailsetup_tui.core.store import AccountStore
+
+from support.keyrings import MemoryKeyring
+from support.servers import Authenticator, Certificates, SmtpServer, run_smtp_server
+
+
+@pytest.fixture(autouse=True)
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keep every test's files in its temp dir, whatever the code under test defaults to."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("MAILSETUP_CONFIG", str(tmp_path / "config" / "account.toml"))
+    monkeypatch.delenv("MAILSETUP_PASSWORD", raising=False)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    return home
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """An in-memory keyring for every test; `no_keyring` replaces it with keyring's fail one."""
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def no_keyring() -> None:
+    """The headless-server case: keyring finds no backend at all."""
+    keyring.set_keyring(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> AccountStore:
+    return AccountStore(tmp_path / "config" / "account.toml")
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """The CA the client trusts (via --ca-file / ca_file)."""
+    return Certificates.create(tmp_path_factory.mktemp("certs"), "trusted")
+
+
+@pytest.fixture(scope="session")
+def foreign_certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """A CA the client does not trust."""
+    return Certificates.create(tmp_path_factory.mktemp("certs"), "foreign")
+
+
+@pytest.fixture
+def starttls_server(certificates: Certificates) -> Iterator[SmtpServer]:
+    with run_smtp_server("starttls", certificates) as server:
+        yield server
+
+
+@pytest.fixture
+def implicit_tls_server(certificates: Certificates) -> Iterator[SmtpServer]:
+    with run_smtp_server("implicit", certificates) as server:
+        yield server
+
+
+@pytest.fixture
+def untrusted_server(foreign_certificates: Certificates) -> Iterator[SmtpServer]:
+    with run_smtp_server("starttls", foreign_certificates) as server:
+        yield server
+
+
+@pytest.fixture
+def cleartext_auth_server() -> Iterator[SmtpServer]:
+    """Offers AUTH on a plain connection and no STARTTLS at all."""
+    with run_smtp_server("plain", None, authenticator=Authenticator()) as server:
+        yield server

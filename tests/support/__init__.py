@@ -1,0 +1,1 @@
+"""Real test parts: SMTP servers, keyring backends, a CLI runner."""
