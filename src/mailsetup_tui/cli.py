@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from mailsetup_tui.core.account import Account, InvalidAccount
 from mailsetup_tui.core.probe import DEFAULT_TIMEOUT, ProbeResult, probe, tls_context
@@ -84,7 +84,18 @@ def run(
     out = out or sys.stdout
     err = err or sys.stderr
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # argparse would echo every leftover word, and one of them may be a password typed
+        # where it should not be: name only the options.
+        options = [word.split("=")[0] for word in unknown if word.startswith("-")]
+        named = f": {' '.join(options)}" if options else ""
+        print(
+            f"mailsetup: error: unrecognized arguments{named} (values are not repeated here); "
+            "see `mailsetup --help`",
+            file=err,
+        )
+        return EXIT_USAGE
     _configure_logging(args.verbose, err)
     context = Context(args, out, err)
     try:
@@ -122,6 +133,7 @@ def run(
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mailsetup",
+        allow_abbrev=False,
         description=(
             "Set up and test the e-mail account this system sends its verification codes from. "
             "With no command, opens the form."
@@ -135,7 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     _add_global_options(parser, suppress=False)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # No prefix matching anywhere: `--password SECRET` must not become `--password-stdin`
+    # followed by an "unrecognized argument" error that prints the secret.
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_NoAbbrevParser
+    )
 
     test = commands.add_parser(
         "test",
@@ -164,6 +180,25 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="print one JSON object")
     _add_global_options(show, suppress=True)
     return parser
+
+
+class _NoAbbrevParser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+
+class _RefusePasswordArgument(argparse.Action):
+    """`--password VALUE`: refused without echoing VALUE, which is already in ps and history."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        parser.exit(
+            EXIT_USAGE,
+            f"{parser.prog}: error: the password is never taken as an argument (other users "
+            "can read it in the process list, and it stays in the shell history): use "
+            f"--password-stdin, {PASSWORD_ENV}, or the prompt. Change that password now if "
+            "it was a real one.\n",
+        )
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -226,6 +261,9 @@ def _add_account_options(parser: argparse.ArgumentParser) -> None:
         "--password-stdin",
         action="store_true",
         help="read the password from the first line of standard input",
+    )
+    group.add_argument(
+        "--password", "-p", nargs="?", action=_RefusePasswordArgument, help=argparse.SUPPRESS
     )
 
 
@@ -387,6 +425,8 @@ def _account_and_password(context: Context) -> tuple[Account, str]:
             context.secrets.append(password)
         return account, password
     account = _account_from_options(args)
+    # Report account problems before asking for a password nobody should type twice.
+    account.checked()
     password = _explicit_password(context)
     if password is None:
         password = _prompt_password(context)

@@ -185,13 +185,14 @@ _SPOOFING_FORMAT_CHARS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u
 
 
 def _display_name_problems(name: str) -> Iterator[FieldProblem]:
+    if line_break_in(name):
+        yield FieldProblem(Field.DISPLAY_NAME, "must be one line (no line breaks)")
+        return
     stripped = name.strip()
     if not stripped:
         yield FieldProblem(Field.DISPLAY_NAME, "enter the name recipients see in the From line")
         return
-    if line_break_in(name):
-        yield FieldProblem(Field.DISPLAY_NAME, "must be one line (no line breaks)")
-    elif any(_is_control(ch) for ch in name):
+    if any(_is_control(ch) for ch in name):
         yield FieldProblem(Field.DISPLAY_NAME, "must not contain control characters")
     if len(stripped) > DISPLAY_NAME_MAX:
         yield FieldProblem(
@@ -218,12 +219,13 @@ def _check_email_syntax(email: str, entry: Provider) -> ValidatedEmail:
 
 
 def _email_problems(email: str, entry: Provider) -> Iterator[FieldProblem]:
+    # Line breaks first, before any trimming could hide a header-injection attempt.
+    if line_break_in(email):
+        yield FieldProblem(Field.EMAIL, "must be one line (no line breaks)")
+        return
     email = email.strip()
     if not email:
         yield FieldProblem(Field.EMAIL, "enter the address the codes are sent from")
-        return
-    if line_break_in(email):
-        yield FieldProblem(Field.EMAIL, "must be one line (no line breaks)")
         return
     try:
         checked = _check_email_syntax(email, entry)
@@ -261,6 +263,9 @@ _HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)", re.IGNORECASE)
 
 def _server_problems(account: Account) -> Iterator[FieldProblem]:
     entry = account.provider
+    if line_break_in(account.server):
+        yield FieldProblem(Field.SERVER, "must be one line (no line breaks)")
+        return
     server = account.server.strip()
     if entry.is_preset:
         if server != entry.server:
@@ -279,7 +284,7 @@ def _server_problems(account: Account) -> Iterator[FieldProblem]:
 def _hostname_problem(server: str) -> str | None:
     if "://" in server:
         return "enter the host name only, without a scheme such as smtp://"
-    if any(ch.isspace() for ch in server) or line_break_in(server):
+    if any(ch.isspace() for ch in server):
         return "must not contain spaces"
     if "/" in server:
         return "enter the host name only, without a path"

@@ -254,6 +254,8 @@ class AccountStore:
 
     def _backup_unreadable_config(self) -> Path | None:
         """Keep a config that does not load, instead of overwriting it silently."""
+        if not self.path.is_file():
+            return None
         try:
             self.load()
         except StoreError:

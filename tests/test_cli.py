@@ -1,0 +1,356 @@
+"""The CLI end to end, in subprocesses against real local servers: exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from support.cli import Ran, mailsetup_env, run_mailsetup
+from support.servers import (
+    HOST,
+    LOGIN,
+    PASSWORD,
+    Certificates,
+    SmtpServer,
+    ThreadedRawServer,
+)
+
+OK = "Connected successfully"
+FAILED = "Test connection failed. Please review email account information entered."
+
+
+def other_args(port: int, *extra: str) -> list[str]:
+    return [
+        "--smtp-mail", "other", "--display-name", "Verification Codes", "--email", LOGIN,
+        "--server", HOST, "--port", str(port), *extra,
+    ]  # fmt: skip
+
+
+def fields(ran: Ran) -> dict[str, str]:
+    """`show`'s "Label: value" lines as a dict."""
+    return {
+        label.strip(): value.strip()
+        for label, _, value in (line.partition(":") for line in ran.lines)
+    }
+
+
+def assert_no_password(ran: Ran, *files: Path) -> None:
+    assert PASSWORD not in ran.out
+    assert PASSWORD not in ran.err
+    for path in files:
+        if path.exists():
+            assert PASSWORD not in path.read_text()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    return tmp_path / "config" / "account.toml"
+
+
+@pytest.fixture
+def keyring_file(tmp_path: Path) -> Path:
+    return tmp_path / "keyring.json"
+
+
+@pytest.fixture
+def env(tmp_path: Path, keyring_file: Path) -> dict[str, str]:
+    return mailsetup_env(tmp_path, keyring_file=keyring_file)
+
+
+# --- the issue's "done when" ----------------------------------------------------------------
+
+
+def test_save_with_a_private_ca_stores_the_account_without_its_password(
+    starttls_server: SmtpServer,
+    certificates: Certificates,
+    env: dict[str, str],
+    config: Path,
+    keyring_file: Path,
+) -> None:
+    ran = run_mailsetup(
+        "save", *other_args(starttls_server.port), "--password-stdin",
+        "--ca-file", str(certificates.ca_file), env=env, stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    assert ran.lines[0] == OK
+    assert ran.lines[1].startswith(f"{HOST}:{starttls_server.port} over TLSv1.")
+    assert f"Saved to {config}" in ran.lines
+    assert any(line.startswith("Password stored in the system keyring") for line in ran.lines)
+    assert 'email = "mfa@example.com"' in config.read_text()
+    assert_no_password(ran, config)
+    assert json.loads(keyring_file.read_text()) == {f"mailsetup/{LOGIN}": PASSWORD}
+
+
+def test_save_without_a_keyring_uses_the_fallback_file_and_says_so(
+    starttls_server: SmtpServer, certificates: Certificates, tmp_path: Path, config: Path
+) -> None:
+    env = mailsetup_env(tmp_path, MAILSETUP_PASSWORD=PASSWORD)
+    ran = run_mailsetup(
+        "save", *other_args(starttls_server.port), "--ca-file", str(certificates.ca_file),
+        env=env,
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    secret = config.with_name("account.secret")
+    assert f"Password stored in the file {secret} (mode 0600; no system keyring is available)" in (
+        ran.lines
+    )
+    assert PASSWORD in secret.read_text()
+    assert_no_password(ran, config)
+
+
+# --- test -----------------------------------------------------------------------------------
+
+
+def test_wrong_password_fails_with_exit_1_and_the_reason(
+    starttls_server: SmtpServer, certificates: Certificates, env: dict[str, str]
+) -> None:
+    ran = run_mailsetup(
+        "test", *other_args(starttls_server.port), "--password-stdin",
+        "--ca-file", str(certificates.ca_file), env=env, stdin="wrong-password\n",
+    )  # fmt: skip
+    assert ran.code == 1
+    assert ran.lines[0] == FAILED
+    assert "the server rejected the e-mail or password (535" in ran.lines[1]
+    assert "wrong-password" not in ran.out + ran.err
+
+
+def test_failed_save_writes_nothing(
+    starttls_server: SmtpServer, env: dict[str, str], config: Path, keyring_file: Path
+) -> None:
+    # No --ca-file: the private CA is not trusted, so the test fails before the login.
+    ran = run_mailsetup(
+        "save", *other_args(starttls_server.port), "--password-stdin", env=env,
+        stdin=PASSWORD,
+    )  # fmt: skip
+    assert ran.code == 1
+    assert ran.lines[0] == FAILED
+    assert "certificate is not trusted" in ran.lines[1]
+    assert "Not saved" in ran.out
+    assert not config.exists()
+    assert not keyring_file.exists()
+    assert starttls_server.auth_attempts == []
+
+
+def test_saved_account_is_tested_with_its_stored_secret(
+    starttls_server: SmtpServer, certificates: Certificates, env: dict[str, str]
+) -> None:
+    ca = ["--ca-file", str(certificates.ca_file)]
+    saved = run_mailsetup(
+        "save", *other_args(starttls_server.port), "--password-stdin", *ca, env=env,
+        stdin=PASSWORD,
+    )  # fmt: skip
+    assert saved.code == 0, saved.err
+    ran = run_mailsetup("test", *ca, env=env)
+    assert ran.code == 0, ran.err
+    assert ran.lines[0] == OK
+    assert len(starttls_server.auth_attempts) == 2
+
+
+def test_global_options_work_before_the_command_too(
+    starttls_server: SmtpServer, certificates: Certificates, env: dict[str, str], tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere.toml"
+    ran = run_mailsetup(
+        "--config", str(elsewhere), "--ca-file", str(certificates.ca_file), "--timeout", "5",
+        "save", *other_args(starttls_server.port), "--password-stdin", env=env, stdin=PASSWORD,
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    assert elsewhere.exists()
+
+
+def test_stalled_server_fails_within_the_timeout(env: dict[str, str]) -> None:
+    with ThreadedRawServer("stall") as server:
+        started = time.monotonic()
+        ran = run_mailsetup(
+            "test", *other_args(server.port), "--timeout", "1", "--password-stdin",
+            env=env, stdin=PASSWORD,
+        )  # fmt: skip
+        elapsed = time.monotonic() - started
+    assert ran.code == 1
+    assert ran.lines == [FAILED, f"{HOST}:{server.port} did not answer within 1 s "
+                         f"(wrong port or firewall? If port {server.port} expects implicit "
+                         "TLS, choose TLS)"]  # fmt: skip
+    # timeout + 1 s, plus the interpreter's own start-up
+    assert elapsed < 4, f"{elapsed:.2f} s"
+
+
+def test_security_none_warns_before_sending_the_password(
+    cleartext_auth_server: SmtpServer, env: dict[str, str]
+) -> None:
+    ran = run_mailsetup(
+        "test", *other_args(cleartext_auth_server.port, "--security", "none"),
+        "--password-stdin", env=env, stdin=PASSWORD,
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    assert "sends the password unencrypted" in ran.err
+    assert f"without encryption: login as {LOGIN} accepted" in ran.lines[1]
+
+
+def test_verbose_logs_steps_but_never_the_password(
+    starttls_server: SmtpServer, certificates: Certificates, env: dict[str, str]
+) -> None:
+    ran = run_mailsetup(
+        "test", *other_args(starttls_server.port), "-v", "--password-stdin",
+        "--ca-file", str(certificates.ca_file), env=env, stdin=PASSWORD,
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    assert "succeeded" in ran.err
+    assert_no_password(ran)
+
+
+# --- usage and validation errors: exit 2 ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["test", "--smtp-mail", "gmail", "--display-name", "C", "--email", "c@example.com"],
+         "mailsetup: invalid Email: a Gmail address must end in @gmail.com (not @example.com)"),
+        (["test", "--smtp-mail", "gmail", "--display-name", "C", "--email", "c@gmail.com",
+          "--server", "smtp.evil.example"],
+         "--server is only for --smtp-mail other (Gmail uses smtp.gmail.com:587"),
+        (["test", "--smtp-mail", "other", "--display-name", "C", "--email", "c@example.com"],
+         "missing --server, --port for --smtp-mail other"),
+        (["test", "--email", "c@gmail.com"],
+         "--smtp-mail is required when account options are given"),
+        (["test", "--smtp-mail", "other", "--display-name", "C", "--email", "c@example.com",
+          "--server", "smtp://x", "--port", "25"],
+         "mailsetup: invalid SMTP Server Name: enter the host name only"),
+        (["test", "--port", "70000"], "70000 is out of range (1-65535)"),
+        (["test", "--password", "hunter2"], "the password is never taken as an argument"),
+        (["save", "--pass", "hunter2"], "unrecognized arguments: --pass"),
+        (["--timeout", "0", "show"], "--timeout must be between 0 and 300 seconds"),
+        (["--ca-file", "/nonexistent/ca.pem", "show"], "--ca-file /nonexistent/ca.pem: no such"),
+    ],
+)  # fmt: skip
+def test_usage_and_validation_errors_exit_2_and_name_the_field(
+    env: dict[str, str], args: list[str], message: str
+) -> None:
+    ran = run_mailsetup(*args, env=env, stdin="pw\n")
+    assert ran.code == 2, ran
+    assert message in ran.err
+    assert "hunter2" not in ran.out + ran.err
+
+
+def test_all_validation_problems_are_reported_together(env: dict[str, str]) -> None:
+    ran = run_mailsetup(
+        "test", "--smtp-mail", "other", "--display-name", " ", "--email", "nope",
+        "--server", "bad host", "--port", "25", "--password-stdin", env=env, stdin="pw",
+    )  # fmt: skip
+    assert ran.code == 2
+    assert [line.split(":")[0] for line in ran.err.splitlines()] == [
+        "mailsetup",
+        "mailsetup",
+        "mailsetup",
+    ]
+    assert "invalid Display Name" in ran.err
+    assert "invalid Email" in ran.err
+    assert "invalid SMTP Server Name" in ran.err
+
+
+def test_no_password_source_without_a_terminal_is_a_usage_error(env: dict[str, str]) -> None:
+    ran = run_mailsetup("test", *other_args(25), env=env)
+    assert ran.code == 2
+    assert "no password: use --password-stdin or set MAILSETUP_PASSWORD" in ran.err
+
+
+def test_a_bad_ca_file_is_a_usage_error(env: dict[str, str], tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.pem"
+    bogus.write_text("not a certificate\n")
+    ran = run_mailsetup("--ca-file", str(bogus), "show", env=env)
+    assert ran.code == 2
+    assert "not a readable PEM certificate file" in ran.err
+
+
+# --- store errors: exit 3 -------------------------------------------------------------------
+
+
+def test_testing_with_no_saved_account_is_a_store_error(env: dict[str, str], config: Path) -> None:
+    ran = run_mailsetup("test", env=env)
+    assert ran.code == 3
+    assert f"no saved account at {config}" in ran.err
+
+
+def test_corrupt_config_is_reported_with_path_and_line(env: dict[str, str], config: Path) -> None:
+    config.parent.mkdir(parents=True)
+    config.write_text('schema = 1\n[account]\nemail = "unterminated\n')
+    ran = run_mailsetup("test", env=env)
+    assert ran.code == 3
+    assert f"{config}:3:" in ran.err
+    assert config.read_text() == 'schema = 1\n[account]\nemail = "unterminated\n'
+
+
+# --- show -----------------------------------------------------------------------------------
+
+
+def test_show_lists_the_account_and_where_things_live_never_the_password(
+    starttls_server: SmtpServer, certificates: Certificates, env: dict[str, str], config: Path
+) -> None:
+    run_mailsetup(
+        "save", *other_args(starttls_server.port), "--password-stdin",
+        "--ca-file", str(certificates.ca_file), env=env, stdin=PASSWORD,
+    )  # fmt: skip
+    ran = run_mailsetup("show", env=env)
+    assert ran.code == 0, ran.err
+    shown = fields(ran)
+    assert shown["SMTP Mail"] == "Other"
+    assert shown["SMTP Server Port"] == str(starttls_server.port)
+    assert shown["Config"] == str(config)
+    assert shown["Password"].startswith("stored in the system keyring")
+    assert_no_password(ran)
+
+    as_json = run_mailsetup("show", "--json", env=env)
+    data = json.loads(as_json.out)
+    assert data["status"] == "ok"
+    assert data["account"]["email"] == LOGIN
+    assert data["account"]["port"] == starttls_server.port
+    assert data["secret"]["state"] == "stored"
+    assert data["config_path"] == str(config)
+    assert_no_password(as_json)
+
+
+def test_show_says_when_the_secret_is_missing(
+    starttls_server: SmtpServer, certificates: Certificates, tmp_path: Path, config: Path
+) -> None:
+    env = mailsetup_env(tmp_path)  # no keyring: the fallback file
+    run_mailsetup(
+        "save", *other_args(starttls_server.port), "--password-stdin",
+        "--ca-file", str(certificates.ca_file), env=env, stdin=PASSWORD,
+    )  # fmt: skip
+    config.with_name("account.secret").unlink()
+    ran = run_mailsetup("show", env=env)
+    assert ran.code == 0
+    assert fields(ran)["Password"].startswith("missing: the secret file")
+    tested = run_mailsetup("test", env=env)
+    assert tested.code == 3
+    assert "does not exist; save the account again" in tested.err
+
+
+def test_show_with_nothing_saved(env: dict[str, str], config: Path) -> None:
+    ran = run_mailsetup("show", "--json", env=env)
+    assert ran.code == 3
+    assert json.loads(ran.out) == {"status": "none", "config_path": str(config)}
+
+
+# --- entry points ---------------------------------------------------------------------------
+
+
+def test_help_and_version(env: dict[str, str]) -> None:
+    ran = run_mailsetup("--help", env=env)
+    assert ran.code == 0
+    assert "Exit codes: 0 ok, 1 test failed" in " ".join(ran.out.split())
+    assert run_mailsetup("--version", env=env).out.startswith("mailsetup ")
+
+
+def test_console_script_is_installed(env: dict[str, str]) -> None:
+    script = Path(sys.executable).parent / "mailsetup"
+    finished = subprocess.run(
+        [str(script), "--help"], capture_output=True, text=True, env=env, check=False
+    )
+    assert finished.returncode == 0
+    assert finished.stdout.startswith("usage: mailsetup")
