@@ -340,3 +340,18 @@ async def test_auth_without_a_usable_method(certificates: Certificates) -> None:
             other_account(server.port), PASSWORD, timeout=5, ca_file=certificates.ca_file
         )
     assert_failed(result, FailureKind.NO_AUTH, "offers no login method mailsetup can use")
+
+
+async def test_many_probes_in_one_event_loop(
+    starttls_server: SmtpServer, certificates: Certificates
+) -> None:
+    # The form runs every test in the same loop: a socket left behind by one probe would
+    # break the next (file descriptor reuse under a live transport).
+    for _ in range(5):
+        result = await probe(
+            other_account(starttls_server.port), PASSWORD, timeout=5, ca_file=certificates.ca_file
+        )
+        assert result.ok, result.failure
+    for _ in range(3):
+        result = await probe(other_account(starttls_server.port), PASSWORD, timeout=5)
+        assert_failed(result, FailureKind.CERTIFICATE)

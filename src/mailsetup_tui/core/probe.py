@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import socket
 import ssl
 import time
@@ -146,6 +147,8 @@ class _Session:
         self.ca_file = ca_file
         self.step = Step.RESOLVE
         self.smtp: SMTP | None = None
+        self.socket: socket.socket | None = None
+        """Our own handle on the connection; aiosmtplib gets a dup() of it (see `_close`)."""
         self.started = time.monotonic()
 
     @property
@@ -216,10 +219,12 @@ class _Session:
     async def open(self, context: ssl.SSLContext) -> SMTP:
         """Connect and reach an EHLO'd session, encrypted unless security is NONE."""
         security = self.account.transport_security
-        sock = await self._connect()
+        self.socket = await self._connect()
         self.smtp = smtp = SMTP(
             hostname=self.account.server,
-            sock=sock,
+            sock=self.socket.dup(),
+            # aiosmtplib would otherwise ask socket.getfqdn(): a DNS query nobody asked for.
+            local_hostname=_ehlo_name(self.socket),
             use_tls=security is Security.TLS,
             start_tls=False,
             tls_context=context,
@@ -441,12 +446,33 @@ class _Session:
         return _Failed(FailureKind.SERVER_ERROR, f"{self.account.server} answered {reply}")
 
     def _close(self) -> None:
+        """Drop the connection now, whatever state it is in.
+
+        aiosmtplib's transport owns a dup() of our socket and closes it on its own schedule
+        (a TLS close even waits for the peer's close_notify, which a stalled or cancelled
+        server never sends). Shutting down our handle ends the TCP connection at once for
+        both; closing only our own fd never frees a number the event loop still watches.
+        """
         if self.smtp is not None:
+            if self.smtp.transport is not None:
+                self.smtp.transport.abort()
             self.smtp.close()
-            sock = self.smtp.sock
-            if sock is not None:
-                sock.close()
             self.smtp = None
+        if self.socket is not None:
+            with contextlib.suppress(OSError):
+                self.socket.shutdown(socket.SHUT_RDWR)
+            self.socket.close()
+            self.socket = None
+
+
+def _ehlo_name(sock: socket.socket) -> str:
+    """This host's name for EHLO, without DNS: its hostname if that is a valid domain,
+    otherwise the address literal RFC 5321 allows for a host with no usable name."""
+    name = socket.gethostname()
+    if re.fullmatch(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*", name):
+        return name
+    address = sock.getsockname()[0]
+    return f"[IPv6:{address}]" if ":" in address else f"[{address}]"
 
 
 def _root_cause(error: BaseException) -> BaseException:
