@@ -454,7 +454,7 @@ class _Session:
         both; closing only our own fd never frees a number the event loop still watches.
         """
         if self.smtp is not None:
-            if self.smtp.transport is not None:
+            if isinstance(self.smtp.transport, asyncio.WriteTransport):
                 self.smtp.transport.abort()
             self.smtp.close()
             self.smtp = None
