@@ -317,12 +317,19 @@ def _configure_logging(verbose: bool, err: TextIO) -> None:
 
 
 def open_form(context: Context) -> int:
-    print(
-        "mailsetup: the form is not available in this version yet; use `mailsetup test`, "
-        "`mailsetup save` and `mailsetup show` (see `mailsetup --help`).",
-        file=context.err,
-    )
-    return EXIT_USAGE
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print(
+            "mailsetup: error: the form needs a terminal; for scripts use `mailsetup test`, "
+            "`mailsetup save` and `mailsetup show` (see `mailsetup --help`).",
+            file=context.err,
+        )
+        return EXIT_USAGE
+    # Deferred: Textual is only needed here, and the sub-commands start faster without it.
+    from mailsetup_tui.tui.app import MailSetupApp
+
+    app = MailSetupApp(context.store, timeout=context.timeout, ca_file=context.args.ca_file)
+    app.run()
+    return EXIT_OK
 
 
 def cmd_test(context: Context) -> int:

@@ -106,7 +106,9 @@ class Provider:
     """Gmail and Yahoo display app passwords in groups (`abcd efgh ijkl mnop`); pasted spaces
     are a classic failure, and their real passwords never contain spaces."""
     notice: str | None = None
-    """A caveat to show when the provider is picked."""
+    """A one-line caveat shown under SMTP Mail when the provider is picked."""
+    notice_detail: str | None = None
+    """The caveat in full, for help screens and documentation."""
 
     @property
     def is_preset(self) -> bool:
@@ -119,9 +121,11 @@ class Provider:
         return password
 
 
-_MICROSOFT_BASIC_AUTH_NOTICE = (
+_MICROSOFT_BASIC_AUTH_NOTICE = "Microsoft is ending password sign-in for SMTP (F1: details)."
+_MICROSOFT_BASIC_AUTH_DETAIL = (
     "Microsoft is switching SMTP password sign-in off: Exchange Online disables it by default "
-    "at the end of December 2026 and Outlook.com/Hotmail accounts need OAuth2 already."
+    "at the end of December 2026, and Outlook.com/Hotmail accounts already need OAuth2. A "
+    '"535 5.7.139" or "550 5.7.30" reply means it is off for this account.'
 )
 
 PROVIDERS: dict[ProviderId, Provider] = {
@@ -137,6 +141,7 @@ PROVIDERS: dict[ProviderId, Provider] = {
             "sign-in; the tenant must allow SMTP AUTH for this mailbox"
         ),
         notice=_MICROSOFT_BASIC_AUTH_NOTICE,
+        notice_detail=_MICROSOFT_BASIC_AUTH_DETAIL,
     ),
     ProviderId.GMAIL: Provider(
         id=ProviderId.GMAIL,
@@ -169,6 +174,7 @@ PROVIDERS: dict[ProviderId, Provider] = {
             "https://account.microsoft.com/security (2-step verification must be on)"
         ),
         notice=_MICROSOFT_BASIC_AUTH_NOTICE,
+        notice_detail=_MICROSOFT_BASIC_AUTH_DETAIL,
     ),
     ProviderId.YAHOO: Provider(
         id=ProviderId.YAHOO,

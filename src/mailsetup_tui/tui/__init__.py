@@ -1,0 +1,1 @@
+"""The Textual form over the core: screens and widgets that talk by messages."""

@@ -1,0 +1,264 @@
+"""The account fields: provider switching, per-field problems, and what is on screen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.events import Key
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Input, Label, Select, Static
+
+from mailsetup_tui.core.account import Account, Field, FieldProblem, parse_port, validate
+from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security, provider
+
+REVEAL_SECONDS = 5.0
+"""How long Password stays readable after the reveal key: long enough to check, short enough
+that a walk-away does not leave it on screen."""
+
+
+@dataclass(frozen=True)
+class FormValues:
+    """Exactly what is on screen, as typed. Two equal values mean "nothing changed", which is
+    what the Save gate and the quit confirmation compare."""
+
+    provider_id: ProviderId
+    display_name: str = ""
+    email: str = ""
+    password: str = ""
+    server: str = ""
+    port: str = ""
+    security: Security = Security.AUTO
+
+    def to_account(self) -> Account | tuple[FieldProblem, ...]:
+        """The validated, normalized account, or every problem with the values."""
+        port = parse_port(self.port)
+        account = Account.create(
+            self.provider_id,
+            self.display_name,
+            self.email,
+            server=self.server,
+            port=port if isinstance(port, int) else 0,
+            security=self.security,
+        )
+        problems = validate(account, self.password)
+        if isinstance(port, FieldProblem):
+            problems = (*(p for p in problems if p.field is not Field.PORT), port)
+        return problems if problems else account.normalized()
+
+
+class ProviderSelect(Select[ProviderId]):
+    """SMTP Mail: the first letter of a provider picks it at once, Enter/Space opens the list.
+
+    Over a serial line, one key instead of opening a list, moving and confirming saves three
+    screen updates.
+    """
+
+    INITIALS: ClassVar[dict[str, ProviderId]] = {
+        entry.label[0].lower(): pid for pid, entry in PROVIDERS.items()
+    }
+
+    def on_key(self, event: Key) -> None:
+        if self.expanded or event.character is None:
+            return
+        chosen = self.INITIALS.get(event.character.lower())
+        if chosen is not None:
+            event.stop()
+            event.prevent_default()
+            self.value = chosen
+
+
+_INPUT_IDS = {
+    Field.DISPLAY_NAME: "display-name",
+    Field.EMAIL: "email",
+    Field.PASSWORD: "password",
+    Field.SERVER: "server",
+    Field.PORT: "port",
+}
+_CONTROL_IDS = {Field.SMTP_MAIL: "provider", Field.SECURITY: "security", **_INPUT_IDS}
+
+
+def _field_row(field: Field, control: Widget) -> ComposeResult:
+    with Horizontal(classes="field", id=f"{_CONTROL_IDS[field]}-row"):
+        yield Label(str(field), classes="field-label")
+        yield control
+    yield Static("", classes="field-problem", id=f"{_CONTROL_IDS[field]}-problem", markup=False)
+
+
+class AccountForm(Vertical, can_focus=False):
+    """The spec's fields in the spec's order, each with its label and a line for its problem."""
+
+    class Edited(Message):
+        """Something on screen changed because the user changed it."""
+
+    def compose(self) -> ComposeResult:
+        options = [(entry.label, pid) for pid, entry in PROVIDERS.items()]
+        yield from _field_row(
+            Field.SMTP_MAIL,
+            ProviderSelect(options, allow_blank=False, compact=True, id="provider"),
+        )
+        yield Static("", id="provider-notice", markup=False)
+        yield from _field_row(
+            Field.DISPLAY_NAME,
+            Input(placeholder="the name recipients see", max_length=78, compact=True,
+                  id="display-name"),
+        )  # fmt: skip
+        yield from _field_row(
+            Field.EMAIL, Input(placeholder="codes@example.com", compact=True, id="email")
+        )
+        yield from _field_row(
+            Field.PASSWORD,
+            Input(placeholder="the app password", password=True, compact=True, id="password"),
+        )
+        yield from _field_row(Field.SERVER, Input(compact=True, id="server"))
+        yield from _field_row(
+            Field.PORT,
+            Input(type="integer", max_length=5, compact=True, id="port", restrict=r"\d*"),
+        )
+        yield from _field_row(
+            Field.SECURITY,
+            Select(
+                [(s.label, s) for s in Security], allow_blank=False, compact=True, id="security"
+            ),
+        )
+
+    def on_mount(self) -> None:
+        # A blinking cursor repaints twice a second: bytes on a serial line for nothing.
+        for field in self.query(Input):
+            field.cursor_blink = False
+        self._other_values = ("", "", Security.AUTO)
+        """What the user typed for Other, restored when they come back to it."""
+        self._apply_provider(self.provider_id, remember=False)
+
+    # --- reading and writing the values ---------------------------------------------------
+
+    @property
+    def provider_id(self) -> ProviderId:
+        value = self.query_one("#provider", ProviderSelect).value
+        assert isinstance(value, ProviderId)
+        return value
+
+    def _input(self, field: Field) -> Input:
+        return self.query_one(f"#{_INPUT_IDS[field]}", Input)
+
+    @property
+    def values(self) -> FormValues:
+        security = self.query_one("#security", Select).value
+        return FormValues(
+            provider_id=self.provider_id,
+            display_name=self._input(Field.DISPLAY_NAME).value,
+            email=self._input(Field.EMAIL).value,
+            password=self._input(Field.PASSWORD).value,
+            server=self._input(Field.SERVER).value,
+            port=self._input(Field.PORT).value,
+            security=security if isinstance(security, Security) else Security.AUTO,
+        )
+
+    def load(self, account: Account, password: str | None) -> None:
+        """Fill the form from a saved account without it counting as an edit."""
+        with self.prevent(Input.Changed, Select.Changed):
+            self.query_one("#provider", ProviderSelect).value = account.provider_id
+            self._input(Field.DISPLAY_NAME).value = account.display_name
+            self._input(Field.EMAIL).value = account.email
+            if password is not None:
+                self._input(Field.PASSWORD).value = password
+            if account.provider_id is ProviderId.OTHER:
+                self._other_values = (account.server, str(account.port), account.security)
+            self._apply_provider(account.provider_id, remember=False)
+
+    def set_password(self, password: str) -> None:
+        with self.prevent(Input.Changed):
+            self._input(Field.PASSWORD).value = password
+
+    # --- provider switching -----------------------------------------------------------------
+
+    @on(Select.Changed, "#provider")
+    def provider_chosen(self, event: Select.Changed) -> None:
+        if isinstance(event.value, ProviderId):
+            self._apply_provider(event.value, remember=True)
+            if self._input(Field.EMAIL).value.strip():
+                self.check_fields(Field.EMAIL)
+
+    def _apply_provider(self, provider_id: ProviderId, *, remember: bool) -> None:
+        server, port = self._input(Field.SERVER), self._input(Field.PORT)
+        security = self.query_one("#security", Select)
+        entry = provider(provider_id)
+        was_other = not server.disabled
+        with self.prevent(Input.Changed, Select.Changed):
+            if entry.is_preset:
+                if remember and was_other:
+                    value = security.value
+                    self._other_values = (
+                        server.value,
+                        port.value,
+                        value if isinstance(value, Security) else Security.AUTO,
+                    )
+                server.value, port.value = entry.server or "", str(entry.port)
+                security.value = entry.security
+            else:
+                server.value, port.value, security.value = self._other_values
+        for widget in (server, port, security):
+            widget.disabled = entry.is_preset
+        for field in (Field.SERVER, Field.PORT, Field.SECURITY):
+            self.show_problem(field, None)
+        self.query_one("#provider-notice", Static).update(entry.notice or "")
+        self.query_one("#provider-notice").set_class(bool(entry.notice), "-visible")
+
+    # --- problems ---------------------------------------------------------------------------
+
+    def check_fields(self, *fields: Field) -> tuple[FieldProblem, ...]:
+        """Validate the whole form, show the problems of `fields` only, return all of them."""
+        result = self.values.to_account()
+        problems = result if isinstance(result, tuple) else ()
+        for field in fields:
+            self.show_problem(field, next((p for p in problems if p.field is field), None))
+        return problems
+
+    def show_problems(self, problems: tuple[FieldProblem, ...]) -> None:
+        """Mark every field with its problem (or none) and focus the first bad one."""
+        for field in _CONTROL_IDS:
+            self.show_problem(field, next((p for p in problems if p.field is field), None))
+        if problems:
+            self.query_one(f"#{_CONTROL_IDS[problems[0].field]}").focus()
+
+    def show_problem(self, field: Field, problem: FieldProblem | None) -> None:
+        line = self.query_one(f"#{_CONTROL_IDS[field]}-problem", Static)
+        line.update(problem.message if problem else "")
+        line.set_class(problem is not None, "-visible")
+        self.query_one(f"#{_CONTROL_IDS[field]}-row").set_class(problem is not None, "-invalid")
+
+    # --- events -----------------------------------------------------------------------------
+
+    @on(Input.Blurred, "#email")
+    def email_left(self) -> None:
+        if self._input(Field.EMAIL).value.strip():
+            self.check_fields(Field.EMAIL)
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def edited(self, event: Input.Changed | Select.Changed) -> None:
+        event.stop()
+        field = next((f for f, i in _CONTROL_IDS.items() if i == event.control.id), None)
+        if field is not None and field is not Field.EMAIL:
+            # A problem shown for a field goes as soon as the user works on it; Email is
+            # re-checked when they leave it.
+            self.show_problem(field, None)
+        self.post_message(self.Edited())
+
+    @on(Input.Submitted)
+    def next_field(self, event: Input.Submitted) -> None:
+        """Enter moves on, as in dialog(1) forms; Tab does the same."""
+        event.stop()
+        self.screen.focus_next()
+
+    def reveal_password(self) -> None:
+        field = self._input(Field.PASSWORD)
+        field.password = False
+        self.set_timer(REVEAL_SECONDS, self.hide_password)
+
+    def hide_password(self) -> None:
+        self._input(Field.PASSWORD).password = True

@@ -1,0 +1,69 @@
+"""Where the outcome of Test and Save appears, under the buttons, in the spec's words."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from mailsetup_tui.core.probe import ProbeResult
+from mailsetup_tui.core.store import SaveReport, SecretKind
+
+MESSAGE_OK = "Connected successfully"
+MESSAGE_FAILED = "Test connection failed. Please review email account information entered."
+
+
+class ResultPanel(Vertical):
+    """A headline and a detail line; the state class (-ok, -failed, -busy) styles them."""
+
+    STATES = ("-ok", "-failed", "-busy", "-saved")
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="headline", markup=False)
+        yield Static("", id="detail", markup=False)
+
+    def _show(self, state: str | None, headline: str, detail: str = "") -> None:
+        for name in self.STATES:
+            self.set_class(name == state, name)
+        self.query_one("#headline", Static).update(headline)
+        self.query_one("#detail", Static).update(detail)
+
+    def clear(self) -> None:
+        self._show(None, "")
+
+    def show_testing(self, where: str) -> None:
+        self._show("-busy", f"Testing {where} ...", "Esc cancels the test.")
+
+    def show_probe(self, result: ProbeResult, login: str) -> None:
+        if result.ok:
+            via = f"over {result.tls_version}" if result.tls_version else "without encryption"
+            self._show(
+                "-ok",
+                MESSAGE_OK,
+                f"Login as {login} accepted {via} in {result.elapsed:.1f} s. Save is now "
+                "available.",
+            )
+        else:
+            assert result.failure is not None
+            self._show("-failed", MESSAGE_FAILED, result.failure.reason)
+
+    def show_cancelled(self) -> None:
+        self._show("-failed", "Test cancelled.", "Nothing was saved.")
+
+    def show_error(self, headline: str, detail: str) -> None:
+        self._show("-failed", headline, detail)
+
+    def show_saved(self, report: SaveReport) -> None:
+        if report.secret.kind is SecretKind.FILE:
+            secret = (
+                f"No system keyring was found, so the password is in {report.secret.where} "
+                "(readable only by you)."
+            )
+        else:
+            secret = f"Password in {report.secret.describe()}."
+        backup = (
+            f" The unreadable old config was kept as {report.backup_path}."
+            if report.backup_path
+            else ""
+        )
+        self._show("-saved", f"Saved to {report.config_path}", secret + backup)

@@ -1,0 +1,309 @@
+"""The System E-mail Account Setup screen: the spec's eight steps, keyboard only, at 80x24."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.reactive import reactive, var
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Static
+from textual.worker import Worker, WorkerState
+
+from mailsetup_tui.core.account import Account
+from mailsetup_tui.core.probe import ProbeResult, probe
+from mailsetup_tui.core.providers import provider
+from mailsetup_tui.core.redact import redact
+from mailsetup_tui.core.store import AccountStore, SaveReport, SecretError, StoreError
+from mailsetup_tui.tui.account_form import AccountForm, FormValues
+from mailsetup_tui.tui.dialogs import ConfirmScreen, HelpScreen
+from mailsetup_tui.tui.result_panel import ResultPanel
+
+
+class QuitConfirmation(ConfirmScreen):
+    """The unsaved-changes question, a type of its own so a second Ctrl+Q can confirm it."""
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """What the command line decided for every test: deadline and trusted CA."""
+
+    timeout: float
+    ca_file: str | None
+
+
+class SetupScreen(Screen[None]):
+    """Owns the rules between the fields: testing, the Save gate and unsaved changes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+t,f2", "test", "Test", key_display="^T"),
+        Binding("ctrl+s,f3", "save", "Save", key_display="^S"),
+        Binding("ctrl+r", "reveal", "Show password", key_display="^R"),
+        Binding("escape", "cancel_test", "Cancel test", key_display="Esc"),
+        Binding("f1,ctrl+g", "help", "Help", key_display="F1"),
+    ]
+
+    values: var[FormValues | None] = var(None)
+    """What is on screen now."""
+    tested_ok: var[FormValues | None] = var(None)
+    """The values of the last test that passed; Save is for exactly these."""
+    saved: var[FormValues | None] = var(None)
+    """The values as last loaded or saved: differing values are unsaved changes."""
+    save_ready = reactive(False, bindings=True)
+    testing = reactive(False, bindings=True)
+    """A probe is running: Test shows it is busy and Escape cancels it."""
+
+    def __init__(self, store: AccountStore, settings: ProbeSettings) -> None:
+        super().__init__()
+        self.store = store
+        self.settings = settings
+        self._probe_worker: Worker[tuple[FormValues, ProbeResult]] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("System E-mail Account Setup", id="title")
+        yield Static("", id="mode", markup=False)
+        yield Static("", id="banner", markup=False)
+        yield AccountForm(id="form")
+        with Horizontal(id="buttons"):
+            yield Button("Test", id="test", compact=True)
+            yield Button("Save", id="save", compact=True, disabled=True)
+        yield ResultPanel(id="result")
+        yield Footer(show_command_palette=False, compact=True)
+
+    @property
+    def form(self) -> AccountForm:
+        return self.query_one(AccountForm)
+
+    @property
+    def result_panel(self) -> ResultPanel:
+        return self.query_one(ResultPanel)
+
+    def on_mount(self) -> None:
+        self._load_saved_account()
+        self.values = self.saved = self.form.values
+        self.form.query_one("#provider").focus()
+
+    # --- loading ----------------------------------------------------------------------------
+
+    def _load_saved_account(self) -> None:
+        try:
+            account = self.store.load()
+        except StoreError as error:
+            self._set_mode(f"New account. The saved config could not be read: {error}")
+            self._set_banner(
+                "Saving will keep the unreadable file as a backup; fix or replace it first if "
+                "it holds something you need."
+            )
+            return
+        if account is None:
+            self._set_mode(f"New account (will be saved to {self.store.path})")
+            return
+        self.form.load(account, None)
+        self._set_mode(f"Editing the saved account ({self.store.path})")
+        self._read_saved_secret(account)
+
+    @work(thread=True, exit_on_error=False, group="secret")
+    def _read_saved_secret(self, account: Account) -> None:
+        # A thread: keyring backends may talk to D-Bus, which must not hold up the first paint.
+        try:
+            password = self.store.read_secret(account.email)
+        except SecretError as error:
+            self.app.call_from_thread(
+                self._set_banner, f"The saved password could not be read: {error}"
+            )
+            return
+        self.app.call_from_thread(self._secret_loaded, password)
+
+    def _secret_loaded(self, password: str) -> None:
+        if self.form.values.password:
+            return  # the user typed one meanwhile: theirs wins
+        unchanged = self.values == self.saved
+        self.form.set_password(password)
+        self.values = self.form.values
+        if unchanged:
+            self.saved = self.values
+
+    def _set_mode(self, text: str) -> None:
+        self.query_one("#mode", Static).update(text)
+
+    def _set_banner(self, text: str) -> None:
+        banner = self.query_one("#banner", Static)
+        banner.update(text)
+        banner.set_class(bool(text), "-visible")
+
+    # --- derived state ----------------------------------------------------------------------
+
+    @on(AccountForm.Edited)
+    def form_edited(self) -> None:
+        self.values = self.form.values
+
+    def watch_values(self) -> None:
+        self._update_save_ready()
+
+    def watch_tested_ok(self) -> None:
+        self._update_save_ready()
+
+    def _update_save_ready(self) -> None:
+        self.save_ready = self.tested_ok is not None and self.tested_ok == self.values
+
+    def watch_save_ready(self) -> None:
+        self._sync_save_button()
+
+    def _sync_save_button(self) -> None:
+        self.query_one("#save", Button).disabled = not self.save_ready
+
+    def watch_testing(self, testing: bool) -> None:
+        button = self.query_one("#test", Button)
+        button.label = "Testing..." if testing else "Test"
+        button.set_class(testing, "-busy")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "save":
+            return True if self.save_ready else None
+        if action == "test":
+            return None if self.testing else True
+        if action == "cancel_test":
+            return self.testing
+        return True
+
+    @property
+    def has_unsaved_changes(self) -> bool:
+        return self.values != self.saved
+
+    # --- Test -------------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#test")
+    def test_pressed(self) -> None:
+        self.action_test()
+
+    def action_test(self) -> None:
+        if self.testing:
+            return  # one probe at a time; Escape cancels the running one
+        values = self.form.values
+        checked = values.to_account()
+        if isinstance(checked, tuple):
+            self.form.show_problems(checked)
+            self.result_panel.show_error("Please correct the marked fields.", "Nothing was sent.")
+            return
+        self.form.show_problems(())
+        if checked.sends_password_in_clear:
+            self.app.push_screen(
+                ConfirmScreen(
+                    "Security is None: the password will cross the network unencrypted, "
+                    "readable by anyone on the path. Test anyway?",
+                    yes="Send unencrypted",
+                    no="Cancel",
+                ),
+                lambda yes: self._start_probe(values, checked) if yes else None,
+            )
+            return
+        self._start_probe(values, checked)
+
+    def _start_probe(self, values: FormValues, account: Account) -> None:
+        self.testing = True
+        self.result_panel.show_testing(f"{account.server}:{account.port}")
+        self._probe_worker = self._run_probe(values, account)
+
+    @work(exclusive=True, group="probe", exit_on_error=False)
+    async def _run_probe(
+        self, values: FormValues, account: Account
+    ) -> tuple[FormValues, ProbeResult]:
+        result = await probe(
+            account,
+            values.password,
+            timeout=self.settings.timeout,
+            ca_file=self.settings.ca_file,
+        )
+        return values, result
+
+    def action_cancel_test(self) -> None:
+        if self._probe_worker is not None and self.testing:
+            self._probe_worker.cancel()
+
+    @on(Worker.StateChanged)
+    def worker_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group == "probe":
+            self._probe_finished(worker, event.state)
+        elif worker.group == "save":
+            self._save_finished(worker, event.state)
+
+    def _probe_finished(self, worker: Worker[object], state: WorkerState) -> None:
+        if state not in (WorkerState.SUCCESS, WorkerState.CANCELLED, WorkerState.ERROR):
+            return
+        self.testing = False
+        self._probe_worker = None
+        if state is WorkerState.CANCELLED:
+            self.result_panel.show_cancelled()
+        elif state is WorkerState.ERROR:
+            password = self.form.values.password
+            self.result_panel.show_error(
+                "The test stopped on an internal error.", redact(str(worker.error), password)
+            )
+        else:
+            result = worker.result
+            assert isinstance(result, tuple)
+            values, outcome = result
+            self.result_panel.show_probe(outcome, values.email.strip())
+            self.tested_ok = values if outcome.ok else None
+
+    # --- Save -------------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#save")
+    def save_pressed(self) -> None:
+        self.action_save()
+
+    def action_save(self) -> None:
+        values = self.tested_ok
+        if not self.save_ready or values is None:
+            return
+        account = values.to_account()
+        assert isinstance(account, Account)
+        self.query_one("#save", Button).disabled = True
+        self._run_save(values, account)
+
+    @work(thread=True, group="save", exit_on_error=False)
+    def _run_save(self, values: FormValues, account: Account) -> tuple[FormValues, SaveReport]:
+        return values, self.store.save(account, values.password)
+
+    def _save_finished(self, worker: Worker[object], state: WorkerState) -> None:
+        if state is WorkerState.ERROR:
+            error = worker.error
+            detail = str(error) if isinstance(error, StoreError) else f"unexpected: {error!r}"
+            self.result_panel.show_error("Not saved.", redact(detail, self.form.values.password))
+            self._sync_save_button()
+        elif state is WorkerState.SUCCESS:
+            result = worker.result
+            assert isinstance(result, tuple)
+            values, report = result
+            self.saved = values
+            self.result_panel.show_saved(report)
+            self._set_mode(f"Editing the saved account ({report.config_path})")
+            self._set_banner("")
+            self._sync_save_button()
+
+    # --- the rest ---------------------------------------------------------------------------
+
+    def action_reveal(self) -> None:
+        self.form.reveal_password()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(provider(self.form.provider_id)))
+
+    def request_quit(self) -> None:
+        """Quit, asking first if there are unsaved changes; a second Ctrl+Q confirms."""
+        if not self.has_unsaved_changes or isinstance(self.app.screen, QuitConfirmation):
+            self.app.exit()
+            return
+        self.app.push_screen(
+            QuitConfirmation(
+                "You have changes that are not saved. Quit and lose them?",
+                yes="Quit without saving",
+                no="Keep editing",
+            ),
+            lambda yes: self.app.exit() if yes else None,
+        )

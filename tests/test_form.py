@@ -1,0 +1,527 @@
+"""The form's rules, driven with Pilot at 80x24 against real local SMTP servers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Button, Input, Select, Static
+
+from mailsetup_tui.core.account import Account
+from mailsetup_tui.core.providers import ProviderId, Security
+from mailsetup_tui.core.store import KEYRING_SERVICE, AccountStore
+from mailsetup_tui.tui.account_form import AccountForm
+from mailsetup_tui.tui.app import MailSetupApp
+from mailsetup_tui.tui.dialogs import ConfirmScreen, HelpScreen
+from mailsetup_tui.tui.result_panel import MESSAGE_FAILED, MESSAGE_OK
+from mailsetup_tui.tui.setup_screen import SetupScreen
+
+from support.keyrings import MemoryKeyring
+from support.servers import HOST, LOGIN, PASSWORD, Certificates, SmtpServer, run_raw_server
+
+AppFactory = Callable[..., MailSetupApp]
+
+
+@pytest.fixture
+def make_app(store: AccountStore, certificates: Certificates) -> AppFactory:
+    def make(**kwargs: object) -> MailSetupApp:
+        options: dict[str, object] = {
+            "timeout": 5.0,
+            "ca_file": str(certificates.ca_file),
+            "environ": {"TERM": "xterm-256color"},
+        }
+        options |= kwargs
+        return MailSetupApp(store, **options)  # type: ignore[arg-type]
+
+    return make
+
+
+@contextlib.asynccontextmanager
+async def running(app: MailSetupApp) -> AsyncIterator[Pilot[None]]:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        yield pilot
+
+
+def screen_of(app: MailSetupApp) -> SetupScreen:
+    return app.setup_screen
+
+
+def field(app: MailSetupApp, widget_id: str) -> Input:
+    return app.setup_screen.query_one(f"#{widget_id}", Input)
+
+
+def text_of(app: MailSetupApp, selector: str) -> str:
+    return str(app.setup_screen.query_one(selector, Static).render())
+
+
+def problem(app: MailSetupApp, widget_id: str) -> str:
+    line = app.setup_screen.query_one(f"#{widget_id}-problem", Static)
+    return str(line.render()) if line.has_class("-visible") else ""
+
+
+async def fill_other(
+    pilot: Pilot[None], port: int, password: str = PASSWORD, *, typing: bool = False
+) -> None:
+    """Enter an Other account for the local server: typed key by key, or (faster, through the
+    same Input.Changed path) set on the fields."""
+    app = pilot.app
+    assert isinstance(app, MailSetupApp)
+    app.setup_screen.query_one("#provider").focus()
+    values = {"display-name": "Codes", "email": LOGIN, "password": password, "server": HOST,
+              "port": str(port)}  # fmt: skip
+    await pilot.press("o")
+    if typing:
+        for text in values.values():
+            await pilot.press("tab", *text)
+        await pilot.press("tab")
+    else:
+        for widget_id, text in values.items():
+            field(app, widget_id).value = text
+    await pilot.pause()
+
+
+async def wait_until(
+    condition: Callable[[], bool], pilot: Pilot[None], seconds: float = 10
+) -> None:
+    async def poll() -> None:
+        while not condition():
+            await pilot.pause(0.05)
+
+    await asyncio.wait_for(poll(), seconds)
+
+
+async def run_test_and_wait(pilot: Pilot[None]) -> None:
+    app = pilot.app
+    assert isinstance(app, MailSetupApp)
+    await pilot.press("ctrl+t")
+    await wait_until(lambda: not app.setup_screen.testing, pilot)
+    await pilot.pause()
+
+
+# --- fields and provider switching ----------------------------------------------------------
+
+
+async def test_fields_in_spec_order_with_tab(make_app: AppFactory) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await pilot.press("o")  # Other: server, port and security take part in Tab
+        order = []
+        for _ in range(9):
+            assert app.focused is not None
+            order.append(app.focused.id)
+            await pilot.press("tab")
+        assert order == [
+            "provider", "display-name", "email", "password", "server", "port", "security",
+            "test", "provider",  # Save is disabled until a test passes: skipped
+        ]  # fmt: skip
+
+
+async def test_presets_fill_and_disable_server_port_and_security(make_app: AppFactory) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await pilot.press("g")
+        assert screen_of(app).form.provider_id is ProviderId.GMAIL
+        assert field(app, "server").value == "smtp.gmail.com"
+        assert field(app, "port").value == "587"
+        for widget_id in ("server", "port", "security"):
+            assert app.setup_screen.query_one(f"#{widget_id}").disabled
+        order = []
+        for _ in range(5):
+            await pilot.press("tab")
+            assert app.focused is not None
+            order.append(app.focused.id)
+        assert order == ["display-name", "email", "password", "test", "provider"]
+        await pilot.press("y")
+        assert field(app, "port").value == "465"
+        assert app.setup_screen.query_one("#security", Select).value is Security.TLS
+
+
+@pytest.mark.parametrize(
+    ("key", "provider_id"),
+    [("e", ProviderId.EXCHANGE), ("G", ProviderId.GMAIL), ("h", ProviderId.HOTMAIL),
+     ("y", ProviderId.YAHOO), ("o", ProviderId.OTHER)],
+)  # fmt: skip
+async def test_first_letter_selects_the_provider(
+    make_app: AppFactory, key: str, provider_id: ProviderId
+) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await pilot.press("o" if key != "o" else "g")
+        await pilot.press(key)
+        assert screen_of(app).form.provider_id is provider_id
+
+
+async def test_enter_opens_the_provider_list(make_app: AppFactory) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await pilot.press("enter")
+        assert app.setup_screen.query_one("#provider", Select).expanded
+        await pilot.press("escape")
+        assert not app.setup_screen.query_one("#provider", Select).expanded
+
+
+async def test_other_keeps_what_the_user_typed(make_app: AppFactory) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await pilot.press("o", "tab", "tab", "tab", "tab", *"smtp.example.com", "tab", *"2525")
+        app.setup_screen.query_one("#provider").focus()
+        await pilot.press("g")
+        assert field(app, "server").value == "smtp.gmail.com"
+        await pilot.press("o")
+        assert field(app, "server").value == "smtp.example.com"
+        assert field(app, "port").value == "2525"
+        assert not field(app, "server").disabled
+
+
+async def test_microsoft_providers_show_the_notice(make_app: AppFactory) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await pilot.press("h")
+        assert "Microsoft is ending password sign-in" in text_of(app, "#provider-notice")
+        await pilot.press("g")
+        assert not app.setup_screen.query_one("#provider-notice").has_class("-visible")
+
+
+async def test_email_is_checked_against_the_provider_on_leaving(make_app: AppFactory) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await pilot.press("g", "tab", "tab", *"codes@example.com")
+        assert problem(app, "email") == ""  # not while typing
+        await pilot.press("tab")
+        assert problem(app, "email") == "a Gmail address must end in @gmail.com (not @example.com)"
+        app.setup_screen.query_one("#provider").focus()
+        await pilot.press("o")
+        assert problem(app, "email") == ""  # Other takes any domain
+
+
+async def test_password_is_masked_and_revealed_briefly(make_app: AppFactory) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        password = field(app, "password")
+        assert password.password
+        await pilot.press("ctrl+r")
+        assert not password.password
+        app.setup_screen.form.hide_password()  # what the 5 s timer calls
+        assert password.password
+
+
+# --- Test -----------------------------------------------------------------------------------
+
+
+async def test_invalid_fields_are_marked_focused_and_nothing_is_sent(
+    make_app: AppFactory, starttls_server: SmtpServer
+) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await pilot.press("o", "tab", "tab", *"not-an-address", "ctrl+t")
+        await pilot.pause()
+        assert problem(app, "display-name").startswith("enter the name")
+        assert problem(app, "email") != ""
+        assert problem(app, "server").startswith("enter the SMTP server")
+        assert app.focused is not None and app.focused.id == "display-name"
+        assert text_of(app, "#headline") == "Please correct the marked fields."
+        assert not screen_of(app).testing
+    assert starttls_server.auth_attempts == []
+
+
+async def test_a_successful_test_shows_the_spec_message_and_enables_save(
+    make_app: AppFactory, starttls_server: SmtpServer
+) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await fill_other(pilot, starttls_server.port, typing=True)
+        assert app.setup_screen.query_one("#save", Button).disabled
+        await run_test_and_wait(pilot)
+        assert text_of(app, "#headline") == MESSAGE_OK
+        assert f"Login as {LOGIN} accepted over TLSv1." in text_of(app, "#detail")
+        assert not app.setup_screen.query_one("#save", Button).disabled
+
+
+@pytest.mark.parametrize(
+    ("scenario", "reason"),
+    [
+        ("wrong password", "the server rejected the e-mail or password"),
+        ("untrusted", "certificate is not trusted"),
+        ("refused", "nothing accepts connections"),
+        ("cleartext", "does not offer STARTTLS"),
+        ("stall", "did not answer within 1 s"),
+    ],
+)
+async def test_each_failure_shows_the_spec_message_and_the_reason(
+    make_app: AppFactory,
+    starttls_server: SmtpServer,
+    untrusted_server: SmtpServer,
+    cleartext_auth_server: SmtpServer,
+    scenario: str,
+    reason: str,
+) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        port, password = starttls_server.port, PASSWORD
+        if scenario == "wrong password":
+            password = "wrong-password"
+        elif scenario == "untrusted":
+            port = untrusted_server.port
+        elif scenario == "refused":
+            from support.servers import free_port
+
+            port = free_port()
+        elif scenario == "cleartext":
+            port = cleartext_auth_server.port
+        elif scenario == "stall":
+            port = (await stack.enter_async_context(run_raw_server("stall"))).port
+        app = make_app(timeout=1.0)
+        async with running(app) as pilot:
+            await fill_other(pilot, port, password)
+            await run_test_and_wait(pilot)
+            assert text_of(app, "#headline") == MESSAGE_FAILED
+            detail = text_of(app, "#detail")
+            assert reason in detail
+            assert password not in detail
+            assert app.setup_screen.query_one("#save", Button).disabled
+
+
+async def test_busy_test_cannot_be_started_twice_and_escape_cancels(
+    make_app: AppFactory,
+) -> None:
+    async with run_raw_server("stall") as server:
+        app = make_app(timeout=30.0)
+        async with running(app) as pilot:
+            await fill_other(pilot, server.port)
+            await pilot.press("ctrl+t")
+            await wait_until(lambda: server.connections == 1, pilot)
+            screen = screen_of(app)
+            assert screen.testing
+            assert str(app.setup_screen.query_one("#test", Button).label) == "Testing..."
+            await pilot.press("ctrl+t", "f2")
+            await pilot.pause(0.2)
+            assert server.connections == 1  # no second probe
+            # The form stays live while the test runs.
+            app.setup_screen.query_one("#display-name").focus()
+            await pilot.press("end", "!")
+            assert field(app, "display-name").value == "Codes!"
+            await pilot.press("escape")
+            await wait_until(lambda: not screen.testing, pilot)
+            assert text_of(app, "#headline") == "Test cancelled."
+            await asyncio.wait_for(server.hangups.wait(), 2)
+            assert str(app.setup_screen.query_one("#test", Button).label) == "Test"
+
+
+async def test_security_none_asks_before_sending_the_password_in_clear(
+    make_app: AppFactory, cleartext_auth_server: SmtpServer
+) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await fill_other(pilot, cleartext_auth_server.port)
+        app.setup_screen.query_one("#security", Select).value = Security.NONE
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        assert cleartext_auth_server.auth_attempts == []
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        await pilot.press("y")
+        await wait_until(lambda: not screen_of(app).testing, pilot)
+        await pilot.pause()
+        assert text_of(app, "#headline") == MESSAGE_OK
+        assert [a.encrypted for a in cleartext_auth_server.auth_attempts] == [False]
+
+
+# --- Save -----------------------------------------------------------------------------------
+
+
+async def test_save_is_gated_by_the_last_successful_test_and_any_edit(
+    make_app: AppFactory, starttls_server: SmtpServer, store: AccountStore
+) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await fill_other(pilot, starttls_server.port)
+        save = app.setup_screen.query_one("#save", Button)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert not store.path.exists()  # no test yet: the key does nothing
+        await run_test_and_wait(pilot)
+        assert not save.disabled
+        app.setup_screen.query_one("#display-name").focus()
+        await pilot.press("end", "x")
+        assert save.disabled
+        await pilot.press("backspace")  # back to exactly the tested values
+        assert not save.disabled
+        app.setup_screen.query_one("#provider").focus()
+        await pilot.press("g")
+        await pilot.pause()
+        assert save.disabled
+        await pilot.press("o")  # back to Other: the same values again
+        await pilot.pause()
+        assert not save.disabled
+
+
+async def test_save_writes_config_and_secret_and_says_where(
+    make_app: AppFactory,
+    starttls_server: SmtpServer,
+    store: AccountStore,
+    memory_keyring: MemoryKeyring,
+) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await fill_other(pilot, starttls_server.port)
+        await run_test_and_wait(pilot)
+        await pilot.press("ctrl+s")
+        await wait_until(lambda: store.path.exists(), pilot)
+        await pilot.pause(0.1)
+        assert text_of(app, "#headline") == f"Saved to {store.path}"
+        assert "Password in the system keyring" in text_of(app, "#detail")
+        assert text_of(app, "#mode").startswith("Editing the saved account")
+        assert not screen_of(app).has_unsaved_changes
+    assert store.load() == Account.create(
+        ProviderId.OTHER, "Codes", LOGIN, server=HOST, port=starttls_server.port
+    )
+    assert PASSWORD not in store.path.read_text()
+    assert memory_keyring.entries == {(KEYRING_SERVICE, LOGIN): PASSWORD}
+
+
+async def test_save_without_keyring_says_the_fallback_file_plainly(
+    make_app: AppFactory, starttls_server: SmtpServer, store: AccountStore, no_keyring: None
+) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await fill_other(pilot, starttls_server.port)
+        await run_test_and_wait(pilot)
+        await pilot.press("ctrl+s")
+        await wait_until(lambda: store.secret_path.exists(), pilot)
+        await pilot.pause(0.1)
+        assert text_of(app, "#detail") == (
+            f"No system keyring was found, so the password is in {store.secret_path} "
+            "(readable only by you)."
+        )
+
+
+async def test_store_error_is_shown_inline_and_nothing_is_half_written(
+    make_app: AppFactory, starttls_server: SmtpServer, store: AccountStore, tmp_path: Path
+) -> None:
+    store.path.parent.mkdir(parents=True)
+    store.path.mkdir()  # a directory where the config file should go: the write must fail
+    app = make_app()
+    async with running(app) as pilot:
+        assert "could not be read" in text_of(app, "#mode")
+        await fill_other(pilot, starttls_server.port)
+        await run_test_and_wait(pilot)
+        await pilot.press("ctrl+s")
+        await wait_until(lambda: text_of(app, "#headline") == "Not saved.", pilot)
+        assert "cannot be written" in text_of(app, "#detail")
+        assert not app.setup_screen.query_one("#save", Button).disabled  # can retry
+    assert store.path.is_dir()
+
+
+# --- start-up, quit, help -------------------------------------------------------------------
+
+
+async def test_a_saved_account_is_loaded_with_its_password_hidden(
+    make_app: AppFactory, store: AccountStore
+) -> None:
+    saved = Account.create(ProviderId.GMAIL, "Acme Codes", "codes@gmail.com")
+    store.save(saved, "abcdefghijklmnop")
+    app = make_app()
+    async with running(app) as pilot:
+        await wait_until(lambda: field(app, "password").value != "", pilot)
+        assert text_of(app, "#mode") == f"Editing the saved account ({store.path})"
+        assert screen_of(app).form.provider_id is ProviderId.GMAIL
+        assert field(app, "display-name").value == "Acme Codes"
+        assert field(app, "password").password  # masked
+        assert not screen_of(app).has_unsaved_changes
+
+
+async def test_a_new_account_says_so(make_app: AppFactory, store: AccountStore) -> None:
+    app = make_app()
+    async with running(app):
+        assert text_of(app, "#mode") == f"New account (will be saved to {store.path})"
+
+
+async def test_an_unreadable_saved_password_is_reported(
+    make_app: AppFactory, store: AccountStore, memory_keyring: MemoryKeyring
+) -> None:
+    store.save(Account.create(ProviderId.GMAIL, "Codes", "codes@gmail.com"), "pw")
+    memory_keyring.entries.clear()
+    app = make_app()
+    async with running(app) as pilot:
+        await wait_until(lambda: app.setup_screen.query_one("#banner").has_class("-visible"), pilot)
+        assert "The saved password could not be read: no password for codes@gmail.com" in (
+            text_of(app, "#banner")
+        )
+
+
+async def test_quit_without_changes_exits_at_once(make_app: AppFactory) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert app._exit
+
+
+async def test_quit_with_unsaved_changes_asks_first(make_app: AppFactory) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await pilot.press("tab", *"Codes", "ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")  # keep editing
+        await pilot.pause()
+        assert isinstance(app.screen, SetupScreen)
+        assert field(app, "display-name").value == "Codes"
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert app._exit
+
+
+async def test_help_explains_the_fields_and_the_app_password(make_app: AppFactory) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await pilot.press("g", "f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one(Static).render())
+        assert "myaccount.google.com/apppasswords" in text
+        assert "Display Name" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, SetupScreen)
+
+
+async def test_cursor_blink_is_off(make_app: AppFactory) -> None:
+    app = make_app()
+    async with running(app):
+        assert all(not i.cursor_blink for i in app.setup_screen.query(AccountForm).first()
+                   .query(Input))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("environ", "limited"),
+    [({"TERM": "xterm-256color"}, False), ({"TERM": "vt100"}, True), ({"TERM": "linux"}, True),
+     ({"TERM": "xterm-256color", "NO_COLOR": "1"}, True)],
+)  # fmt: skip
+async def test_limited_terminals_get_the_ansi_theme(
+    make_app: AppFactory, environ: dict[str, str], limited: bool
+) -> None:
+    app = make_app(environ=environ)
+    async with running(app):
+        assert app.has_class("-limited") is limited
+        assert (app.theme == "ansi-dark") is limited
+
+
+async def test_the_form_fits_80x24_with_every_problem_shown(make_app: AppFactory) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await pilot.press("o", "tab", " ", "tab", *"x", "ctrl+t")
+        await pilot.pause()
+        footer_top = app.setup_screen.query_one("Footer").region.y
+        result_bottom = app.setup_screen.query_one("#result").region.bottom
+        assert result_bottom <= footer_top
+        assert app.setup_screen.query_one("#buttons").region.bottom <= footer_top
