@@ -525,3 +525,24 @@ async def test_the_form_fits_80x24_with_every_problem_shown(make_app: AppFactory
         result_bottom = app.setup_screen.query_one("#result").region.bottom
         assert result_bottom <= footer_top
         assert app.setup_screen.query_one("#buttons").region.bottom <= footer_top
+
+
+async def test_exactly_the_focused_fields_label_is_marked(make_app: AppFactory) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+
+        def marked() -> list[str]:
+            return [
+                str(label.render())
+                for label in app.setup_screen.query(".field-label")
+                if label.styles.text_style.bold
+            ]
+
+        assert marked() == ["SMTP Mail"]
+        await pilot.press("tab")
+        assert marked() == ["Display Name"]
+        await pilot.press("tab", "tab", "tab")  # Gmail... Exchange: password, then Test
+        assert marked() == []
+        await pilot.press("ctrl+t")  # invalid: focus goes to the first bad field
+        await pilot.pause()
+        assert marked() == ["Display Name"]

@@ -255,7 +255,7 @@ def _password_problems(password: str, entry: Provider) -> Iterator[FieldProblem]
     if line_break_in(password):
         yield FieldProblem(Field.PASSWORD, "must be one line (no line breaks)")
     elif not entry.normalize_password(password):
-        yield FieldProblem(Field.PASSWORD, f"enter the password ({entry.app_password_hint})")
+        yield FieldProblem(Field.PASSWORD, "enter the password (for most services an app password)")
 
 
 _HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)", re.IGNORECASE)

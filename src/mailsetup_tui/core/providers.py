@@ -123,9 +123,9 @@ class Provider:
 
 _MICROSOFT_BASIC_AUTH_NOTICE = "Microsoft is ending password sign-in for SMTP (F1: details)."
 _MICROSOFT_BASIC_AUTH_DETAIL = (
-    "Microsoft is switching SMTP password sign-in off: Exchange Online disables it by default "
-    "at the end of December 2026, and Outlook.com/Hotmail accounts already need OAuth2. A "
-    '"535 5.7.139" or "550 5.7.30" reply means it is off for this account.'
+    "Microsoft is turning SMTP password sign-in off (Exchange Online: by default from the end "
+    "of December 2026; Outlook.com/Hotmail: already). A 535 5.7.139 or 550 5.7.30 reply means "
+    "it is off for this account."
 )
 
 PROVIDERS: dict[ProviderId, Provider] = {

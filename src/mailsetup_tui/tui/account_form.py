@@ -8,7 +8,7 @@ from typing import ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.events import Key
+from textual.events import DescendantBlur, DescendantFocus, Key
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
@@ -104,15 +104,17 @@ class AccountForm(Vertical, can_focus=False):
         yield Static("", id="provider-notice", markup=False)
         yield from _field_row(
             Field.DISPLAY_NAME,
-            Input(placeholder="the name recipients see", max_length=78, compact=True,
+            Input(placeholder="e.g. Acme Verification Codes", max_length=78, compact=True,
                   id="display-name"),
         )  # fmt: skip
         yield from _field_row(
-            Field.EMAIL, Input(placeholder="codes@example.com", compact=True, id="email")
+            Field.EMAIL, Input(placeholder="e.g. codes@example.com", compact=True, id="email")
         )
         yield from _field_row(
             Field.PASSWORD,
-            Input(placeholder="the app password", password=True, compact=True, id="password"),
+            Input(
+                placeholder="the app password (hidden)", password=True, compact=True, id="password"
+            ),
         )
         yield from _field_row(Field.SERVER, Input(compact=True, id="server"))
         yield from _field_row(
@@ -230,6 +232,19 @@ class AccountForm(Vertical, can_focus=False):
         line.update(problem.message if problem else "")
         line.set_class(problem is not None, "-visible")
         self.query_one(f"#{_CONTROL_IDS[field]}-row").set_class(problem is not None, "-invalid")
+
+    # --- focus -----------------------------------------------------------------------------
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        # A class on the row rather than :focus-within in the stylesheet: Textual 8.2 does not
+        # restyle the label beside a newly focused control for :focus-within, which left
+        # several labels marked as focused at once.
+        for row in self.query(".field"):
+            row.set_class(row in event.widget.ancestors, "-focused")
+
+    def on_descendant_blur(self, event: DescendantBlur) -> None:
+        for row in event.widget.ancestors:
+            row.remove_class("-focused")
 
     # --- events -----------------------------------------------------------------------------
 

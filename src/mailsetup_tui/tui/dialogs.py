@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import ClassVar
 
 from textual import on
@@ -50,24 +51,55 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
+HELP_WIDTH = 72
+"""Text columns inside the help dialog (76 wide with border and padding) on an 80-column
+terminal."""
+
+
+def _entry(label: str, text: str) -> str:
+    return textwrap.fill(
+        text, HELP_WIDTH, initial_indent=f"{label:<14}", subsequent_indent=" " * 14
+    )
+
+
 def help_text(chosen: Provider) -> str:
-    return f"""\
-SMTP Mail         The mail service the codes are sent through. Type its first
-                  letter (E, G, H, Y, O) to pick it; Enter or Space opens the list.
-Display Name      The sender name recipients see in the From line.
-Email             The address the codes are sent from; it must belong to the
-                  chosen service ({chosen.domains.description}).
-Password          The app password for this account ({chosen.label}: {chosen.app_password_hint}).
-SMTP Server Name  The server and port: filled in for the presets, yours for Other.
-SMTP Server Port  Other's Security: Auto uses TLS on 465 and STARTTLS elsewhere.
-
-Test connects, encrypts, logs in and checks the sender, sending nothing.
-Save is possible once a test of exactly the values on screen has passed.
-
-{chosen.notice_detail or ""}
-
-Keys: Tab/Shift+Tab move, Enter next field, Ctrl+T or F2 Test, Ctrl+S or F3
-Save, Ctrl+R show the password for 5 s, Esc cancel a test, Ctrl+Q quit."""
+    """What each field means, with the chosen provider's app-password steps."""
+    sections = [
+        "\n".join(
+            [
+                _entry(
+                    "SMTP Mail",
+                    "the mail service. Type E, G, H, Y or O to pick one; "
+                    "Enter or Space opens the list.",
+                ),
+                _entry("Display Name", "the sender name recipients see in the From line."),
+                _entry(
+                    "Email",
+                    "the address the codes are sent from; for "
+                    f"{chosen.label}: {chosen.domains.description}.",
+                ),
+                _entry("Password", f"{chosen.label}: {chosen.app_password_hint}."),
+                _entry(
+                    "Server, Port",
+                    "filled in for the presets; yours for Other, with "
+                    "Security Auto = TLS on port 465, STARTTLS on any other.",
+                ),
+            ]
+        ),
+        textwrap.fill(
+            "Test logs in and checks the sender without sending anything. Save is possible "
+            "once a test of exactly the values on screen has passed.",
+            HELP_WIDTH,
+        ),
+    ]
+    if chosen.notice_detail:
+        sections.append(textwrap.fill(chosen.notice_detail, HELP_WIDTH))
+    sections.append(
+        "Tab/Shift+Tab move, Enter next field, Ctrl+T or F2 Test, Ctrl+S or F3\n"
+        "Save, Ctrl+R show the password for 5 s, Esc cancel a test, Ctrl+Q quit.\n"
+        "Esc or Enter closes this help."
+    )
+    return "\n\n".join(sections)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -84,7 +116,6 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog help"):
             yield Static(help_text(self.chosen), markup=False)
-            yield Static("Esc or Enter closes this help.", classes="hint")
 
     def action_dismiss_help(self) -> None:
         self.dismiss(None)

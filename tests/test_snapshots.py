@@ -1,0 +1,106 @@
+"""How the form looks at 80x24: pytest-textual-snapshot SVGs, checked by eye before committing.
+
+Probe outcomes are shown from fixed results here (ports, timings and TLS versions vary from
+run to run); test_form.py drives the same panel with real probes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Protocol
+
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from mailsetup_tui.core.probe import FailureKind, ProbeFailure, ProbeResult, Step
+from mailsetup_tui.core.store import AccountStore
+from mailsetup_tui.tui.app import MailSetupApp
+
+# Read, never written: no save happens in these tests, and a fixed path keeps the mode line
+# the same on every machine.
+SNAPSHOT_CONFIG = Path("/nonexistent/mailsetup-snapshots/account.toml")
+
+
+class SnapCompare(Protocol):
+    def __call__(
+        self,
+        app: MailSetupApp,
+        *,
+        terminal_size: tuple[int, int],
+        press: list[str] = ...,
+        run_before: Callable[[Pilot[None]], Awaitable[None]] | None = ...,
+    ) -> bool: ...
+
+
+def app(**environ: str) -> MailSetupApp:
+    return MailSetupApp(
+        AccountStore(SNAPSHOT_CONFIG), environ={"TERM": "xterm-256color", **environ}
+    )
+
+
+async def fill_other(pilot: Pilot[None]) -> None:
+    screen = pilot.app.screen
+    await pilot.pause()  # the first key must find SMTP Mail focused
+    await pilot.press("o")
+    for widget_id, value in {
+        "display-name": "Acme Verification",
+        "email": "codes@example.com",
+        "password": "app-password",
+        "server": "smtp.example.com",
+        "port": "587",
+    }.items():
+        screen.query_one(f"#{widget_id}", Input).value = value
+    await pilot.pause()
+
+
+def test_empty_form(snap_compare: SnapCompare) -> None:
+    assert snap_compare(app(), terminal_size=(80, 24))
+
+
+def test_other_selected(snap_compare: SnapCompare) -> None:
+    assert snap_compare(app(), terminal_size=(80, 24), run_before=fill_other)
+
+
+def test_failed_test(snap_compare: SnapCompare) -> None:
+    async def failed(pilot: Pilot[None]) -> None:
+        await fill_other(pilot)
+        assert isinstance(pilot.app, MailSetupApp)
+        failure = ProbeFailure(
+            FailureKind.CREDENTIALS,
+            "the server rejected the e-mail or password (535 5.7.8 Authentication credentials "
+            "invalid); use the password (or app password) your mail administrator gave you",
+        )
+        pilot.app.setup_screen.result_panel.show_probe(
+            ProbeResult(failure, Step.AUTH, 0.4), "codes@example.com"
+        )
+        await pilot.pause()
+
+    assert snap_compare(app(), terminal_size=(80, 24), run_before=failed)
+
+
+def test_successful_test(snap_compare: SnapCompare) -> None:
+    async def succeeded(pilot: Pilot[None]) -> None:
+        await fill_other(pilot)
+        assert isinstance(pilot.app, MailSetupApp)
+        screen = pilot.app.setup_screen
+        screen.result_panel.show_probe(
+            ProbeResult(None, Step.DONE, 0.4, "TLSv1.3"), "codes@example.com"
+        )
+        screen.tested_ok = screen.form.values
+        await pilot.pause()
+
+    assert snap_compare(app(), terminal_size=(80, 24), run_before=succeeded)
+
+
+def test_invalid_fields_marked(snap_compare: SnapCompare) -> None:
+    async def invalid(pilot: Pilot[None]) -> None:
+        await pilot.pause()
+        await pilot.press("g", "tab", "tab", *"x@y", "ctrl+t")
+        await pilot.pause()
+
+    assert snap_compare(app(), terminal_size=(80, 24), run_before=invalid)
+
+
+def test_monochrome(snap_compare: SnapCompare) -> None:
+    assert snap_compare(app(NO_COLOR="1"), terminal_size=(80, 24), run_before=fill_other)
