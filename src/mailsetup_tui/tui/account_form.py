@@ -264,12 +264,6 @@ class AccountForm(Vertical, can_focus=False):
             self.show_problem(field, None)
         self.post_message(self.Edited())
 
-    @on(Input.Submitted)
-    def next_field(self, event: Input.Submitted) -> None:
-        """Enter moves on, as in dialog(1) forms; Tab does the same."""
-        event.stop()
-        self.screen.focus_next()
-
     def reveal_password(self) -> None:
         field = self._input(Field.PASSWORD)
         field.password = False

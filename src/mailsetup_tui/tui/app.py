@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
+from textual.widgets import Input
 
 from mailsetup_tui.core.probe import DEFAULT_TIMEOUT
 from mailsetup_tui.core.store import AccountStore
@@ -37,6 +41,21 @@ def wants_ansi(environ: Mapping[str, str]) -> bool:
         or term in {"linux", "dumb", ""}
         or term.startswith(("vt", "ansi", "cons"))
     )
+
+
+async def _settle(nodes: list[DOMNode], rounds: int = 3) -> None:
+    """Wait until `nodes` have handled everything queued for them so far.
+
+    A callback queued behind a node's pending messages runs once they are handled. Handlers
+    post further messages (a key makes a Select post Changed, which bubbles to the form), so
+    a few rounds let one key's consequences finish: two are needed for a provider change,
+    the third is margin.
+    """
+    for _ in range(rounds):
+        for node in nodes:
+            handled = asyncio.Event()
+            if node.call_later(handled.set):
+                await handled.wait()
 
 
 class MailSetupApp(App[None]):
@@ -71,3 +90,35 @@ class MailSetupApp(App[None]):
 
     async def action_quit(self) -> None:
         self.setup_screen.request_quit()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and await self._move_focus_in_key_order(event):
+            return
+        await super().on_event(event)
+
+    async def _move_focus_in_key_order(self, key: events.Key) -> bool:
+        """Move focus for Tab, Shift+Tab and Enter-in-a-field here, in the App's own queue.
+
+        Textual hands each key to the focused widget's queue, and a Tab moves focus only
+        when that widget gets round to it; keys that arrived in the same read (typeahead on
+        a laggy SSH link, a fast typist on a serial line) were already queued to the old
+        widget: "g<Tab>Acme" typed the name into SMTP Mail, whose letters pick providers.
+        So the keys already routed are let finish first (picking Other enables Server and
+        Port, which the next Tab must not skip), then focus moves before the next key is
+        routed, and every key lands in the field it was typed for.
+        """
+        if key.key not in {"tab", "shift+tab", "enter"}:
+            return False
+        focused = self.focused
+        if key.key == "enter" and not isinstance(focused, Input):
+            return False  # Enter presses buttons and opens the provider list
+        if focused is not None:
+            # Not the App itself: it is the one waiting here, in its own handler.
+            await _settle([node for node in focused.ancestors_with_self if node is not self])
+        screen = self.screen
+        if key.key == "shift+tab":
+            screen.focus_previous()
+        else:
+            screen.focus_next()
+        key.stop()
+        return True

@@ -1,0 +1,107 @@
+"""A real pseudo-terminal running a program, with pyte replaying every byte it writes, so a
+test sees the screen an operator would see and counts the bytes a serial line would carry."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import struct
+import subprocess
+import termios
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pyte
+
+
+class Terminal:
+    """`program` in a pty of `columns` x `lines`; `send` types, `wait_for` reads the screen."""
+
+    def __init__(
+        self,
+        argv: Sequence[str | Path],
+        *,
+        env: dict[str, str],
+        columns: int = 80,
+        lines: int = 24,
+    ) -> None:
+        self.screen = pyte.Screen(columns, lines)
+        self.stream = pyte.ByteStream(self.screen)
+        self.received = bytearray()
+        self._lock = threading.Lock()
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+        self.master = master
+        self.process = subprocess.Popen(
+            [str(arg) for arg in argv],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env | {"COLUMNS": str(columns), "LINES": str(lines)},
+            start_new_session=True,
+            close_fds=True,
+        )
+        os.close(slave)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                ready, _, _ = select.select([self.master], [], [], 0.1)
+                if not ready:
+                    if self.process.poll() is not None:
+                        return
+                    continue
+                data = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            with self._lock:
+                self.received.extend(data)
+                self.stream.feed(data)
+
+    @property
+    def text(self) -> str:
+        with self._lock:
+            return "\n".join(self.screen.display)
+
+    def send(self, data: str | bytes) -> None:
+        os.write(self.master, data.encode() if isinstance(data, str) else data)
+
+    def type(self, text: str, delay: float = 0.02) -> None:
+        """Type key by key, as a person (or a slow line) does."""
+        for char in text:
+            self.send(char)
+            time.sleep(delay)
+
+    def wait_for(self, needle: str, timeout: float = 20) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.text
+            if needle in screen:
+                return screen
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"{needle!r} did not appear; the screen shows:\n{self.text}")
+
+    def wait_exit(self, timeout: float = 10) -> int:
+        return self.process.wait(timeout)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+        self._reader.join(2)
+        os.close(self.master)
+
+    def __enter__(self) -> Terminal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,89 @@
+"""The installed `mailsetup` in a real pseudo-terminal: what an operator types and sees."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from support.cli import mailsetup_env
+from support.servers import HOST, LOGIN, PASSWORD, Certificates, SmtpServer
+from support.terminal import Terminal
+
+MAILSETUP = Path(sys.executable).parent / "mailsetup"
+TAB, CTRL_T, CTRL_S, CTRL_Q = "\t", "\x14", "\x13", "\x11"
+
+
+@pytest.fixture
+def terminal_env(tmp_path: Path) -> dict[str, str]:
+    return mailsetup_env(tmp_path, keyring_file=tmp_path / "keyring.json", TERM="xterm-256color")
+
+
+def test_type_test_and_save_through_the_form(
+    starttls_server: SmtpServer,
+    certificates: Certificates,
+    terminal_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config" / "account.toml"
+    argv: list[str | Path] = [MAILSETUP, "--ca-file", certificates.ca_file, "--timeout", "10"]
+    with Terminal(argv, env=terminal_env) as term:
+        term.wait_for("New account (will be saved to")
+        term.wait_for("Exchange")
+        term.type("o")
+        term.wait_for("Auto (TLS on 465")
+        for value in ("Verification Codes", LOGIN, PASSWORD, HOST, str(starttls_server.port)):
+            term.type(TAB + value)
+        screen = term.wait_for(str(starttls_server.port))
+        assert PASSWORD not in screen  # masked while typed
+        term.send(CTRL_T)
+        screen = term.wait_for("Connected successfully")
+        assert f"Login as {LOGIN} accepted over TLSv1." in screen
+        term.send(CTRL_S)
+        screen = term.wait_for("Saved to")
+        assert "Password in the system keyring" in screen
+        term.wait_for("Editing the saved account")
+        assert PASSWORD.encode() not in term.received
+        term.send(CTRL_Q)  # saved: no question, straight out
+        assert term.wait_exit() == 0
+
+    text = config.read_text()
+    assert 'smtp_mail = "other"' in text
+    assert f"port = {starttls_server.port}" in text
+    assert PASSWORD not in text
+    keyring = json.loads((tmp_path / "keyring.json").read_text())
+    assert keyring == {f"mailsetup/{LOGIN}": PASSWORD}
+
+
+def test_the_form_needs_a_terminal(terminal_env: dict[str, str]) -> None:
+    import subprocess
+
+    finished = subprocess.run(
+        [MAILSETUP], env=terminal_env, capture_output=True, text=True, check=False, input=""
+    )
+    assert finished.returncode == 2
+    assert "the form needs a terminal" in finished.stderr
+
+
+def test_typeahead_in_one_burst_lands_in_the_right_fields(
+    starttls_server: SmtpServer, certificates: Certificates, terminal_env: dict[str, str]
+) -> None:
+    # Over a laggy SSH link, keys typed ahead arrive in one read. Each must still go to the
+    # field that had focus at that point in the typing, not to the one focused when the
+    # read arrived ("Verification" typed into SMTP Mail would pick providers by letter).
+    argv: list[str | Path] = [MAILSETUP, "--ca-file", certificates.ca_file, "--timeout", "10"]
+    with Terminal(argv, env=terminal_env) as term:
+        term.wait_for("Exchange")
+        burst = "\t".join(
+            ["o", "Verification Codes", LOGIN, PASSWORD, HOST, str(starttls_server.port)]
+        )
+        term.send(burst + "\r" + CTRL_T)  # Enter in the last field moves on, like Tab
+        screen = term.wait_for("Connected successfully")
+        assert "Verification Codes" in screen
+        assert f"|{LOGIN}" in screen or LOGIN in screen
+        term.send(CTRL_Q)
+        term.wait_for("Quit and lose them?")
+        term.send("y")
+        assert term.wait_exit() == 0
