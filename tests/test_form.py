@@ -95,6 +95,15 @@ async def wait_until(
     await asyncio.wait_for(poll(), seconds)
 
 
+async def pass_test_then_save(pilot: Pilot[None], port: int, written: Path) -> None:
+    """Fill in, pass the test, press Save and wait until `written` exists."""
+    await fill_other(pilot, port)
+    await run_test_and_wait(pilot)
+    await pilot.press("ctrl+s")
+    await wait_until(written.exists, pilot)
+    await pilot.pause(0.1)
+
+
 async def run_test_and_wait(pilot: Pilot[None]) -> None:
     app = pilot.app
     assert isinstance(app, MailSetupApp)
@@ -370,11 +379,7 @@ async def test_save_writes_config_and_secret_and_says_where(
 ) -> None:
     app = make_app()
     async with running(app) as pilot:
-        await fill_other(pilot, starttls_server.port)
-        await run_test_and_wait(pilot)
-        await pilot.press("ctrl+s")
-        await wait_until(lambda: store.path.exists(), pilot)
-        await pilot.pause(0.1)
+        await pass_test_then_save(pilot, starttls_server.port, store.path)
         assert text_of(app, "#headline") == f"Saved to {store.path}"
         assert "Password in the system keyring" in text_of(app, "#detail")
         assert text_of(app, "#mode").startswith("Editing the saved account")
@@ -391,11 +396,7 @@ async def test_save_without_keyring_says_the_fallback_file_plainly(
 ) -> None:
     app = make_app()
     async with running(app) as pilot:
-        await fill_other(pilot, starttls_server.port)
-        await run_test_and_wait(pilot)
-        await pilot.press("ctrl+s")
-        await wait_until(lambda: store.secret_path.exists(), pilot)
-        await pilot.pause(0.1)
+        await pass_test_then_save(pilot, starttls_server.port, store.secret_path)
         assert text_of(app, "#detail") == (
             f"No system keyring was found, so the password is in {store.secret_path} "
             "(readable only by you)."

@@ -239,8 +239,14 @@ class AccountStore:
         Callers must only save an account that passed the probe (the spec's rule); this layer
         does not probe, so that the CLI and the form share one gate each.
         """
-        backup = self._backup_unreadable_config()
-        previous = self._previous_secret()
+        backup: Path | None = None
+        previous: tuple[str, str] | None = None
+        try:
+            saved = self.load()
+        except StoreError:
+            backup = self._move_aside_unreadable_config()
+        else:
+            previous = self._secret_of(saved)
         location = self._write_secret(account.email, account.provider.normalize_password(password))
         try:
             atomic_write(self.path, account_to_toml(account).encode("utf-8"))
@@ -252,22 +258,18 @@ class AccountStore:
                 _keyring_module().delete_password(KEYRING_SERVICE, previous[0])
         return SaveReport(self.path, location, backup)
 
-    def _backup_unreadable_config(self) -> Path | None:
+    def _move_aside_unreadable_config(self) -> Path | None:
         """Keep a config that does not load, instead of overwriting it silently."""
         if not self.path.is_file():
-            return None
+            return None  # e.g. a directory in its place: the write reports that
+        backup = self.path.with_name(f"{self.path.name}.{time.strftime('%Y%m%d-%H%M%S')}.bak")
         try:
-            self.load()
-        except StoreError:
-            backup = self.path.with_name(f"{self.path.name}.{time.strftime('%Y%m%d-%H%M%S')}.bak")
-            try:
-                os.replace(self.path, backup)
-            except OSError as error:
-                raise StoreError(
-                    f"{self.path}: unreadable, and cannot be moved aside ({error.strerror})"
-                ) from None
-            return backup
-        return None
+            os.replace(self.path, backup)
+        except OSError as error:
+            raise StoreError(
+                f"{self.path}: unreadable, and cannot be moved aside ({error.strerror})"
+            ) from None
+        return backup
 
     # secret
 
@@ -342,11 +344,8 @@ class AccountStore:
         password: str = data["password"]
         return password
 
-    def _previous_secret(self) -> tuple[str, str] | None:
-        try:
-            account = self.load()
-        except StoreError:
-            return None
+    def _secret_of(self, account: Account | None) -> tuple[str, str] | None:
+        """The saved account's address and password, to restore if this save fails."""
         if account is None:
             return None
         try:
