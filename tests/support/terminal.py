@@ -90,6 +90,18 @@ class Terminal:
             time.sleep(0.05)
         raise AssertionError(f"{needle!r} did not appear; the screen shows:\n{self.text}")
 
+    def wait_quiet(self, quiet: float = 0.5, timeout: float = 20) -> int:
+        """Wait until nothing has been written for `quiet` seconds; return the bytes so far."""
+        deadline = time.monotonic() + timeout
+        last = -1
+        while time.monotonic() < deadline:
+            size = len(self.received)
+            if size == last:
+                return size
+            last = size
+            time.sleep(quiet)
+        raise AssertionError(f"still writing after {timeout} s")
+
     def wait_exit(self, timeout: float = 10) -> int:
         return self.process.wait(timeout)
 

@@ -16,6 +16,7 @@ from textual.widgets import Input
 
 from mailsetup_tui.core.probe import DEFAULT_TIMEOUT
 from mailsetup_tui.core.store import AccountStore
+from mailsetup_tui.terminal.driver import FrugalLinuxDriver, frugal_enabled
 from mailsetup_tui.tui.setup_screen import ProbeSettings, SetupScreen
 
 
@@ -76,10 +77,14 @@ class MailSetupApp(App[None]):
         ca_file: str | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        limited = wants_ansi(os.environ if environ is None else environ)
+        environ = os.environ if environ is None else environ
+        limited = wants_ansi(environ)
         # Decided before App.__init__: NO_COLOR with an ANSI theme but without ansi_color=True
         # renders black on black in Textual 8 (shared/textual8.md, 3.12).
-        super().__init__(ansi_color=True if limited else None)
+        super().__init__(
+            ansi_color=True if limited else None,
+            driver_class=FrugalLinuxDriver if frugal_enabled(environ) else None,
+        )
         if limited:
             self.theme = "ansi-dark"
         self.set_class(limited, "-limited")

@@ -1,0 +1,1 @@
+"""Terminal output: what Textual writes, made fit for slow lines and limited terminals."""

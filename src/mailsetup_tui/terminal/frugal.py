@@ -1,0 +1,572 @@
+"""Write only what changed: a screen model between an application and a slow terminal.
+
+Textual repaints whole widget lines where a character changed; over a 9600-baud serial line
+each byte costs a millisecond. `FrugalWriter` reads the escape sequences an application writes
+(cursor positioning, SGR colours and attributes, text), applies them to the screen it intends,
+and emits only the cells where that differs from what the terminal already shows, with the
+shortest cursor moves and attribute changes it can find, as curses does. Everything it does
+not model (modes, queries, OSC) passes through in order; anything that might change the screen
+in a way it cannot follow makes it forget what the terminal shows, so the next update is
+written in full rather than wrong.
+
+Pure text in, text out: no Textual import, no I/O, so it can be tested by replaying both
+streams into a terminal emulator and comparing the screens.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from rich.cells import get_character_cell_size
+
+ESC = "\x1b"
+CSI = ESC + "["
+SYNC_BEGIN = CSI + "?2026h"
+SYNC_END = CSI + "?2026l"
+
+_TOKEN = re.compile(
+    r"""
+    (?P<csi>\x1b\[(?P<params>[0-?]*)(?P<inter>[\ -/]*)(?P<final>[@-~]))
+  | (?P<osc>\x1b\][^\x07\x1b]*(?:\x07|\x1b\\))
+  | (?P<string>\x1b[P_^X][^\x1b]*\x1b\\)
+  | (?P<esc>\x1b[\(\)\*\+#%][\x20-\x7e]|\x1b[\x20-\x7e])
+  | (?P<control>[\x00-\x1f\x7f])
+  | (?P<text>[^\x00-\x1f\x7f]+)
+    """,
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class Style:
+    """SGR state: colours as their parameter strings, everything else as a set of codes."""
+
+    fg: str | None = None
+    bg: str | None = None
+    flags: frozenset[str] = frozenset()
+
+    @property
+    def is_default(self) -> bool:
+        return self.fg is None and self.bg is None and not self.flags
+
+    def codes(self) -> list[str]:
+        codes = sorted(self.flags, key=_flag_order)
+        if self.fg is not None:
+            codes.append(self.fg)
+        if self.bg is not None:
+            codes.append(self.bg)
+        return codes
+
+
+DEFAULT = Style()
+
+# Codes that switch an attribute off, and which attributes each clears.
+_OFF: dict[str, frozenset[str]] = {
+    "21": frozenset({"1"}),
+    "22": frozenset({"1", "2"}),
+    "23": frozenset({"3"}),
+    "24": frozenset({"4", "21"}),
+    "25": frozenset({"5", "6"}),
+    "27": frozenset({"7"}),
+    "28": frozenset({"8"}),
+    "29": frozenset({"9"}),
+}
+
+
+def _flag_order(code: str) -> tuple[int, str]:
+    head = code.split(":")[0]
+    return (int(head) if head.isdigit() else 999, code)
+
+
+def apply_sgr(style: Style, params: str) -> Style:
+    """`style` after an SGR sequence with `params` (ECMA-48 / xterm semantics)."""
+    parts = params.split(";") if params else ["0"]
+    fg, bg, flags = style.fg, style.bg, set(style.flags)
+    index = 0
+    while index < len(parts):
+        code = parts[index] or "0"
+        if code in {"38", "48"} and index + 1 < len(parts):
+            # 38;5;n or 38;2;r;g;b: the whole colour is one value.
+            width = 3 if parts[index + 1] == "5" else 5 if parts[index + 1] == "2" else 2
+            value = ";".join(parts[index : index + width])
+            index += width
+            if code == "38":
+                fg = value
+            else:
+                bg = value
+            continue
+        index += 1
+        number = int(code) if code.isdigit() else -1
+        if number == 0:
+            fg, bg, flags = None, None, set()
+        elif 30 <= number <= 37 or 90 <= number <= 97:
+            fg = code
+        elif number == 39:
+            fg = None
+        elif 40 <= number <= 47 or 100 <= number <= 107:
+            bg = code
+        elif number == 49:
+            bg = None
+        elif code in _OFF:
+            flags -= _OFF[code]
+            if code == "24":
+                flags = {f for f in flags if not f.startswith("4:")}
+        elif code.startswith("4:"):
+            flags = {f for f in flags if f != "4" and not f.startswith("4:")}
+            if code != "4:0":
+                flags.add(code)
+        else:
+            flags.add(code)
+    return Style(fg, bg, frozenset(flags))
+
+
+def sgr_transition(current: Style | None, target: Style) -> str:
+    """The shortest SGR sequence that turns `current` (None: unknown) into `target`."""
+    if current == target:
+        return ""
+    full = f"{CSI}{';'.join(['0', *target.codes()])}m" if not target.is_default else f"{CSI}0m"
+    if current is None or not current.flags <= target.flags:
+        return full  # switching attributes off one by one is rarely shorter than a reset
+    codes = sorted(target.flags - current.flags, key=_flag_order)
+    if target.fg != current.fg:
+        codes.append(target.fg if target.fg is not None else "39")
+    if target.bg != current.bg:
+        codes.append(target.bg if target.bg is not None else "49")
+    incremental = f"{CSI}{';'.join(codes)}m"
+    return incremental if len(incremental) < len(full) else full
+
+
+Cell = tuple[str, Style]
+"""A character (or "" for the right half of a wide character) and its style."""
+
+BLANK: Cell = (" ", DEFAULT)
+
+
+@dataclass
+class _Cursor:
+    row: int = 0
+    col: int = 0
+    known: bool = True
+
+
+@dataclass
+class FrugalWriter:
+    """The intended screen, the shown screen, and the difference written out."""
+
+    width: int
+    height: int
+    transliterate: bool = False
+    """Replace characters the terminal cannot show (a non-UTF-8 locale) with ASCII look-alikes."""
+    intended: list[list[Cell | None]] = field(init=False)
+    """What the application has drawn; None where it has drawn nothing we could follow."""
+    shown: list[list[Cell | None]] = field(init=False)
+    """What the terminal shows; None where we do not know."""
+    _dirty: set[tuple[int, int]] = field(init=False, default_factory=set)
+    _style: Style = field(init=False, default=DEFAULT)
+    """The SGR state the application is writing with."""
+    _cursor: _Cursor = field(init=False, default_factory=_Cursor)
+    """Where the application's cursor is."""
+    _out_style: Style | None = field(init=False, default=None)
+    """The SGR state the terminal is in."""
+    _out_cursor: _Cursor = field(init=False, default_factory=lambda: _Cursor(known=False))
+    _cursor_visible: bool = field(init=False, default=True)
+    _out: list[str] = field(init=False, default_factory=list)
+    _held_sync: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.forget()
+
+    # --- public -----------------------------------------------------------------------------
+
+    def forget(self) -> None:
+        """Assume nothing about either screen.
+
+        After a sequence we cannot follow (scrolling, insert lines, leaving the alternate
+        screen, a resize), what the terminal shows is unknown and so is what the application
+        meant: from here on only cells the application writes again are written, each in full.
+        """
+        self.intended = [[None] * self.width for _ in range(self.height)]
+        self.shown = [[None] * self.width for _ in range(self.height)]
+        self._dirty = set()
+        self._out_style = None
+        self._out_cursor = _Cursor(known=False)
+
+    def resize(self, width: int, height: int) -> None:
+        """The terminal changed size: its contents are now anyone's guess."""
+        self.width, self.height = width, height
+        self._cursor = _Cursor()
+        self.forget()
+
+    def feed(self, data: str) -> str:
+        """Take what the application wrote; return what the terminal needs."""
+        for match in _TOKEN.finditer(data):
+            kind = match.lastgroup
+            if kind == "text":
+                self._put_text(match.group("text"))
+            elif kind == "csi":
+                self._csi(
+                    match.group("params"),
+                    match.group("inter"),
+                    match.group("final"),
+                    match.group(0),
+                )
+            elif kind == "control":
+                self._control(match.group(0))
+            else:
+                # OSC (titles, pointer shape), DCS/APC strings, charset selection: not drawn.
+                self._passthrough(match.group(0))
+        self._flush()
+        out = "".join(self._out)
+        self._out.clear()
+        return out
+
+    # --- parsing ----------------------------------------------------------------------------
+
+    def _put_text(self, text: str) -> None:
+        cursor = self._cursor
+        if not cursor.known:
+            # After a sequence we could not follow, we do not know where this lands: pass
+            # it on as it is, in the application's colours.
+            self._passthrough_filling(self._visible(text))
+            return
+        for char in text:
+            if unicodedata.combining(char) and cursor.col > 0:
+                row, col = cursor.row, cursor.col - 1
+                line = self.intended[row] if 0 <= row < self.height else None
+                if line is not None and (cell := line[col]) is not None:
+                    if cell[0] == "" and col > 0 and (left := line[col - 1]) is not None:
+                        col, cell = col - 1, left
+                    self._set(row, col, (cell[0] + char, cell[1]))
+                continue
+            width = get_character_cell_size(char)
+            if width == 0:
+                continue
+            if cursor.col + width > self.width:
+                cursor.col = self.width - width  # no autowrap: the last cells are overwritten
+            if 0 <= cursor.row < self.height and cursor.col >= 0:
+                self._set(cursor.row, cursor.col, (char, self._style))
+                if width == 2:
+                    self._set(cursor.row, cursor.col + 1, ("", self._style))
+            cursor.col += width  # == width: past the last column, see `_leave_edge`
+
+    def _set(self, row: int, col: int, cell: Cell) -> None:
+        """Put `cell` in the intended screen, keeping wide characters whole or gone."""
+        line = self.intended[row]
+        old = line[col]
+        if old is not None and old[0] == "" and cell[0] != "" and col > 0:
+            left = line[col - 1]
+            self._store(row, col - 1, (" ", left[1] if left else DEFAULT))  # orphaned left half
+        right = line[col + 1] if col + 1 < self.width else None
+        if (old is None or old[0] != "") and right is not None and right[0] == "":
+            self._store(row, col + 1, (" ", right[1]))  # so is its right half
+        self._store(row, col, cell)
+
+    def _store(self, row: int, col: int, cell: Cell) -> None:
+        self.intended[row][col] = cell
+        self._dirty.add((row, col))
+
+    @property
+    def _at_edge(self) -> bool:
+        return self._cursor.known and self._cursor.col >= self.width
+
+    def _leave_edge(self, raw: str) -> None:
+        """A relative move or erase right after the last column was written.
+
+        Terminals disagree about where that leaves the cursor (xterm: on the last column;
+        others: one past it). Rather than pick one, put the terminal in the very same state by
+        writing the last cell again, pass the sequence on, and stop assuming a position until
+        the application sets one.
+        """
+        self._flush()
+        row = self._cursor.row
+        last = self.intended[row][self.width - 1]
+        if last is not None and last[0] != "":
+            self._emit(self._move(row, self.width - 1))
+            self._emit(sgr_transition(self._out_style, last[1]))
+            self._out_style = last[1]
+            self._emit(self._visible(last[0]))
+        self._cursor.known = False
+        self._passthrough_filling(raw)
+
+    def _control(self, char: str) -> None:
+        cursor = self._cursor
+        if self._at_edge and char in "\n\b\t":
+            self._leave_edge(char)
+            return
+        if not cursor.known and char in "\r\n\b\t":
+            self._passthrough_filling(char)
+            return
+        if char == "\r":
+            cursor.col = 0
+        elif char == "\n" and cursor.row == self.height - 1:
+            # A line feed on the last line scrolls the screen: not followed, see forget().
+            self._passthrough_filling(char)
+            self.forget()
+            cursor.known = False
+        elif char == "\n":
+            cursor.row += 1
+        elif char == "\b":
+            cursor.col = max(cursor.col - 1, 0)
+        elif char == "\x07":
+            self._passthrough(char)
+        elif char == "\t":
+            cursor.col = min((cursor.col // 8 + 1) * 8, self.width - 1)
+        else:
+            self._passthrough(char)
+
+    def _csi(self, params: str, inter: str, final: str, raw: str) -> None:
+        cursor = self._cursor
+        private = params.startswith(("?", ">", "<", "="))
+        if inter or private:
+            self._private_mode(params, inter, final, raw)
+            return
+        numbers = [int(p) if p.isdigit() else 0 for p in params.split(";")] if params else []
+
+        def arg(index: int, default: int = 1) -> int:
+            return numbers[index] if len(numbers) > index and numbers[index] else default
+
+        if final == "m":
+            self._style = apply_sgr(self._style, params)
+        elif final in "Hf":
+            cursor.row = min(max(arg(0) - 1, 0), self.height - 1)
+            cursor.col = min(max(arg(1) - 1, 0), self.width - 1)
+            cursor.known = True
+        elif self._at_edge and final in "ABCDGdKJ":
+            self._leave_edge(raw)
+            if final in "KJ":
+                self.forget()
+        elif not cursor.known and final in "ABCDGdKJ":
+            self._passthrough_filling(raw)  # relative to a place we do not know
+            if final in "KJ":
+                self.forget()
+        elif final == "A":
+            cursor.row = max(cursor.row - arg(0), 0)
+        elif final == "B":
+            cursor.row = min(cursor.row + arg(0), self.height - 1)
+        elif final == "C":
+            cursor.col = min(cursor.col + arg(0), self.width - 1)
+        elif final == "D":
+            cursor.col = max(cursor.col - arg(0), 0)
+        elif final == "G":
+            cursor.col = min(max(arg(0) - 1, 0), self.width - 1)
+        elif final == "d":
+            cursor.row = min(max(arg(0) - 1, 0), self.height - 1)
+        elif final in "KJ":
+            self._erase(final, arg(0, 0), raw)
+        else:
+            # Scrolling, insert/delete: we cannot follow them. Let them happen, then
+            # rewrite everything rather than guess.
+            if self._at_edge:
+                self._leave_edge("")
+            self._passthrough_filling(raw)
+            self.forget()
+            self._cursor.known = False  # terminals differ on where these leave the cursor
+
+    def _erase(self, final: str, mode: int, raw: str) -> None:
+        """Pass an erase on, and know nothing more of the cells it cleared.
+
+        Terminals disagree on which attributes erased cells take (xterm: the background only;
+        others: all of them), so rather than model one, the cells become unknown on both
+        sides and are written in full if the application draws there again.
+        """
+        self._passthrough_filling(raw)
+        row, col = self._cursor.row, self._cursor.col
+        cells: list[tuple[int, int]] = []
+        if final == "K":
+            start, end = {0: (col, self.width), 1: (0, col + 1)}.get(mode, (0, self.width))
+            cells = [(row, c) for c in range(start, end)]
+        else:
+            before = [(row, c) for c in range(col + 1)] + [
+                (r, c) for r in range(row) for c in range(self.width)
+            ]
+            after = [(row, c) for c in range(col, self.width)] + [
+                (r, c) for r in range(row + 1, self.height) for c in range(self.width)
+            ]
+            all_cells = [(r, c) for r in range(self.height) for c in range(self.width)]
+            cells = {0: after, 1: before}.get(mode, all_cells)
+        for r, c in cells:
+            self.intended[r][c] = None
+            self.shown[r][c] = None
+            self._dirty.discard((r, c))
+
+    def _private_mode(self, params: str, inter: str, final: str, raw: str) -> None:
+        if raw == SYNC_BEGIN:
+            self._flush()
+            self._held_sync = True  # written only if something is drawn inside it
+            return
+        if raw == SYNC_END:
+            self._flush()
+            if self._held_sync:
+                self._held_sync = False
+            else:
+                self._out.append(raw)
+            return
+        modes = params[1:].split(";") if params.startswith("?") and not inter else []
+        if "25" in modes and final in "hl":
+            self._cursor_visible = final == "h"
+            self._passthrough(raw)
+            if self._cursor_visible:
+                self._out_cursor.known = False  # re-place it on the next flush
+            return
+        self._passthrough(raw)
+        if any(mode in {"1049", "47", "1047"} for mode in modes) and final in "hl":
+            # Entering the alternate screen clears it; leaving shows something we never saw.
+            if final == "h":
+                self.intended = [[BLANK] * self.width for _ in range(self.height)]
+                self.shown = [[BLANK] * self.width for _ in range(self.height)]
+                self._dirty = set()
+                self._out_style = DEFAULT
+            else:
+                self.forget()
+
+    def _passthrough(self, raw: str) -> None:
+        self._flush()
+        self._emit(raw)
+
+    def _passthrough_filling(self, raw: str) -> None:
+        """Pass on a sequence that fills cells with the current colours (erase, insert,
+        scroll), and the cursor it acts at: the terminal must be in the application's SGR
+        state and position, which we may have skipped as not needed for drawing."""
+        self._flush()
+        self._emit(sgr_transition(self._out_style, self._style))
+        self._out_style = self._style
+        cursor = self._cursor
+        if cursor.known and (
+            not self._out_cursor.known
+            or (self._out_cursor.row, self._out_cursor.col) != (cursor.row, cursor.col)
+        ):
+            self._emit(self._move(cursor.row, cursor.col))
+        self._emit(raw)
+        self._out_cursor = _Cursor(cursor.row, cursor.col, known=cursor.known)
+
+    # --- output -----------------------------------------------------------------------------
+
+    def _emit(self, text: str) -> None:
+        if self._held_sync:
+            self._out.append(SYNC_BEGIN)
+            self._held_sync = False
+        self._out.append(text)
+
+    def _flush(self) -> None:
+        if self._dirty:
+            for row, cols in _by_row(self._dirty):
+                self._flush_row(row, cols)
+            self._dirty.clear()
+        if self._cursor_visible and self._cursor.known and not self._at_edge:
+            target = self._cursor
+            current = self._out_cursor
+            if not current.known or (current.row, current.col) != (target.row, target.col):
+                self._emit(self._move(target.row, target.col))
+                self._out_cursor = _Cursor(target.row, target.col)
+
+    def _flush_row(self, row: int, cols: list[int]) -> None:
+        intended, shown = self.intended[row], self.shown[row]
+        for col in cols:
+            cell = intended[col]
+            if cell is None or cell == shown[col]:
+                continue
+            if cell[0] == "":  # right half of a wide character: write its left half
+                col -= 1
+                cell = intended[col] if col >= 0 else None
+                if cell is None or (cell == shown[col] and intended[col + 1] == shown[col + 1]):
+                    continue
+            char, style = cell
+            after = intended[col + 1] if col + 1 < self.width else None
+            width = 2 if after is not None and after[0] == "" else 1
+            self._goto(row, col)
+            self._emit(sgr_transition(self._out_style, style))
+            self._out_style = style
+            self._emit(self._visible(char))
+            for c in range(col, col + width):
+                shown[c] = intended[c]
+            if col + width >= self.width:
+                self._out_cursor = _Cursor(known=False)  # the last column: no defined place
+            else:
+                self._out_cursor = _Cursor(row, col + width)
+
+    def _visible(self, char: str) -> str:
+        if not self.transliterate or char.isascii():
+            return char
+        return "".join(ASCII_FALLBACK.get(c, "?" if not c.isascii() else c) for c in char)
+
+    def _goto(self, row: int, col: int) -> None:
+        current = self._out_cursor
+        if current.known and current.row == row and current.col == col:
+            return
+        self._emit(self._cheapest_move(row, col))
+        self._out_cursor = _Cursor(row, col)
+
+    def _cheapest_move(self, row: int, col: int) -> str:
+        current = self._out_cursor
+        options = [self._move(row, col)]
+        if current.known and current.row == row:
+            gap = col - current.col
+            if gap > 0:
+                options.append(f"{CSI}{gap}C" if gap > 1 else f"{CSI}C")
+                rewrite = self._rewrite_span(row, current.col, col)
+                if rewrite is not None:
+                    options.append(rewrite)
+            elif gap < 0:
+                options.append("\b" * -gap if -gap <= 3 else f"{CSI}{-gap}D")
+            if col == 0:
+                options.append("\r")
+        if current.known and current.col == col and row != current.row:
+            step = row - current.row
+            up_down = "B" if step > 0 else "A"
+            options.append(f"{CSI}{abs(step)}{up_down}" if abs(step) > 1 else f"{CSI}{up_down}")
+        return min(options, key=len)
+
+    def _rewrite_span(self, row: int, start: int, end: int) -> str | None:
+        """Move right by writing the cells in between again, if they are shown and in the
+        style the terminal is in: cheaper than an escape sequence for a gap of a few cells."""
+        if end - start > 4:
+            return None
+        cells = self.shown[row][start:end]
+        if any(
+            cell is None or cell[1] != self._out_style or cell[0] in {""} or not cell[0].isascii()
+            for cell in cells
+        ):
+            return None
+        return "".join(cell[0] for cell in cells if cell is not None)
+
+    @staticmethod
+    def _move(row: int, col: int) -> str:
+        if row == 0 and col == 0:
+            return f"{CSI}H"
+        if col == 0:
+            return f"{CSI}{row + 1}H"
+        return f"{CSI}{row + 1};{col + 1}H"
+
+
+def _by_row(cells: set[tuple[int, int]]) -> Iterator[tuple[int, list[int]]]:
+    rows: dict[int, list[int]] = {}
+    for row, col in cells:
+        rows.setdefault(row, []).append(col)
+    for row in sorted(rows):
+        yield row, sorted(rows[row])
+
+
+ASCII_FALLBACK: dict[str, str] = {
+    # Box drawing and blocks, light and heavy, round corners.
+    **dict.fromkeys("\u2500\u2501\u2550\u254c\u254d\u2504\u2505\u2508\u2509\u2594\u2581", "-"),
+    **dict.fromkeys(
+        "\u2502\u2503\u2551\u254e\u254f\u2506\u2507\u250a\u250b"
+        "\u258f\u2595\u258e\u258d\u258c\u258b\u258a\u2589",
+        "|",
+    ),
+    **{chr(code): "+" for code in range(0x250C, 0x254C)},  # corners, tees and crosses
+    **dict.fromkeys("\u2554\u2557\u255a\u255d\u2560\u2563\u2566\u2569\u256c", "+"),
+    **dict.fromkeys("\u256d\u256e\u256f\u2570", "+"),  # round corners
+    **dict.fromkeys("\u2588\u2587\u2586\u2585\u2584\u2583\u2582\u2580\u2590", "#"),
+    **dict.fromkeys("\u2591\u2592\u2593", "#"),
+    "\u25bc": "v", "\u25b2": "^", "\u25b6": ">", "\u25c0": "<", "\u25ba": ">", "\u25c4": "<",
+    "\u2022": "*", "\u25cf": "*", "\u25cb": "o", "\u25c9": "*", "\u2026": ".",
+    "\u2013": "-", "\u2014": "-", "\u2713": "+", "\u2714": "+", "\u2717": "x",
+    "\u2718": "x", "\u2192": ">", "\u2190": "<", "\u2191": "^", "\u2193": "v",
+    "\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'", "\u00a0": " ",
+}  # fmt: skip
+"""ASCII look-alikes for what Textual draws, for terminals and locales without Unicode. One
+character each: the replacement must take the cell the original took."""
