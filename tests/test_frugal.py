@@ -219,6 +219,12 @@ SGR = st.sampled_from(
 )  # fmt: skip
 WRITE = st.one_of(
     st.builds(cup, st.integers(0, H - 1), st.integers(0, W - 1)),
+    # Up to the last column, as Textual writes every full-width line, often followed by \n.
+    st.builds(
+        lambda row, end: cup(row, W - 3) + "xyz" + end,
+        st.integers(0, H - 1),
+        st.sampled_from(["", "\n", "\r\n", "\n\n", "\b"]),
+    ),  # fmt: skip
     TEXT,
     SGR.map(lambda p: f"\x1b[{p}m"),
     st.sampled_from(

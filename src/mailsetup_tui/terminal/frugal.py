@@ -175,6 +175,9 @@ class FrugalWriter:
     _cursor_visible: bool = field(init=False, default=True)
     _out: list[str] = field(init=False, default_factory=list)
     _held_sync: bool = field(init=False, default=False)
+    _pending_edge_feed: int | None = field(init=False, default=None)
+    """The row of a line feed made right after writing its last column, not yet sent: it
+    changes no cell, and the absolute move that usually follows makes it moot."""
 
     def __post_init__(self) -> None:
         self.forget()
@@ -193,6 +196,7 @@ class FrugalWriter:
         self._dirty = set()
         self._out_style = None
         self._out_cursor = _Cursor(known=False)
+        self._pending_edge_feed = None
 
     def resize(self, width: int, height: int) -> None:
         """The terminal changed size: its contents are now anyone's guess."""
@@ -227,10 +231,12 @@ class FrugalWriter:
 
     def _put_text(self, text: str) -> None:
         cursor = self._cursor
+        self._replay_pending_edge_feed()
         if not cursor.known:
             # After a sequence we could not follow, we do not know where this lands: pass
-            # it on as it is, in the application's colours.
+            # it on as it is, in the application's colours, and trust no cell after it.
             self._passthrough_filling(self._visible(text))
+            self.forget()
             return
         for char in text:
             if unicodedata.combining(char) and cursor.col > 0:
@@ -290,14 +296,35 @@ class FrugalWriter:
             self._emit(self._visible(last[0]))
         self._cursor.known = False
         self._passthrough_filling(raw)
+        if raw == "\n" and row == self.height - 1:
+            self.forget()  # a line feed on the last line scrolled the screen
+
+    def _replay_pending_edge_feed(self) -> None:
+        """Something relative follows a deferred edge line feed: send both, in order."""
+        row = self._pending_edge_feed
+        if row is None:
+            return
+        self._pending_edge_feed = None
+        self._cursor.row, self._cursor.col, self._cursor.known = row, self.width, True
+        self._leave_edge("\n")
+        self._cursor.row = row + 1
 
     def _control(self, char: str) -> None:
         cursor = self._cursor
+        if self._at_edge and char == "\n" and cursor.row < self.height - 1:
+            # Textual ends every full-width line so. Defer it: see _pending_edge_feed.
+            self._pending_edge_feed = cursor.row
+            cursor.row += 1
+            cursor.known = False
+            return
         if self._at_edge and char in "\n\b\t":
             self._leave_edge(char)
             return
+        self._replay_pending_edge_feed()
         if not cursor.known and char in "\r\n\b\t":
             self._passthrough_filling(char)
+            if char == "\n":
+                self.forget()  # it may have scrolled: we cannot tell from here
             return
         if char == "\r":
             cursor.col = 0
@@ -328,9 +355,12 @@ class FrugalWriter:
         def arg(index: int, default: int = 1) -> int:
             return numbers[index] if len(numbers) > index and numbers[index] else default
 
+        if final not in "mHf":
+            self._replay_pending_edge_feed()
         if final == "m":
             self._style = apply_sgr(self._style, params)
         elif final in "Hf":
+            self._pending_edge_feed = None  # an absolute move: where the feed left us is moot
             cursor.row = min(max(arg(0) - 1, 0), self.height - 1)
             cursor.col = min(max(arg(1) - 1, 0), self.width - 1)
             cursor.known = True
