@@ -224,7 +224,7 @@ WRITE = st.one_of(
         lambda row, end: cup(row, W - 3) + "xyz" + end,
         st.integers(0, H - 1),
         st.sampled_from(["", "\n", "\r\n", "\n\n", "\b"]),
-    ),  # fmt: skip
+    ),
     TEXT,
     SGR.map(lambda p: f"\x1b[{p}m"),
     st.sampled_from(
