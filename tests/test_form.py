@@ -547,3 +547,23 @@ async def test_exactly_the_focused_fields_label_is_marked(make_app: AppFactory) 
         await pilot.press("ctrl+t")  # invalid: focus goes to the first bad field
         await pilot.pause()
         assert marked() == ["Display Name"]
+
+
+async def test_resizing_keeps_a_correct_screen_and_says_when_too_small(
+    make_app: AppFactory,
+) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        too_small = app.setup_screen.query_one("#too-small", Static)
+        form = app.setup_screen.query_one(AccountForm)
+        for width, height, small in [(132, 43, False), (40, 12, True), (80, 24, False),
+                                     (59, 24, True), (60, 20, False)]:  # fmt: skip
+            await pilot.resize_terminal(width, height)
+            await pilot.pause()
+            assert too_small.display is small, (width, height)
+            assert form.display is not small, (width, height)
+            if small:
+                assert f"This terminal is {width}x{height}" in str(too_small.render())
+            else:
+                footer_top = app.setup_screen.query_one("Footer").region.y
+                assert app.setup_screen.query_one("#buttons").region.bottom <= footer_top

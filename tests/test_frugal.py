@@ -301,3 +301,34 @@ def test_the_real_app_replayed_equals_what_it_drew(tmp_path: Path, term: str) ->
                 assert got.data == expected, (row, col, term_.text)
                 for name in ATTRIBUTES[1:]:
                     assert getattr(got, name) == getattr(want, name), (row, col, name)
+
+
+def test_resizes_replayed_equal_what_was_drawn(tmp_path: Path) -> None:
+    """80x24 -> 132x43 -> 40x12 -> 80x24 in a real pty: after each, the terminal shows what
+    Textual drew, replayed from the trace at the sizes it drew at."""
+    trace = tmp_path / "writes.jsonl"
+    env = mailsetup_env(tmp_path, TERM="xterm-256color", LANG="C.UTF-8",
+                        MAILSETUP_TRACE_WRITES=str(trace))  # fmt: skip
+    mailsetup = Path(sys.executable).parent / "mailsetup"
+    with Terminal([mailsetup], env=env) as term:
+        term.wait_for("SMTP Mail")
+        term.send("o\tCodes")
+        for columns, lines, expect in [(132, 43, "SMTP Mail"), (40, 12, "needs at least"),
+                                       (80, 24, "SMTP Mail")]:  # fmt: skip
+            term.resize(columns, lines)
+            term.wait_for(expect)
+            term.wait_quiet()
+            intent = pyte.Screen(80, 24)
+            stream = pyte.Stream(intent)
+            for line in trace.read_text().splitlines():
+                written, _sent, (width, height) = json.loads(line)
+                if (intent.columns, intent.lines) != (width, height):
+                    intent.resize(height, width)
+                stream.feed(written)
+            assert (intent.columns, intent.lines) == (columns, lines)
+            assert intent.display == term.screen.display, term.text
+            for row in range(lines):
+                for col in range(columns):
+                    want, got = intent.buffer[row][col], term.screen.buffer[row][col]
+                    for name in ATTRIBUTES[1:]:
+                        assert getattr(got, name) == getattr(want, name), (row, col, name)

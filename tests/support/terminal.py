@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import select
+import signal
 import struct
 import subprocess
 import termios
@@ -40,7 +41,7 @@ class Terminal:
             stdin=slave,
             stdout=slave,
             stderr=slave,
-            env=env | {"COLUMNS": str(columns), "LINES": str(lines)},
+            env={k: v for k, v in env.items() if k not in {"COLUMNS", "LINES"}},
             start_new_session=True,
             close_fds=True,
         )
@@ -64,6 +65,13 @@ class Terminal:
             with self._lock:
                 self.received.extend(data)
                 self.stream.feed(data)
+
+    def resize(self, columns: int, lines: int) -> None:
+        """Resize the terminal as a window manager would, and tell the program."""
+        with self._lock:
+            fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+            self.screen.resize(lines, columns)
+        os.kill(self.process.pid, signal.SIGWINCH)  # no controlling tty, so no automatic one
 
     @property
     def text(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -36,8 +36,21 @@ class ProbeSettings:
     ca_file: str | None
 
 
+MIN_WIDTH, MIN_HEIGHT = 60, 20
+"""Below this the form cannot show every field with its problem line, so it says so instead."""
+
+
 class SetupScreen(Screen[None]):
     """Owns the rules between the fields: testing, the Save gate and unsaved changes."""
+
+    HORIZONTAL_BREAKPOINTS = [
+        (0, "-too-narrow"),
+        (MIN_WIDTH, "-wide-enough"),
+    ]
+    VERTICAL_BREAKPOINTS = [
+        (0, "-too-short"),
+        (MIN_HEIGHT, "-tall-enough"),
+    ]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+t,f2", "test", "Test", key_display="^T"),
@@ -64,6 +77,7 @@ class SetupScreen(Screen[None]):
         self._probe_worker: Worker[tuple[FormValues, ProbeResult]] | None = None
 
     def compose(self) -> ComposeResult:
+        yield Static("", id="too-small", markup=False)
         yield Static("System E-mail Account Setup", id="title")
         yield Static("", id="mode", markup=False)
         yield Static("", id="banner", markup=False)
@@ -81,6 +95,14 @@ class SetupScreen(Screen[None]):
     @property
     def result_panel(self) -> ResultPanel:
         return self.query_one(ResultPanel)
+
+    def on_resize(self, event: events.Resize) -> None:
+        width, height = event.size
+        self.query_one("#too-small", Static).update(
+            f"This terminal is {width}x{height}; mailsetup needs at least "
+            f"{MIN_WIDTH}x{MIN_HEIGHT}. Enlarge the window (on a serial console: "
+            f"stty cols 80 rows 24). Ctrl+Q quits."
+        )
 
     def on_mount(self) -> None:
         self._load_saved_account()
