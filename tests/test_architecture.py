@@ -14,6 +14,8 @@ CORE_MODULES = [
     "mailsetup_tui.core.store",
     "mailsetup_tui.core.redact",
     "mailsetup_tui.cli",
+    "mailsetup_tui.plain",
+    "mailsetup_tui.terminal.frugal",
 ]
 
 

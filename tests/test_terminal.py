@@ -57,14 +57,16 @@ def test_type_test_and_save_through_the_form(
     assert keyring == {f"mailsetup/{LOGIN}": PASSWORD}
 
 
-def test_the_form_needs_a_terminal(terminal_env: dict[str, str]) -> None:
+def test_without_a_terminal_the_line_mode_runs(terminal_env: dict[str, str]) -> None:
     import subprocess
 
     finished = subprocess.run(
         [MAILSETUP], env=terminal_env, capture_output=True, text=True, check=False, input=""
     )
     assert finished.returncode == 2
-    assert "the form needs a terminal" in finished.stderr
+    assert "System E-mail Account Setup (line mode)" in finished.stdout
+    assert "Input ended: nothing was saved." in finished.stdout
+    assert "\x1b" not in finished.stdout
 
 
 def test_typeahead_in_one_burst_lands_in_the_right_fields(
@@ -87,3 +89,34 @@ def test_typeahead_in_one_burst_lands_in_the_right_fields(
         term.wait_for("Quit and lose them?")
         term.send("y")
         assert term.wait_exit() == 0
+
+
+def _drive_through_the_form(term: Terminal) -> None:
+    term.wait_for("SMTP")
+    for keys in ("o", "\tCodes", "\t", "\x07"):  # Other, a name, a Tab, the help dialog
+        term.send(keys)
+        term.wait_quiet(0.3)
+    term.send("\x1b")
+    term.wait_quiet(0.3)
+
+
+def test_lang_c_gets_only_ascii(terminal_env: dict[str, str]) -> None:
+    env = terminal_env | {"LANG": "C", "LC_ALL": "C", "TERM": "xterm"}
+    with Terminal([MAILSETUP], env=env) as term:
+        _drive_through_the_form(term)
+        assert bytes(term.received).isascii()
+        assert "SMTP Mail" in term.text and "v" in term.text  # the list arrow, as ASCII
+
+
+def test_no_color_writes_no_colours(terminal_env: dict[str, str]) -> None:
+    import re
+
+    env = terminal_env | {"NO_COLOR": "1", "TERM": "xterm-256color"}
+    with Terminal([MAILSETUP], env=env) as term:
+        _drive_through_the_form(term)
+        params = re.findall(rb"\x1b\[([0-9;]*)m", bytes(term.received))
+        codes = {code for group in params for code in group.split(b";") if code}
+        colours = {c for c in codes if c.isdigit() and (30 <= int(c) <= 38 or 40 <= int(c) <= 48
+                                                         or 90 <= int(c) <= 107)}  # fmt: skip
+        assert colours == set(), sorted(colours)
+        assert b"7" in codes  # focus and highlights by reverse video instead

@@ -228,6 +228,14 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         default=default(DEFAULT_TIMEOUT),
         help=f"overall deadline for a connection test (default {DEFAULT_TIMEOUT:g})",
     )
+    if not suppress:
+        group.add_argument(
+            "--plain",
+            action="store_true",
+            help="with no command: a line-by-line wizard instead of the full-screen form "
+            "(chosen automatically when TERM is dumb or unset, or input/output is not a "
+            "terminal)",
+        )
     group.add_argument(
         "-v",
         "--verbose",
@@ -317,13 +325,16 @@ def _configure_logging(verbose: bool, err: TextIO) -> None:
 
 
 def open_form(context: Context) -> int:
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        print(
-            "mailsetup: error: the form needs a terminal; for scripts use `mailsetup test`, "
-            "`mailsetup save` and `mailsetup show` (see `mailsetup --help`).",
-            file=context.err,
+    from mailsetup_tui.plain import run_wizard, wants_plain
+
+    if context.args.plain or wants_plain(os.environ, sys.stdin.isatty(), sys.stdout.isatty()):
+        return run_wizard(
+            context.store,
+            timeout=context.timeout,
+            ca_file=context.args.ca_file,
+            stdin=sys.stdin,
+            stdout=context.out,
         )
-        return EXIT_USAGE
     # Deferred: Textual is only needed here, and the sub-commands start faster without it.
     from mailsetup_tui.tui.app import MailSetupApp
 

@@ -1,0 +1,315 @@
+"""Line mode: the same form as a question-and-answer wizard, for any teletype.
+
+Chosen with `--plain`, or automatically where the full-screen form cannot work (TERM dumb or
+unset, standard input or output not a terminal). No escape sequences at all: prompts end in
+": ", answers end with Enter, the password is read without echo. The same core, rules and
+messages as the form, and the spec's order: fields, Test, Save only after a passed test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TextIO
+
+from mailsetup_tui.core.account import Account, Field, FieldProblem, parse_port, validate
+from mailsetup_tui.core.probe import probe
+from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security, provider
+from mailsetup_tui.core.store import AccountStore, SecretError, StoreError
+
+MESSAGE_OK = "Connected successfully"
+MESSAGE_FAILED = "Test connection failed. Please review email account information entered."
+
+EXIT_OK, EXIT_TEST_FAILED, EXIT_INPUT_ENDED, EXIT_STORE = 0, 1, 2, 3
+
+
+def wants_plain(environ: Mapping[str, str], stdin_tty: bool, stdout_tty: bool) -> bool:
+    """Line mode where the full-screen form would not work."""
+    return environ.get("TERM", "") in {"", "dumb", "unknown"} or not (stdin_tty and stdout_tty)
+
+
+class InputEnded(Exception):
+    """End of input (Ctrl+D, or a script that ran out of answers): nothing is saved."""
+
+
+@dataclass
+class Answers:
+    """The values being entered, starting from the saved account or the defaults."""
+
+    provider_id: ProviderId = ProviderId.EXCHANGE
+    display_name: str = ""
+    email: str = ""
+    password: str = ""
+    server: str = ""
+    port: str = ""
+    security: Security = Security.AUTO
+
+    @classmethod
+    def from_account(cls, account: Account, password: str) -> Answers:
+        return cls(
+            account.provider_id,
+            account.display_name,
+            account.email,
+            password,
+            account.server,
+            str(account.port),
+            account.security,
+        )
+
+    def account(self) -> Account:
+        port = parse_port(self.port)
+        return Account.create(
+            self.provider_id,
+            self.display_name,
+            self.email,
+            server=self.server,
+            port=port if isinstance(port, int) else 0,
+            security=self.security,
+        )
+
+
+class Wizard:
+    """One run of the line-mode setup."""
+
+    def __init__(
+        self,
+        store: AccountStore,
+        *,
+        timeout: float,
+        ca_file: str | None,
+        stdin: TextIO,
+        stdout: TextIO,
+        read_secret: Callable[[str], str] | None = None,
+    ) -> None:
+        self.store = store
+        self.timeout = timeout
+        self.ca_file = ca_file
+        self.stdin = stdin
+        self.stdout = stdout
+        self.read_secret = read_secret or self._read_secret
+
+    # --- I/O --------------------------------------------------------------------------------
+
+    def say(self, text: str = "") -> None:
+        print(text, file=self.stdout, flush=True)
+
+    def ask(self, prompt: str, *, secret: bool = False) -> str:
+        self.stdout.write(prompt)
+        self.stdout.flush()
+        line = self.stdin.readline()
+        if not line:
+            self.say()
+            raise InputEnded
+        answer = line.rstrip("\r\n")
+        if not self.stdin.isatty():
+            # A script's answers are not echoed by a terminal: echo them (never a secret) so
+            # the transcript reads as a dialogue.
+            self.say("" if secret else answer)
+        return answer
+
+    def _read_secret(self, prompt: str) -> str:
+        if self.stdin.isatty():
+            try:
+                return getpass.getpass(prompt, stream=self.stdout)
+            except EOFError:
+                raise InputEnded from None
+        return self.ask(prompt, secret=True)
+
+    def yes(self, question: str, default: bool) -> bool:
+        hint = "[Y/n]" if default else "[y/N]"
+        while True:
+            answer = self.ask(f"{question} {hint}: ").strip().lower()
+            if not answer:
+                return default
+            if answer in {"y", "yes"}:
+                return True
+            if answer in {"n", "no"}:
+                return False
+            self.say("  Please answer y or n.")
+
+    # --- the steps --------------------------------------------------------------------------
+
+    def run(self) -> int:
+        try:
+            return self._run()
+        except InputEnded:
+            self.say("Input ended: nothing was saved.")
+            return EXIT_INPUT_ENDED
+
+    def _run(self) -> int:
+        self.say("System E-mail Account Setup (line mode)")
+        answers = self._start()
+        while True:
+            self._enter_fields(answers)
+            account = answers.account().normalized()
+            if account.sends_password_in_clear and not self.yes(
+                "Security is none: the password will cross the network unencrypted. Test anyway?",
+                default=False,
+            ):
+                continue
+            self.say(f"Testing {account.server}:{account.port} ...")
+            result = asyncio.run(
+                probe(account, answers.password, timeout=self.timeout, ca_file=self.ca_file)
+            )
+            if result.ok:
+                via = f"over {result.tls_version}" if result.tls_version else "unencrypted"
+                self.say(MESSAGE_OK)
+                self.say(f"Login as {account.email} accepted {via} in {result.elapsed:.1f} s.")
+                if not self.yes("Save these settings?", default=True):
+                    self.say("Not saved.")
+                    return EXIT_OK
+                return self._save(account, answers.password)
+            assert result.failure is not None
+            self.say(MESSAGE_FAILED)
+            self.say(result.failure.reason)
+            if not self.yes("Change the values and test again?", default=True):
+                self.say("Nothing was saved.")
+                return EXIT_TEST_FAILED
+
+    def _start(self) -> Answers:
+        try:
+            saved = self.store.load()
+        except StoreError as error:
+            self.say(f"The saved config could not be read: {error}")
+            self.say("Saving will keep the unreadable file as a backup.")
+            saved = None
+        if saved is None:
+            self.say(f"New account (will be saved to {self.store.path}).")
+            return Answers()
+        self.say(f"Editing the saved account ({self.store.path}).")
+        try:
+            password = self.store.read_secret(saved.email)
+        except SecretError as error:
+            self.say(f"The saved password could not be read: {error}")
+            password = ""
+        return Answers.from_account(saved, password)
+
+    def _enter_fields(self, answers: Answers) -> None:
+        self.say()
+        self._ask_provider(answers)
+        entry = provider(answers.provider_id)
+        self._ask_text(answers, Field.DISPLAY_NAME, "display_name")
+        self._ask_text(answers, Field.EMAIL, "email")
+        self._ask_password(answers)
+        if entry.is_preset:
+            assert entry.server is not None and entry.port is not None
+            answers.server, answers.port, answers.security = (
+                entry.server,
+                str(entry.port),
+                entry.security,
+            )
+            self.say(f"SMTP Server Name: {entry.server} (set by {entry.label})")
+            self.say(f"SMTP Server Port: {entry.port} ({entry.security.label})")
+        else:
+            self._ask_text(answers, Field.SERVER, "server")
+            self._ask_text(answers, Field.PORT, "port")
+            self._ask_security(answers)
+        # Rules that tie fields together (Email against SMTP Mail): ask again until clean.
+        while problems := validate(answers.account(), answers.password):
+            for problem in problems:
+                self.say(f"  {problem}")
+            first = problems[0].field
+            if first is Field.PASSWORD:
+                self._ask_password(answers)
+            elif first is Field.SECURITY:
+                self._ask_security(answers)
+            else:
+                self._ask_text(answers, first, _ATTRIBUTES[first])
+
+    def _ask_provider(self, answers: Answers) -> None:
+        choices = "  ".join(
+            f"{n}) {entry.label}" for n, entry in enumerate(PROVIDERS.values(), start=1)
+        )
+        self.say(f"SMTP Mail: {choices}")
+        by_key = {str(n): pid for n, pid in enumerate(PROVIDERS, start=1)}
+        by_key |= {entry.label[0].lower(): pid for pid, entry in PROVIDERS.items()}
+        by_key |= {pid.value: pid for pid in PROVIDERS}
+        while True:
+            current = provider(answers.provider_id).label
+            answer = self.ask(f"SMTP Mail [{current}]: ").strip().lower()
+            if not answer:
+                break
+            if answer in by_key:
+                answers.provider_id = by_key[answer]
+                break
+            self.say("  Type 1-5, or the first letter: E, G, H, Y or O.")
+        entry = provider(answers.provider_id)
+        if entry.notice:
+            self.say(f"  Note: {entry.notice_detail or entry.notice}")
+
+    def _ask_text(self, answers: Answers, field: Field, attribute: str) -> None:
+        while True:
+            current = getattr(answers, attribute)
+            shown = f" [{current}]" if current else ""
+            answer = self.ask(f"{field}{shown}: ")
+            value = answer if answer.strip() else current
+            setattr(answers, attribute, value)
+            problem = self._problem(answers, field)
+            if problem is None:
+                return
+            self.say(f"  {problem.message}")
+            setattr(answers, attribute, "")
+
+    def _ask_password(self, answers: Answers) -> None:
+        keep = " (Enter keeps the current one)" if answers.password else ""
+        while True:
+            entered = self.read_secret(f"Password, not shown{keep}: ")
+            if entered or not answers.password:
+                answers.password = entered
+            problem = self._problem(answers, Field.PASSWORD)
+            if problem is None:
+                return
+            self.say(f"  {problem.message}")
+
+    def _ask_security(self, answers: Answers) -> None:
+        options = "/".join(s.value for s in Security)
+        while True:
+            answer = self.ask(f"Security ({options}) [{answers.security.value}]: ").strip()
+            if not answer:
+                return
+            try:
+                answers.security = Security(answer.lower())
+                return
+            except ValueError:
+                self.say(f"  Choose one of {options}.")
+
+    def _problem(self, answers: Answers, field: Field) -> FieldProblem | None:
+        if field is Field.PORT:
+            parsed = parse_port(answers.port)
+            if isinstance(parsed, FieldProblem):
+                return parsed
+        password = answers.password if field is Field.PASSWORD else None
+        return next((p for p in validate(answers.account(), password) if p.field is field), None)
+
+    def _save(self, account: Account, password: str) -> int:
+        try:
+            report = self.store.save(account, password)
+        except StoreError as error:
+            self.say(f"Not saved: {error}")
+            return EXIT_STORE
+        if report.backup_path is not None:
+            self.say(f"The unreadable old config was kept as {report.backup_path}.")
+        self.say(f"Saved to {report.config_path}")
+        self.say(f"Password stored in {report.secret.describe()}")
+        return EXIT_OK
+
+
+_ATTRIBUTES = {
+    Field.DISPLAY_NAME: "display_name",
+    Field.EMAIL: "email",
+    Field.SERVER: "server",
+    Field.PORT: "port",
+}
+
+
+def run_wizard(
+    store: AccountStore,
+    *,
+    timeout: float,
+    ca_file: str | None,
+    stdin: TextIO,
+    stdout: TextIO,
+) -> int:
+    return Wizard(store, timeout=timeout, ca_file=ca_file, stdin=stdin, stdout=stdout).run()

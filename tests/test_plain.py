@@ -1,0 +1,89 @@
+"""Line mode: the wizard for teletypes and scripts, end to end against the local server."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from mailsetup_tui.plain import wants_plain
+
+from support.cli import mailsetup_env, run_mailsetup
+from support.servers import HOST, LOGIN, PASSWORD, Certificates, SmtpServer
+from support.terminal import Terminal
+
+OK = "Connected successfully"
+FAILED = "Test connection failed. Please review email account information entered."
+
+
+def answers(port: int, password: str = PASSWORD, *after: str) -> str:
+    lines = ["o", "Verification Codes", LOGIN, password, HOST, str(port), "", *after]
+    return "\n".join(lines) + "\n"
+
+
+def test_line_mode_is_chosen_where_the_form_cannot_work() -> None:
+    assert wants_plain({"TERM": "dumb"}, True, True)
+    assert wants_plain({}, True, True)
+    assert wants_plain({"TERM": "xterm"}, True, False)
+    assert wants_plain({"TERM": "xterm"}, False, True)
+    assert not wants_plain({"TERM": "vt100"}, True, True)
+
+
+def test_scripted_answers_test_and_save(
+    starttls_server: SmtpServer, certificates: Certificates, tmp_path: Path
+) -> None:
+    env = mailsetup_env(tmp_path)
+    ran = run_mailsetup(
+        "--plain", "--ca-file", str(certificates.ca_file),
+        env=env, stdin=answers(starttls_server.port, PASSWORD, "y"),
+    )  # fmt: skip
+    assert ran.code == 0, ran.out + ran.err
+    assert OK in ran.lines
+    config = tmp_path / "config" / "account.toml"
+    assert f"Saved to {config}" in ran.lines
+    assert "no system keyring is available" in ran.out
+    assert PASSWORD not in ran.out + ran.err
+    assert PASSWORD not in config.read_text()
+    assert "\x1b" not in ran.out
+
+
+def test_problems_are_asked_again_with_the_reason(tmp_path: Path) -> None:
+    script = "g\nCodes\ncodes@example.com\ncodes@gmail.com\n\n\n"  # empty password, twice
+    ran = run_mailsetup("--plain", env=mailsetup_env(tmp_path), stdin=script)
+    assert "a Gmail address must end in @gmail.com (not @example.com)" in ran.out
+    assert ran.out.count("enter the password") == 2
+    assert ran.code == 2
+    assert "Input ended: nothing was saved." in ran.out
+
+
+def test_a_failed_test_offers_to_change_and_saves_nothing(
+    starttls_server: SmtpServer, certificates: Certificates, tmp_path: Path
+) -> None:
+    ran = run_mailsetup(
+        "--plain", "--ca-file", str(certificates.ca_file), env=mailsetup_env(tmp_path),
+        stdin=answers(starttls_server.port, "wrong-password", "n"),
+    )  # fmt: skip
+    assert ran.code == 1
+    assert FAILED in ran.lines
+    assert any("rejected the e-mail or password" in line for line in ran.lines)
+    assert "Nothing was saved." in ran.lines
+    assert not (tmp_path / "config" / "account.toml").exists()
+
+
+def test_dumb_terminal_gets_line_mode_without_echoing_the_password(
+    starttls_server: SmtpServer, certificates: Certificates, tmp_path: Path
+) -> None:
+    env = mailsetup_env(tmp_path, TERM="dumb")
+    mailsetup = Path(sys.executable).parent / "mailsetup"
+    with Terminal([mailsetup, "--ca-file", certificates.ca_file], env=env) as term:
+        term.wait_for("SMTP Mail [Exchange]:")
+        for answer, prompt in [("o", "Display Name"), ("Codes", "Email"),
+                               (LOGIN, "Password, not shown"), (PASSWORD, "SMTP Server Name"),
+                               (HOST, "SMTP Server Port"), (str(starttls_server.port),
+                               "Security"), ("", "Save these settings?")]:  # fmt: skip
+            term.send(answer + "\r")
+            term.wait_for(prompt)
+        term.send("y\r")
+        term.wait_for("Password stored in")
+        assert term.wait_exit() == 0
+        assert PASSWORD.encode() not in term.received
+        assert b"\x1b[" not in term.received
