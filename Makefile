@@ -25,6 +25,7 @@ pytest: $(TEST_STAMP)
 
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/smtp_latency.py
+	$(BIN)/python benchmarks/terminal_bytes.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -41,6 +41,8 @@ class Figures:
     per_tab: float = 0.0
     provider_change: float | None = None
     idle: int = 0
+    idle_cpu: float = 0.0
+    """CPU seconds the program used while idle."""
     peak_rss_kib: int = 0
 
 
@@ -64,6 +66,15 @@ def cost(term: Terminal, keys: Sequence[str]) -> list[int]:
         term.send(key)
         samples.append(settle(term) - before)
     return samples
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system time of `pid` so far, from /proc (0 where there is no /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss(pid: int) -> int:
@@ -97,8 +108,10 @@ def measure(
         figures.per_char = statistics.median(cost(term, list("abcdefghij")))
         figures.per_tab = statistics.median(cost(term, ["\t"] * 6))
         before = settle(term)
+        cpu_before = cpu_seconds(term.process.pid)
         time.sleep(idle)
         figures.idle = len(term.received) - before
+        figures.idle_cpu = cpu_seconds(term.process.pid) - cpu_before
         figures.peak_rss_kib = peak_rss(term.process.pid)
     return figures
 
@@ -149,7 +162,8 @@ def seconds(byte_count: float, baud: int) -> str:
 
 def report(rows: list[Figures], term_name: str) -> None:
     base = next((row for row in rows if row.name.startswith("dialog")), None)
-    print(f"Terminal bytes at 80x24, TERM={term_name} (per-key figures: medians)\n")
+    idle = f"{rows[0].name} idle measured over the --idle seconds"
+    print(f"Terminal bytes at 80x24, TERM={term_name} (per-key figures: medians; {idle})\n")
     header = ["", *[row.name for row in rows]]
     lines = [
         ("first screen (bytes)", [f"{r.first_screen:,}" for r in rows]),
@@ -159,6 +173,7 @@ def report(rows: list[Figures], term_name: str) -> None:
             f"{r.provider_change:g}" if r.provider_change is not None else "n/a" for r in rows
         ]),
         ("idle (bytes)", [f"{r.idle}" for r in rows]),
+        ("idle CPU", [f"{r.idle_cpu:.2f} s" for r in rows]),
         ("time to first paint", [f"{r.first_paint:.2f} s" for r in rows]),
         ("peak RSS", [f"{r.peak_rss_kib / 1024:.0f} MiB" for r in rows]),
     ]  # fmt: skip
