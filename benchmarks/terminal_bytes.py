@@ -46,17 +46,9 @@ class Figures:
     peak_rss_kib: int = 0
 
 
-def settle(term: Terminal, quiet: float = QUIET, limit: float = 10) -> int:
+def settle(term: Terminal) -> int:
     """Wait until the program stops writing; return the bytes written so far."""
-    deadline = time.monotonic() + limit
-    last = -1
-    while time.monotonic() < deadline:
-        size = len(term.received)
-        if size == last:
-            return size
-        last = size
-        time.sleep(quiet)
-    return len(term.received)
+    return term.wait_quiet(QUIET, timeout=10)
 
 
 def cost(term: Terminal, keys: Sequence[str]) -> list[int]:

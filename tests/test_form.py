@@ -12,12 +12,12 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Input, Select, Static
 
 from mailsetup_tui.core.account import Account
+from mailsetup_tui.core.probe import MESSAGE_FAILED, MESSAGE_OK
 from mailsetup_tui.core.providers import ProviderId, Security
 from mailsetup_tui.core.store import KEYRING_SERVICE, AccountStore
 from mailsetup_tui.tui.account_form import AccountForm
 from mailsetup_tui.tui.app import MailSetupApp
 from mailsetup_tui.tui.dialogs import ConfirmScreen, HelpScreen
-from mailsetup_tui.tui.result_panel import MESSAGE_FAILED, MESSAGE_OK
 from mailsetup_tui.tui.setup_screen import SetupScreen
 
 from support.keyrings import MemoryKeyring

@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from mailsetup_tui.core.account import Account, InvalidAccount
-from mailsetup_tui.core.probe import DEFAULT_TIMEOUT, ProbeResult, probe, tls_context
+from mailsetup_tui.core.probe import (
+    DEFAULT_TIMEOUT,
+    MESSAGE_FAILED,
+    MESSAGE_OK,
+    ProbeResult,
+    probe,
+    tls_context,
+)
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security
 from mailsetup_tui.core.redact import redact
 from mailsetup_tui.core.store import AccountStore, SecretState, SecretStatus, StoreError
@@ -31,8 +38,6 @@ EXIT_USAGE = 2
 EXIT_STORE = 3
 EXIT_INTERRUPTED = 130
 
-MESSAGE_OK = "Connected successfully"
-MESSAGE_FAILED = "Test connection failed. Please review email account information entered."
 
 PASSWORD_ENV = "MAILSETUP_PASSWORD"
 MAX_TIMEOUT = 300.0

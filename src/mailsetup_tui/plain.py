@@ -11,16 +11,13 @@ from __future__ import annotations
 import asyncio
 import getpass
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import TextIO
 
-from mailsetup_tui.core.account import Account, Field, FieldProblem, parse_port, validate
-from mailsetup_tui.core.probe import probe
+from mailsetup_tui.core.account import Account, AccountDraft, Field, FieldProblem
+from mailsetup_tui.core.probe import MESSAGE_FAILED, MESSAGE_OK, probe
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security, provider
 from mailsetup_tui.core.store import AccountStore, SecretError, StoreError
-
-MESSAGE_OK = "Connected successfully"
-MESSAGE_FAILED = "Test connection failed. Please review email account information entered."
 
 EXIT_OK, EXIT_TEST_FAILED, EXIT_INPUT_ENDED, EXIT_STORE = 0, 1, 2, 3
 
@@ -32,42 +29,6 @@ def wants_plain(environ: Mapping[str, str], stdin_tty: bool, stdout_tty: bool) -
 
 class InputEnded(Exception):
     """End of input (Ctrl+D, or a script that ran out of answers): nothing is saved."""
-
-
-@dataclass
-class Answers:
-    """The values being entered, starting from the saved account or the defaults."""
-
-    provider_id: ProviderId = ProviderId.EXCHANGE
-    display_name: str = ""
-    email: str = ""
-    password: str = ""
-    server: str = ""
-    port: str = ""
-    security: Security = Security.AUTO
-
-    @classmethod
-    def from_account(cls, account: Account, password: str) -> Answers:
-        return cls(
-            account.provider_id,
-            account.display_name,
-            account.email,
-            password,
-            account.server,
-            str(account.port),
-            account.security,
-        )
-
-    def account(self) -> Account:
-        port = parse_port(self.port)
-        return Account.create(
-            self.provider_id,
-            self.display_name,
-            self.email,
-            server=self.server,
-            port=port if isinstance(port, int) else 0,
-            security=self.security,
-        )
 
 
 class Wizard:
@@ -89,6 +50,8 @@ class Wizard:
         self.stdin = stdin
         self.stdout = stdout
         self.read_secret = read_secret or self._read_secret
+        self.draft = AccountDraft(ProviderId.EXCHANGE)
+        """The values entered so far."""
 
     # --- I/O --------------------------------------------------------------------------------
 
@@ -140,10 +103,11 @@ class Wizard:
 
     def _run(self) -> int:
         self.say("System E-mail Account Setup (line mode)")
-        answers = self._start()
+        self.draft = self._start()
         while True:
-            self._enter_fields(answers)
-            account = answers.account().normalized()
+            self._enter_fields()
+            account = self.draft.account().normalized()
+            password = self.draft.password
             if account.sends_password_in_clear and not self.yes(
                 "Security is none: the password will cross the network unencrypted. Test anyway?",
                 default=False,
@@ -151,7 +115,7 @@ class Wizard:
                 continue
             self.say(f"Testing {account.server}:{account.port} ...")
             result = asyncio.run(
-                probe(account, answers.password, timeout=self.timeout, ca_file=self.ca_file)
+                probe(account, password, timeout=self.timeout, ca_file=self.ca_file)
             )
             if result.ok:
                 via = f"over {result.tls_version}" if result.tls_version else "unencrypted"
@@ -160,7 +124,7 @@ class Wizard:
                 if not self.yes("Save these settings?", default=True):
                     self.say("Not saved.")
                     return EXIT_OK
-                return self._save(account, answers.password)
+                return self._save(account, password)
             assert result.failure is not None
             self.say(MESSAGE_FAILED)
             self.say(result.failure.reason)
@@ -168,7 +132,7 @@ class Wizard:
                 self.say("Nothing was saved.")
                 return EXIT_TEST_FAILED
 
-    def _start(self) -> Answers:
+    def _start(self) -> AccountDraft:
         try:
             saved = self.store.load()
         except StoreError as error:
@@ -177,48 +141,46 @@ class Wizard:
             saved = None
         if saved is None:
             self.say(f"New account (will be saved to {self.store.path}).")
-            return Answers()
+            return AccountDraft(ProviderId.EXCHANGE)
         self.say(f"Editing the saved account ({self.store.path}).")
         try:
             password = self.store.read_secret(saved.email)
         except SecretError as error:
             self.say(f"The saved password could not be read: {error}")
             password = ""
-        return Answers.from_account(saved, password)
+        return AccountDraft.of(saved, password)
 
-    def _enter_fields(self, answers: Answers) -> None:
+    def _update(self, **values: object) -> None:
+        self.draft = replace(self.draft, **values)  # type: ignore[arg-type]
+
+    def _enter_fields(self) -> None:
         self.say()
-        self._ask_provider(answers)
-        entry = provider(answers.provider_id)
-        self._ask_text(answers, Field.DISPLAY_NAME, "display_name")
-        self._ask_text(answers, Field.EMAIL, "email")
-        self._ask_password(answers)
+        self._ask_provider()
+        entry = provider(self.draft.provider_id)
+        self._ask_text(Field.DISPLAY_NAME)
+        self._ask_text(Field.EMAIL)
+        self._ask_password()
         if entry.is_preset:
-            assert entry.server is not None and entry.port is not None
-            answers.server, answers.port, answers.security = (
-                entry.server,
-                str(entry.port),
-                entry.security,
-            )
+            self._update(server=entry.server, port=str(entry.port), security=entry.security)
             self.say(f"SMTP Server Name: {entry.server} (set by {entry.label})")
             self.say(f"SMTP Server Port: {entry.port} ({entry.security.label})")
         else:
-            self._ask_text(answers, Field.SERVER, "server")
-            self._ask_text(answers, Field.PORT, "port")
-            self._ask_security(answers)
+            self._ask_text(Field.SERVER)
+            self._ask_text(Field.PORT)
+            self._ask_security()
         # Rules that tie fields together (Email against SMTP Mail): ask again until clean.
-        while problems := validate(answers.account(), answers.password):
+        while problems := self.draft.problems():
             for problem in problems:
                 self.say(f"  {problem}")
             first = problems[0].field
             if first is Field.PASSWORD:
-                self._ask_password(answers)
+                self._ask_password()
             elif first is Field.SECURITY:
-                self._ask_security(answers)
+                self._ask_security()
             else:
-                self._ask_text(answers, first, _ATTRIBUTES[first])
+                self._ask_text(first)
 
-    def _ask_provider(self, answers: Answers) -> None:
+    def _ask_provider(self) -> None:
         choices = "  ".join(
             f"{n}) {entry.label}" for n, entry in enumerate(PROVIDERS.values(), start=1)
         )
@@ -227,61 +189,56 @@ class Wizard:
         by_key |= {entry.label[0].lower(): pid for pid, entry in PROVIDERS.items()}
         by_key |= {pid.value: pid for pid in PROVIDERS}
         while True:
-            current = provider(answers.provider_id).label
+            current = provider(self.draft.provider_id).label
             answer = self.ask(f"SMTP Mail [{current}]: ").strip().lower()
             if not answer:
                 break
             if answer in by_key:
-                answers.provider_id = by_key[answer]
+                self._update(provider_id=by_key[answer])
                 break
             self.say("  Type 1-5, or the first letter: E, G, H, Y or O.")
-        entry = provider(answers.provider_id)
+        entry = provider(self.draft.provider_id)
         if entry.notice:
             self.say(f"  Note: {entry.notice_detail or entry.notice}")
 
-    def _ask_text(self, answers: Answers, field: Field, attribute: str) -> None:
+    def _ask_text(self, field: Field) -> None:
+        attribute = _ATTRIBUTES[field]
         while True:
-            current = getattr(answers, attribute)
+            current = getattr(self.draft, attribute)
             shown = f" [{current}]" if current else ""
             answer = self.ask(f"{field}{shown}: ")
-            value = answer if answer.strip() else current
-            setattr(answers, attribute, value)
-            problem = self._problem(answers, field)
+            self._update(**{attribute: answer if answer.strip() else current})
+            problem = self._problem(field)
             if problem is None:
                 return
             self.say(f"  {problem.message}")
-            setattr(answers, attribute, "")
+            self._update(**{attribute: ""})  # Enter must not accept the bad value again
 
-    def _ask_password(self, answers: Answers) -> None:
-        keep = " (Enter keeps the current one)" if answers.password else ""
+    def _ask_password(self) -> None:
+        keep = " (Enter keeps the current one)" if self.draft.password else ""
         while True:
             entered = self.read_secret(f"Password, not shown{keep}: ")
-            if entered or not answers.password:
-                answers.password = entered
-            problem = self._problem(answers, Field.PASSWORD)
+            if entered or not self.draft.password:
+                self._update(password=entered)
+            problem = self._problem(Field.PASSWORD)
             if problem is None:
                 return
             self.say(f"  {problem.message}")
 
-    def _ask_security(self, answers: Answers) -> None:
+    def _ask_security(self) -> None:
         options = "/".join(s.value for s in Security)
         while True:
-            answer = self.ask(f"Security ({options}) [{answers.security.value}]: ").strip()
+            answer = self.ask(f"Security ({options}) [{self.draft.security.value}]: ").strip()
             if not answer:
                 return
             try:
-                answers.security = Security(answer.lower())
+                self._update(security=Security(answer.lower()))
                 return
             except ValueError:
                 self.say(f"  Choose one of {options}.")
 
-    def _problem(self, answers: Answers, field: Field) -> FieldProblem | None:
-        if field is Field.PORT:
-            parsed = parse_port(answers.port)
-            if isinstance(parsed, FieldProblem):
-                return parsed
-        password = answers.password if field is Field.PASSWORD else None
-        return next((p for p in validate(answers.account(), password) if p.field is field), None)
+    def _problem(self, field: Field) -> FieldProblem | None:
+        return next((p for p in self.draft.problems() if p.field is field), None)
 
     def _save(self, account: Account, password: str) -> int:
         try:

@@ -145,6 +145,60 @@ class Account:
         return self.normalized()
 
 
+@dataclass(frozen=True)
+class AccountDraft:
+    """The values as entered, before validation: the form's fields, the wizard's answers.
+
+    Two equal drafts mean "nothing changed", which is what the Save gate and the quit
+    confirmation compare.
+    """
+
+    provider_id: ProviderId
+    display_name: str = ""
+    email: str = ""
+    password: str = ""
+    server: str = ""
+    port: str = ""
+    security: Security = Security.AUTO
+
+    @classmethod
+    def of(cls, account: Account, password: str = "") -> AccountDraft:
+        return cls(
+            account.provider_id,
+            account.display_name,
+            account.email,
+            password,
+            account.server,
+            str(account.port),
+            account.security,
+        )
+
+    def account(self) -> Account:
+        """The account as entered, unchecked (an unreadable port becomes 0)."""
+        port = parse_port(self.port)
+        return Account.create(
+            self.provider_id,
+            self.display_name,
+            self.email,
+            server=self.server,
+            port=port if isinstance(port, int) else 0,
+            security=self.security,
+        )
+
+    def problems(self) -> tuple[FieldProblem, ...]:
+        """Every problem with the draft, the port's own wording included."""
+        problems = validate(self.account(), self.password)
+        port = parse_port(self.port)
+        if isinstance(port, FieldProblem):
+            problems = (*(p for p in problems if p.field is not Field.PORT), port)
+        return problems
+
+    def to_account(self) -> Account | tuple[FieldProblem, ...]:
+        """The validated, normalized account, or every problem with the draft."""
+        problems = self.problems()
+        return problems if problems else self.account().normalized()
+
+
 def validate(account: Account, password: str | None = None) -> tuple[FieldProblem, ...]:
     """Every problem with `account` (and `password`, unless None), in form order."""
     checks = (

@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 15.0
 
+MESSAGE_OK = "Connected successfully"
+MESSAGE_FAILED = "Test connection failed. Please review email account information entered."
+"""The spec's two outcomes, word for word, for every interface to print."""
+
 
 class Step(StrEnum):
     """How far a probe got; named as a user would read it in "during <step>"."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from textual import on
@@ -13,42 +12,12 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
 
-from mailsetup_tui.core.account import Account, Field, FieldProblem, parse_port, validate
+from mailsetup_tui.core.account import Account, AccountDraft, Field, FieldProblem
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security, provider
 
 REVEAL_SECONDS = 5.0
 """How long Password stays readable after the reveal key: long enough to check, short enough
 that a walk-away does not leave it on screen."""
-
-
-@dataclass(frozen=True)
-class FormValues:
-    """Exactly what is on screen, as typed. Two equal values mean "nothing changed", which is
-    what the Save gate and the quit confirmation compare."""
-
-    provider_id: ProviderId
-    display_name: str = ""
-    email: str = ""
-    password: str = ""
-    server: str = ""
-    port: str = ""
-    security: Security = Security.AUTO
-
-    def to_account(self) -> Account | tuple[FieldProblem, ...]:
-        """The validated, normalized account, or every problem with the values."""
-        port = parse_port(self.port)
-        account = Account.create(
-            self.provider_id,
-            self.display_name,
-            self.email,
-            server=self.server,
-            port=port if isinstance(port, int) else 0,
-            security=self.security,
-        )
-        problems = validate(account, self.password)
-        if isinstance(port, FieldProblem):
-            problems = (*(p for p in problems if p.field is not Field.PORT), port)
-        return problems if problems else account.normalized()
 
 
 class ProviderSelect(Select[ProviderId]):
@@ -148,9 +117,9 @@ class AccountForm(Vertical, can_focus=False):
         return self.query_one(f"#{_INPUT_IDS[field]}", Input)
 
     @property
-    def values(self) -> FormValues:
+    def values(self) -> AccountDraft:
         security = self.query_one("#security", Select).value
-        return FormValues(
+        return AccountDraft(
             provider_id=self.provider_id,
             display_name=self._input(Field.DISPLAY_NAME).value,
             email=self._input(Field.EMAIL).value,

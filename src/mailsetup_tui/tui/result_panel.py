@@ -6,11 +6,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from mailsetup_tui.core.probe import ProbeResult
+from mailsetup_tui.core.probe import MESSAGE_FAILED, MESSAGE_OK, ProbeResult
 from mailsetup_tui.core.store import SaveReport, SecretKind
-
-MESSAGE_OK = "Connected successfully"
-MESSAGE_FAILED = "Test connection failed. Please review email account information entered."
 
 
 class ResultPanel(Vertical):

@@ -14,12 +14,12 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 from textual.worker import Worker, WorkerState
 
-from mailsetup_tui.core.account import Account
+from mailsetup_tui.core.account import Account, AccountDraft
 from mailsetup_tui.core.probe import ProbeResult, probe
 from mailsetup_tui.core.providers import provider
 from mailsetup_tui.core.redact import redact
 from mailsetup_tui.core.store import AccountStore, SaveReport, SecretError, StoreError
-from mailsetup_tui.tui.account_form import AccountForm, FormValues
+from mailsetup_tui.tui.account_form import AccountForm
 from mailsetup_tui.tui.dialogs import ConfirmScreen, HelpScreen
 from mailsetup_tui.tui.result_panel import ResultPanel
 
@@ -61,11 +61,11 @@ class SetupScreen(Screen[None]):
         Binding("f1,ctrl+g", "help", "Help", key_display="F1"),
     ]
 
-    values: var[FormValues | None] = var(None)
+    values: var[AccountDraft | None] = var(None)
     """What is on screen now."""
-    tested_ok: var[FormValues | None] = var(None)
+    tested_ok: var[AccountDraft | None] = var(None)
     """The values of the last test that passed; Save is for exactly these."""
-    saved: var[FormValues | None] = var(None)
+    saved: var[AccountDraft | None] = var(None)
     """The values as last loaded or saved: differing values are unsaved changes."""
     save_ready = reactive(False, bindings=True)
     testing = reactive(False, bindings=True)
@@ -75,7 +75,7 @@ class SetupScreen(Screen[None]):
         super().__init__()
         self.store = store
         self.settings = settings
-        self._probe_worker: Worker[tuple[FormValues, ProbeResult]] | None = None
+        self._probe_worker: Worker[tuple[AccountDraft, ProbeResult]] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="too-small", markup=False)
@@ -226,15 +226,15 @@ class SetupScreen(Screen[None]):
             return
         self._start_probe(values, checked)
 
-    def _start_probe(self, values: FormValues, account: Account) -> None:
+    def _start_probe(self, values: AccountDraft, account: Account) -> None:
         self.testing = True
         self.result_panel.show_testing(f"{account.server}:{account.port}")
         self._probe_worker = self._run_probe(values, account)
 
     @work(exclusive=True, group="probe", exit_on_error=False)
     async def _run_probe(
-        self, values: FormValues, account: Account
-    ) -> tuple[FormValues, ProbeResult]:
+        self, values: AccountDraft, account: Account
+    ) -> tuple[AccountDraft, ProbeResult]:
         result = await probe(
             account,
             values.password,
@@ -290,7 +290,7 @@ class SetupScreen(Screen[None]):
         self._run_save(values, account)
 
     @work(thread=True, group="save", exit_on_error=False)
-    def _run_save(self, values: FormValues, account: Account) -> tuple[FormValues, SaveReport]:
+    def _run_save(self, values: AccountDraft, account: Account) -> tuple[AccountDraft, SaveReport]:
         return values, self.store.save(account, values.password)
 
     def _save_finished(self, worker: Worker[object], state: WorkerState) -> None:
