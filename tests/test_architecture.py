@@ -13,6 +13,7 @@ CORE_MODULES = [
     "mailsetup_tui.core.probe",
     "mailsetup_tui.core.store",
     "mailsetup_tui.core.redact",
+    "mailsetup_tui.core.mailer",
     "mailsetup_tui.cli",
     "mailsetup_tui.plain",
     "mailsetup_tui.terminal.frugal",

@@ -104,8 +104,17 @@ class RecordingHandler:
 
     hide_auth: bool
 
-    def __init__(self, refuse_sender: str | None = None) -> None:
+    def __init__(
+        self,
+        refuse_sender: str | None = None,
+        *,
+        refuse_recipient: tuple[str, str] | None = None,
+        refuse_data: str | None = None,
+    ) -> None:
         self.refuse_sender = refuse_sender
+        self.refuse_recipient = refuse_recipient
+        """(address, reply): RCPT TO that address gets that reply."""
+        self.refuse_data = refuse_data
         self.hide_auth = False
         """Drop AUTH from the EHLO reply: a relay that offers no login at all."""
         self.delivered: list[Delivered] = []
@@ -134,7 +143,18 @@ class RecordingHandler:
         envelope.mail_options.extend(options)
         return "250 OK"
 
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.refuse_recipient and address == self.refuse_recipient[0]:
+            return self.refuse_recipient[1]
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 OK"
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.refuse_data:
+            return self.refuse_data
         content = envelope.original_content or b""
         self.delivered.append(Delivered(str(envelope.mail_from), list(envelope.rcpt_tos), content))
         return "250 Message accepted for delivery"

@@ -16,7 +16,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -49,6 +49,7 @@ class Step(StrEnum):
     MAIL_FROM = "MAIL FROM"
     RCPT_TO = "RCPT TO"
     RSET = "RSET"
+    DATA = "DATA"
     DONE = "done"
 
 
@@ -69,6 +70,8 @@ class FailureKind(StrEnum):
     CREDENTIALS = "credentials"
     OAUTH_REQUIRED = "oauth_required"
     SENDER_REFUSED = "sender_refused"
+    RECIPIENT_REFUSED = "recipient_refused"
+    MESSAGE_REFUSED = "message_refused"
     CLOSED = "closed"
     SERVER_ERROR = "server_error"
 
@@ -98,8 +101,8 @@ class ProbeResult:
         return self.failure is None
 
 
-class _Failed(Exception):
-    """Internal: carries a classified failure out of the step sequence."""
+class Failed(Exception):
+    """Carries a classified failure out of the step sequence (raised inside `Session`)."""
 
     def __init__(self, kind: FailureKind, reason: str) -> None:
         super().__init__(reason)
@@ -131,12 +134,18 @@ async def probe(
     Never raises for a connection problem: every failure is a `ProbeResult` with a reason.
     Cancelling the task closes the connection before `CancelledError` propagates.
     """
-    session = _Session(account, account.provider.normalize_password(password), timeout, ca_file)
+    session = Session(account, account.provider.normalize_password(password), timeout, ca_file)
     return await session.run()
 
 
-class _Session:
-    """One probe's state: the step reached and the open connection, for cleanup and reasons."""
+Work = Callable[["Session", SMTP], Awaitable[None]]
+"""What to do once logged in, instead of the sender check: `Mailer` sends a message."""
+
+
+class Session:
+    """One connection's state: the step reached and the open connection, for cleanup and
+    reasons. The probe and the mailer both use it, so sending connects exactly as testing
+    does: same deadline, same TLS rules, same failure reasons."""
 
     def __init__(
         self,
@@ -151,6 +160,9 @@ class _Session:
         self.ca_file = ca_file
         self.step = Step.RESOLVE
         self.smtp: SMTP | None = None
+        self.recipient: str | None = None
+        """The recipient being offered in RCPT TO while sending (None for the probe's own
+        address), so a refusal names the right party."""
         self.socket: socket.socket | None = None
         """Our own handle on the connection; aiosmtplib gets a dup() of it (see `_close`)."""
         self.started = time.monotonic()
@@ -159,15 +171,17 @@ class _Session:
     def where(self) -> str:
         return f"{self.account.server}:{self.account.port}"
 
-    async def run(self) -> ProbeResult:
+    async def run(self, work: Work | None = None) -> ProbeResult:
+        """Connect, encrypt, log in, then `work` (default: the sender check), all within
+        the deadline; never raises for a connection problem."""
         tls_version: str | None = None
         failure: ProbeFailure | None
         try:
             async with asyncio.timeout(self.timeout):
-                tls_version = await self._steps()
+                tls_version = await self._steps(work)
         except TimeoutError:
             failure = ProbeFailure(FailureKind.TIMEOUT, self._timeout_reason())
-        except _Failed as failed:
+        except Failed as failed:
             failure = ProbeFailure(failed.kind, failed.reason)
         else:
             failure = None
@@ -175,24 +189,27 @@ class _Session:
             self._close()
         if failure is not None:
             failure = ProbeFailure(failure.kind, redact(failure.reason, self.password))
-            log.info("probe %s failed during %s: %s", self.where, self.step, failure.reason)
+            log.info("%s failed during %s: %s", self.where, self.step, failure.reason)
         else:
             self.step = Step.DONE
-            log.info("probe %s succeeded", self.where)
+            log.info("%s succeeded", self.where)
         return ProbeResult(failure, self.step, time.monotonic() - self.started, tls_version)
 
-    async def _steps(self) -> str | None:
+    async def _steps(self, work: Work | None) -> str | None:
         try:
             smtp = await self.open(tls_context(self.ca_file))
-        except _Failed as failed:
+        except Failed as failed:
             if failed.kind is FailureKind.CERTIFICATE:
                 details = await self._untrusted_certificate_details()
                 if details:
-                    raise _Failed(failed.kind, f"{failed.reason}; {details}") from failed
+                    raise Failed(failed.kind, f"{failed.reason}; {details}") from failed
             raise
         tls_version = _tls_version(smtp)
         await self._login(smtp)
-        await self._check_sender(smtp)
+        if work is None:
+            await self._check_sender(smtp)
+        else:
+            await work(self, smtp)
         self.step = Step.DONE
         with contextlib.suppress(aiosmtplib.SMTPException):
             await smtp.quit()
@@ -213,7 +230,7 @@ class _Session:
             smtp = await self.open(context)
             ssl_object = smtp.get_transport_info("ssl_object")
             der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
-        except _Failed:
+        except Failed:
             der = None
         finally:
             self._close()
@@ -235,14 +252,14 @@ class _Session:
             timeout=self.timeout,
         )
         self.step = Step.TLS_HANDSHAKE if security is Security.TLS else Step.GREETING
-        with self._classified():
+        with self.classified():
             await smtp.connect()
             self.step = Step.EHLO
             await smtp.ehlo()
             if security is Security.STARTTLS:
                 self.step = Step.STARTTLS
                 if not smtp.supports_extension("starttls"):
-                    raise _Failed(
+                    raise Failed(
                         FailureKind.NO_STARTTLS,
                         f"{self.account.server} does not offer STARTTLS; refusing to send "
                         "the password unencrypted",
@@ -262,7 +279,7 @@ class _Session:
                 host, self.account.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
             )
         except (socket.gaierror, UnicodeError) as error:
-            raise _Failed(
+            raise Failed(
                 FailureKind.DNS, f'server name "{self.account.server}" could not be resolved'
             ) from error
         self.step = Step.CONNECT
@@ -281,7 +298,7 @@ class _Session:
                 raise
             return sock
         detail = f" ({last_error.strerror})" if last_error and last_error.strerror else ""
-        raise _Failed(
+        raise Failed(
             FailureKind.REFUSED,
             f"nothing accepts connections on {self.account.server} port {self.account.port}"
             f"{detail}",
@@ -291,16 +308,16 @@ class _Session:
         self.step = Step.AUTH
         if not smtp.supports_extension("auth"):
             encrypted = _tls_version(smtp) is not None
-            raise _Failed(
+            raise Failed(
                 FailureKind.NO_AUTH,
                 f"{self.account.server} does not offer login (AUTH) on this connection"
                 + ("" if encrypted else "; it may offer it after STARTTLS"),
             )
-        with self._classified():
+        with self.classified():
             await smtp.login(self.account.email, self.password)
 
     async def _check_sender(self, smtp: SMTP) -> None:
-        with self._classified():
+        with self.classified():
             self.step = Step.MAIL_FROM
             await smtp.mail(self.account.email)
             self.step = Step.RCPT_TO
@@ -309,11 +326,11 @@ class _Session:
             await smtp.rset()
 
     @contextlib.contextmanager
-    def _classified(self) -> Iterator[None]:
-        """Turn aiosmtplib's and ssl's exceptions into a `_Failed` for the current step."""
+    def classified(self) -> Iterator[None]:
+        """Turn aiosmtplib's and ssl's exceptions into a `Failed` for the current step."""
         try:
             yield
-        except (_Failed, TimeoutError, asyncio.CancelledError):
+        except (Failed, TimeoutError, asyncio.CancelledError):
             raise
         except aiosmtplib.SMTPTimeoutError as error:
             raise TimeoutError from error
@@ -322,63 +339,63 @@ class _Session:
         except (aiosmtplib.SMTPException, OSError) as error:
             raise self._transport_failure(error) from error
 
-    def _transport_failure(self, error: BaseException) -> _Failed:
+    def _transport_failure(self, error: BaseException) -> Failed:
         cause = _root_cause(error)
         server = self.account.server
         if isinstance(cause, ssl.SSLCertVerificationError):
-            return _Failed(FailureKind.CERTIFICATE, self._certificate_reason(cause))
+            return Failed(FailureKind.CERTIFICATE, self._certificate_reason(cause))
         if isinstance(cause, ssl.SSLError):
             return self._tls_failure(cause)
         message = str(error)
         if "No suitable authentication method" in message:
             offered = " ".join(self.smtp.server_auth_methods) if self.smtp else ""
-            return _Failed(
+            return Failed(
                 FailureKind.NO_AUTH,
                 f"{server} offers no login method mailsetup can use (it lists: "
                 f"{offered or 'none'})",
             )
         if "does not support STARTTLS" in message or "not supported by server" in message:
-            return _Failed(
+            return Failed(
                 FailureKind.NO_STARTTLS,
                 f"{server} does not offer STARTTLS; refusing to send the password unencrypted",
             )
         if isinstance(cause, UnicodeDecodeError) or "Malformed SMTP response" in message:
-            return _Failed(FailureKind.NOT_SMTP, f"{self.where} does not speak SMTP")
+            return Failed(FailureKind.NOT_SMTP, f"{self.where} does not speak SMTP")
         if isinstance(error, aiosmtplib.SMTPServerDisconnected) or isinstance(
             cause, ConnectionError | aiosmtplib.SMTPServerDisconnected
         ):
             return self._closed_failure()
-        return _Failed(FailureKind.SERVER_ERROR, f"{self.where}: {message} (during {self.step})")
+        return Failed(FailureKind.SERVER_ERROR, f"{self.where}: {message} (during {self.step})")
 
-    def _closed_failure(self) -> _Failed:
+    def _closed_failure(self) -> Failed:
         security = self.account.transport_security
         if self.step is Step.TLS_HANDSHAKE:
-            return _Failed(
+            return Failed(
                 FailureKind.TLS_MISMATCH,
                 f"{self.where} closed the connection during the TLS handshake: port "
                 f"{self.account.port} may expect STARTTLS, choose that security",
             )
         if self.step is Step.GREETING and security is not Security.TLS:
-            return _Failed(
+            return Failed(
                 FailureKind.CLOSED,
                 f"{self.account.server} closed the connection during the greeting "
                 "(not an SMTP server, or it refuses this client)",
             )
-        return _Failed(
+        return Failed(
             FailureKind.CLOSED, f"{self.account.server} closed the connection during {self.step}"
         )
 
-    def _tls_failure(self, error: ssl.SSLError) -> _Failed:
+    def _tls_failure(self, error: ssl.SSLError) -> Failed:
         text = f"{error.reason or ''} {error}".upper()
         if self.step is Step.TLS_HANDSHAKE and (
             "WRONG_VERSION_NUMBER" in text or "RECORD_LAYER" in text or "UNKNOWN_PROTOCOL" in text
         ):
-            return _Failed(
+            return Failed(
                 FailureKind.TLS_MISMATCH,
                 f"port {self.account.port} expects STARTTLS, not implicit TLS: choose STARTTLS "
                 "(or Auto) as the security",
             )
-        return _Failed(
+        return Failed(
             FailureKind.TLS,
             f"TLS with {self.where} failed: {error.reason or error.strerror or error}",
         )
@@ -404,50 +421,57 @@ class _Session:
             return f"{self.where} did not answer within {seconds} s ({hint})"
         return f"{self.where} stopped answering during {self.step} (no reply within {seconds} s)"
 
-    def _reply_failure(self, code: int, message: str) -> _Failed:
+    def _reply_failure(self, code: int, message: str) -> Failed:
         """Classify a negative SMTP reply by code and enhanced status code."""
         text = " ".join(message.split())
         reply = f"{code} {text}".strip()
         entry = self.account.provider
         if code < 0:  # aiosmtplib's code for a reply line that is not "NNN text"
-            return _Failed(FailureKind.NOT_SMTP, f"{self.where} does not speak SMTP")
+            return Failed(FailureKind.NOT_SMTP, f"{self.where} does not speak SMTP")
         if self.step in {Step.GREETING, Step.TLS_HANDSHAKE}:
-            return _Failed(
+            return Failed(
                 FailureKind.SERVER_ERROR, f"{self.account.server} refused the session: {reply}"
             )
         if code == 530 and ("STARTTLS" in text.upper() or "5.7.0" in text):
-            return _Failed(
+            return Failed(
                 FailureKind.STARTTLS_REQUIRED,
                 "the server requires STARTTLS: choose STARTTLS (or Auto) as the security",
             )
         if "5.7.139" in text or "5.7.30" in text:
-            return _Failed(
+            return Failed(
                 FailureKind.OAUTH_REQUIRED,
                 "SMTP AUTH with a password is disabled for this account or tenant: "
                 f"OAuth2 is required ({reply})",
             )
         if code == 534 and ("5.7.9" in text or entry.id is ProviderId.GMAIL):
-            return _Failed(
+            return Failed(
                 FailureKind.APP_PASSWORD_REQUIRED,
                 f"{entry.label} needs an app password: {entry.app_password_hint} ({reply})",
             )
         if self.step is Step.AUTH and code in {535, 534, 454, 530, 500, 501, 504}:
-            return _Failed(
+            return Failed(
                 FailureKind.CREDENTIALS,
                 f"the server rejected the e-mail or password ({reply}); {entry.app_password_hint}",
             )
+        if self.step is Step.DATA:
+            return Failed(FailureKind.MESSAGE_REFUSED, f"the server refused the message ({reply})")
+        if self.step is Step.RCPT_TO and self.recipient is not None:
+            return Failed(
+                FailureKind.RECIPIENT_REFUSED,
+                f"the server refused the recipient {self.recipient} ({reply})",
+            )
         if self.step in {Step.MAIL_FROM, Step.RCPT_TO}:
-            return _Failed(
+            return Failed(
                 FailureKind.SENDER_REFUSED,
                 f"the server does not let this account send as {self.account.email} ({reply})",
             )
         if self.step is Step.STARTTLS:
-            return _Failed(
+            return Failed(
                 FailureKind.NO_STARTTLS,
                 f"{self.account.server} refused STARTTLS ({reply}); refusing to send the "
                 "password unencrypted",
             )
-        return _Failed(FailureKind.SERVER_ERROR, f"{self.account.server} answered {reply}")
+        return Failed(FailureKind.SERVER_ERROR, f"{self.account.server} answered {reply}")
 
     def _close(self) -> None:
         """Drop the connection now, whatever state it is in.

@@ -1,0 +1,170 @@
+"""Sending through the saved account: what the host system calls to deliver its codes.
+
+    from mailsetup_tui.core.mailer import Mailer
+
+    mailer = Mailer.from_saved()
+    mailer.send("alice@example.com", "Your verification code", "Your code is 482913.")
+
+Connects exactly as the connection test does (same TLS rules, same deadline, same failure
+reasons) and sends one message with a correct From, Date, Message-ID and
+`Auto-Submitted: auto-generated`, so that vacation responders do not answer it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formatdate, make_msgid
+
+from aiosmtplib import SMTP
+from email_validator import EmailNotValidError, validate_email
+
+from mailsetup_tui.core.account import Account, line_break_in
+from mailsetup_tui.core.probe import DEFAULT_TIMEOUT, ProbeFailure, Session, Step
+from mailsetup_tui.core.store import AccountStore, StoreError
+
+SUBJECT_MAX = 200
+
+
+class InvalidMessage(ValueError):
+    """A recipient, subject or body that cannot be sent; the text says which and why."""
+
+
+class SendError(Exception):
+    """Sending failed; `failure` has the same kinds and reasons as the connection test, plus
+    recipient refused and message refused."""
+
+    def __init__(self, failure: ProbeFailure) -> None:
+        super().__init__(failure.reason)
+        self.failure = failure
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A message the server accepted."""
+
+    message_id: str
+    recipients: tuple[str, ...]
+    elapsed: float
+
+
+class Mailer:
+    """Sends through one account. Safe to reuse; each send is one connection."""
+
+    def __init__(
+        self,
+        account: Account,
+        password: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        ca_file: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.account = account
+        self._password = account.provider.normalize_password(password)
+        self.timeout = timeout
+        self.ca_file = ca_file
+
+    def __repr__(self) -> str:  # never the password, even in a traceback's locals
+        return f"Mailer({self.account.email!r} via {self.account.server}:{self.account.port})"
+
+    @classmethod
+    def from_saved(
+        cls,
+        config: str | os.PathLike[str] | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        ca_file: str | os.PathLike[str] | None = None,
+    ) -> Mailer:
+        """The saved account (`config`, else $MAILSETUP_CONFIG, else the default path).
+
+        Raises `StoreError` (or its `SecretError`) when there is no saved account or its
+        password cannot be read.
+        """
+        store = AccountStore.at(config)
+        account = store.load()
+        if account is None:
+            raise StoreError(f"no saved account at {store.path}; run mailsetup to set one up")
+        return cls(account, store.read_secret(account.email), timeout=timeout, ca_file=ca_file)
+
+    def message(
+        self, to: str | Sequence[str], subject: str, text: str, html: str | None = None
+    ) -> EmailMessage:
+        """The message `send` would send (validated), for inspection or logging."""
+        recipients = _recipients(to)
+        if line_break_in(subject):
+            raise InvalidMessage("the subject must be one line (no line breaks)")
+        if len(subject) > SUBJECT_MAX:
+            raise InvalidMessage(f"the subject is longer than {SUBJECT_MAX} characters")
+        message = EmailMessage(policy=SMTP_POLICY)
+        message["From"] = self.account.from_address()
+        message["To"] = [Address(addr_spec=address) for address in recipients]
+        message["Subject"] = subject
+        message["Date"] = formatdate(localtime=True)
+        message["Message-ID"] = make_msgid(domain=self.account.email.rsplit("@", 1)[1])
+        message["Auto-Submitted"] = "auto-generated"
+        message.set_content(text)
+        if html is not None:
+            message.add_alternative(html, subtype="html")
+        return message
+
+    async def send_async(
+        self, to: str | Sequence[str], subject: str, text: str, html: str | None = None
+    ) -> Sent:
+        """Send one message; `SendError` if the server did not take it, for every recipient.
+
+        Every recipient is offered before any data is sent, and one refusal sends nothing:
+        a verification code reaching some of its addressees is a failure to report, not a
+        partial success to hide.
+        """
+        message = self.message(to, subject, text, html)
+        recipients = _recipients(to)
+
+        async def deliver(session: Session, smtp: SMTP) -> None:
+            with session.classified():
+                session.step = Step.MAIL_FROM
+                await smtp.mail(self.account.email)
+                for recipient in recipients:
+                    session.step, session.recipient = Step.RCPT_TO, recipient
+                    await smtp.rcpt(recipient)
+                session.recipient = None
+                session.step = Step.DATA
+                await smtp.data(message.as_bytes())
+
+        session = Session(self.account, self._password, self.timeout, self.ca_file)
+        result = await session.run(deliver)
+        if result.failure is not None:
+            raise SendError(result.failure)
+        return Sent(str(message["Message-ID"]), recipients, result.elapsed)
+
+    def send(
+        self, to: str | Sequence[str], subject: str, text: str, html: str | None = None
+    ) -> Sent:
+        """`send_async` for synchronous callers (not from inside a running event loop)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.send_async(to, subject, text, html))
+        raise RuntimeError("Mailer.send called inside an event loop: await send_async instead")
+
+
+def _recipients(to: str | Sequence[str]) -> tuple[str, ...]:
+    addresses = [to] if isinstance(to, str) else list(to)
+    if not addresses:
+        raise InvalidMessage("give at least one recipient")
+    checked = []
+    for address in addresses:
+        if line_break_in(address):
+            raise InvalidMessage(f"recipient {address!r} must be one line (no line breaks)")
+        try:
+            result = validate_email(
+                address.strip(), check_deliverability=False, allow_smtputf8=False
+            )
+        except EmailNotValidError as error:
+            raise InvalidMessage(f"recipient {address.strip()!r}: {error}") from None
+        checked.append(result.normalized)
+    return tuple(checked)
