@@ -20,17 +20,25 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from mailsetup_tui.core.account import Account, InvalidAccount
+from mailsetup_tui.core.mailer import InvalidMessage, Mailer, SendError
 from mailsetup_tui.core.probe import (
     DEFAULT_TIMEOUT,
     MESSAGE_FAILED,
     MESSAGE_OK,
+    ProbeFailure,
     ProbeResult,
     probe,
     tls_context,
 )
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security
 from mailsetup_tui.core.redact import redact
-from mailsetup_tui.core.store import AccountStore, SecretState, SecretStatus, StoreError
+from mailsetup_tui.core.store import (
+    AccountStore,
+    SecretState,
+    SecretStatus,
+    StoreError,
+    account_from_toml,
+)
 
 EXIT_OK = 0
 EXIT_TEST_FAILED = 1
@@ -107,17 +115,30 @@ def run(
         _check_global_options(args)
         if args.command is None:
             return open_form(context)
-        handler = {"test": cmd_test, "save": cmd_save, "show": cmd_show}[args.command]
+        handler = {
+            "test": cmd_test,
+            "save": cmd_save,
+            "show": cmd_show,
+            "send": cmd_send,
+            "apply": cmd_apply,
+        }[args.command]
         return handler(context)
     except UsageError as error:
         print(f"mailsetup: error: {error}", file=err)
+        _json_error(context, "usage", str(error))
         return EXIT_USAGE
     except InvalidAccount as error:
         for problem in error.problems:
             print(f"mailsetup: invalid {problem}", file=err)
+        _json_error(context, "invalid", "; ".join(str(p) for p in error.problems))
+        return EXIT_USAGE
+    except InvalidMessage as error:
+        print(f"mailsetup: invalid message: {error}", file=err)
+        _json_error(context, "invalid", str(error))
         return EXIT_USAGE
     except StoreError as error:
         print(f"mailsetup: {error}", file=err)
+        _json_error(context, "store", str(error))
         return EXIT_STORE
     except Exit as leave:
         return leave.code
@@ -179,11 +200,38 @@ def build_parser() -> argparse.ArgumentParser:
         "show",
         help="the saved account and where its config and password live (never the password)",
     )
+    send = commands.add_parser(
+        "send",
+        help="send a message through the saved account",
+        description=(
+            "Send one message through the saved account, connected exactly as `test` "
+            "connects. The body comes from --body-file or standard input."
+        ),
+    )
+    send.add_argument("--to", metavar="ADDR", action="append", required=True,
+                      help="a recipient (repeat for more)")  # fmt: skip
+    send.add_argument("--subject", metavar="S", help="the subject (default: from the name)")
+    send.add_argument("--body-file", metavar="F", help="the text body (default: standard input)")
+    apply = commands.add_parser(
+        "apply",
+        help="make the saved account match a TOML file: test, save only if it differs",
+        description=(
+            "Read an account from FILE (the config's schema, no password), test it, and "
+            "save it only if it differs from the saved one; prints `changed` or "
+            "`unchanged`. The password comes from --password-stdin or MAILSETUP_PASSWORD, "
+            "else the saved one when the address is the same."
+        ),
+    )
+    apply.add_argument("file", metavar="FILE", help="the account, as TOML")
+    apply.add_argument("--check", action="store_true", help="test and report; never save")
+    apply.add_argument("--password-stdin", action="store_true",
+                       help="read the password from the first line of standard input")  # fmt: skip
     for sub in (test, save):
         _add_account_options(sub)
+    for sub in (test, show, send, apply):
+        sub.add_argument("--json", action="store_true", help="print one JSON object")
+    for sub in (test, save, show, send, apply):
         _add_global_options(sub, suppress=True)
-    show.add_argument("--json", action="store_true", help="print one JSON object")
-    _add_global_options(show, suppress=True)
     return parser
 
 
@@ -351,7 +399,97 @@ def open_form(context: Context) -> int:
 def cmd_test(context: Context) -> int:
     account, password = _account_and_password(context)
     result = _probe(context, account, password)
+    _print_json_result(context, result, config_path=str(context.store.path))
     return EXIT_OK if result.ok else EXIT_TEST_FAILED
+
+
+def cmd_send(context: Context) -> int:
+    args = context.args
+    if args.body_file is not None:
+        try:
+            text = Path(args.body_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise UsageError(f"--body-file {args.body_file}: cannot be read ({error})") from None
+    elif not sys.stdin.isatty():
+        text = sys.stdin.read()
+    else:
+        raise UsageError("give the body on standard input or with --body-file")
+    if not text.strip():
+        raise UsageError("the message body is empty")
+    mailer = Mailer.from_saved(args.config, timeout=context.timeout, ca_file=args.ca_file)
+    subject = args.subject or f"Message from {mailer.account.display_name}"
+    try:
+        sent = mailer.send(args.to, subject, text)
+    except SendError as error:
+        # Reasons come redacted from the session that made them.
+        if args.json:
+            _print_json(context, _failure_json(error.failure))
+        else:
+            print("Not sent.", file=context.out)
+            print(error.failure.reason, file=context.out)
+        return EXIT_TEST_FAILED
+    if args.json:
+        _print_json(
+            context,
+            {"status": "ok", "changed": True, "message_id": sent.message_id,
+             "recipients": list(sent.recipients), "reason_kind": None, "reason": None},
+        )  # fmt: skip
+    else:
+        print(f"Sent to {', '.join(sent.recipients)} ({sent.message_id})", file=context.out)
+    return EXIT_OK
+
+
+def cmd_apply(context: Context) -> int:
+    args = context.args
+    path = Path(args.file)
+    try:
+        wanted = account_from_toml(path.read_text(encoding="utf-8"), path)
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"{path}: cannot be read ({error})") from None
+    except StoreError as error:
+        raise UsageError(str(error)) from None
+    store = context.store
+    try:
+        saved = store.load()
+    except StoreError:
+        saved = None  # unreadable: saving replaces it (keeping a backup), so it differs
+    password = _explicit_password(context)
+    if password is None:
+        if saved is None or saved.email != wanted.email:
+            raise UsageError(
+                f"no password: use --password-stdin or set {PASSWORD_ENV} (no saved password "
+                f"for {wanted.email} to reuse)"
+            )
+        password = store.read_secret(saved.email)
+        context.secrets.append(password)
+    checked = wanted.checked(password)
+    result = _probe(context, checked, password)
+    outcome: dict[str, object] = {"config_path": str(store.path), "changed": False}
+    if not result.ok:
+        _print_json_result(context, result, **outcome)
+        return EXIT_TEST_FAILED
+    normalized = checked.provider.normalize_password(password)
+    same_secret = False
+    if saved == checked:
+        try:
+            same_secret = store.read_secret(checked.email) == normalized
+        except StoreError:
+            same_secret = False
+    if saved == checked and same_secret:
+        state = "unchanged"
+    elif args.check:
+        state = "would change (not saved: --check)"
+        outcome["changed"] = True
+    else:
+        report = store.save(checked, password)
+        state = "changed"
+        outcome |= {"changed": True, "secret": report.secret.describe()}
+    outcome["result"] = state.split(" (")[0]
+    if args.json:
+        _print_json_result(context, result, **outcome)
+    else:
+        print(state, file=context.out)
+    return EXIT_OK
 
 
 def cmd_save(context: Context) -> int:
@@ -425,6 +563,36 @@ def _describe_secret_status(status: SecretStatus) -> str:
 
 def _print_json(context: Context, data: object) -> None:
     print(json.dumps(data, ensure_ascii=False), file=context.out)
+
+
+def _failure_json(failure: ProbeFailure) -> dict[str, object]:
+    return {
+        "status": "failed",
+        "changed": False,
+        "reason_kind": failure.kind.value,
+        "reason": failure.reason,
+    }
+
+
+def _print_json_result(context: Context, tested: ProbeResult, /, **extra: object) -> None:
+    """One JSON object for a test's outcome (plus `extra`), when --json was given."""
+    if not getattr(context.args, "json", False):
+        return
+    if tested.failure is not None:
+        data = _failure_json(tested.failure)
+    else:
+        data = {"status": "ok", "changed": False, "reason_kind": None, "reason": None}
+    data |= {"tls": tested.tls_version, "elapsed": round(tested.elapsed, 3)} | extra
+    _print_json(context, data)
+
+
+def _json_error(context: Context, kind: str, reason: str) -> None:
+    if getattr(context.args, "json", False):
+        _print_json(
+            context,
+            {"status": "error", "changed": False, "reason_kind": kind,
+             "reason": redact(reason, *context.secrets)},
+        )  # fmt: skip
 
 
 # --- account and password --------------------------------------------------------------------
@@ -527,6 +695,8 @@ def _probe(context: Context, account: Account, password: str) -> ProbeResult:
     result = asyncio.run(
         probe(account, password, timeout=context.timeout, ca_file=context.args.ca_file)
     )
+    if getattr(context.args, "json", False):
+        return result  # the caller prints one JSON object instead
     if result.ok:
         via = f" over {result.tls_version}" if result.tls_version else " without encryption"
         print(MESSAGE_OK, file=context.out)

@@ -340,12 +340,17 @@ class Session:
             raise self._transport_failure(error) from error
 
     def _transport_failure(self, error: BaseException) -> Failed:
-        cause = _root_cause(error)
+        chain = _chain(error)
+        cause = chain[-1]
         server = self.account.server
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return Failed(FailureKind.CERTIFICATE, self._certificate_reason(cause))
-        if isinstance(cause, ssl.SSLError):
-            return self._tls_failure(cause)
+        # Search the whole chain: which link is deepest depends on how asyncio's SSL
+        # protocol happened to raise it (a subprocess saw a context below the real cause).
+        certificate = next((e for e in chain if isinstance(e, ssl.SSLCertVerificationError)), None)
+        if certificate is not None:
+            return Failed(FailureKind.CERTIFICATE, self._certificate_reason(certificate))
+        tls = next((e for e in chain if isinstance(e, ssl.SSLError)), None)
+        if tls is not None:
+            return self._tls_failure(tls)
         message = str(error)
         if "No suitable authentication method" in message:
             offered = " ".join(self.smtp.server_auth_methods) if self.smtp else ""
@@ -503,15 +508,14 @@ def _ehlo_name(sock: socket.socket) -> str:
     return f"[IPv6:{address}]" if ":" in address else f"[{address}]"
 
 
-def _root_cause(error: BaseException) -> BaseException:
-    seen: set[int] = set()
-    while id(error) not in seen:
-        seen.add(id(error))
-        nxt = error.__cause__ or error.__context__
-        if nxt is None:
-            break
-        error = nxt
-    return error
+def _chain(error: BaseException) -> list[BaseException]:
+    """`error` and its causes and contexts, outermost first."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
 
 
 def describe_certificate(der: bytes) -> str:
