@@ -567,3 +567,55 @@ async def test_resizing_keeps_a_correct_screen_and_says_when_too_small(
             else:
                 footer_top = app.setup_screen.query_one("Footer").region.y
                 assert app.setup_screen.query_one("#buttons").region.bottom <= footer_top
+
+
+async def test_a_test_message_can_be_sent_after_a_successful_test(
+    make_app: AppFactory, starttls_server: SmtpServer
+) -> None:
+    from mailsetup_tui.tui.dialogs import RecipientScreen
+
+    app = make_app()
+    async with running(app) as pilot:
+        await fill_other(pilot, starttls_server.port)
+        send = app.setup_screen.query_one("#send-test", Button)
+        assert send.disabled
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert not isinstance(app.screen, RecipientScreen)  # not before a test passed
+        await run_test_and_wait(pilot)
+        assert not send.disabled
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert isinstance(app.screen, RecipientScreen)
+        recipient = app.screen.query_one("#recipient", Input)
+        assert recipient.value == LOGIN  # the account's own address, to check it arrives
+        recipient.value = "ops@example.org"
+        await pilot.press("enter")
+        await wait_until(lambda: bool(starttls_server.handler.delivered), pilot)
+        await pilot.pause(0.1)
+        assert text_of(app, "#headline") == "Test message sent to ops@example.org"
+    (delivered,) = starttls_server.handler.delivered
+    assert delivered.rcpt_tos == ["ops@example.org"]
+    import email
+    from email.policy import default as default_policy
+
+    message = email.message_from_bytes(delivered.data, policy=default_policy)
+    assert "verification codes will be sent from this address" in message.get_content()
+
+
+async def test_a_refused_test_message_is_shown_inline(
+    make_app: AppFactory, certificates: Certificates
+) -> None:
+    from support.servers import RecordingHandler, run_smtp_server
+
+    handler = RecordingHandler(refuse_data="554 5.7.1 Rejected")
+    with run_smtp_server("starttls", certificates, handler=handler) as server:
+        app = make_app()
+        async with running(app) as pilot:
+            await fill_other(pilot, server.port)
+            await run_test_and_wait(pilot)
+            await pilot.press("ctrl+n")
+            await pilot.pause()
+            await pilot.press("enter")
+            await wait_until(lambda: text_of(app, "#headline") == "Test message not sent.", pilot)
+            assert "refused the message (554 5.7.1 Rejected)" in text_of(app, "#detail")

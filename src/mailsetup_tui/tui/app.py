@@ -17,6 +17,7 @@ from textual.widgets import Input
 from mailsetup_tui.core.probe import DEFAULT_TIMEOUT
 from mailsetup_tui.core.store import AccountStore
 from mailsetup_tui.terminal.driver import FrugalLinuxDriver, frugal_enabled
+from mailsetup_tui.tui.account_form import AccountForm
 from mailsetup_tui.tui.setup_screen import ProbeSettings, SetupScreen
 
 
@@ -115,8 +116,11 @@ class MailSetupApp(App[None]):
         if key.key not in {"tab", "shift+tab", "enter"}:
             return False
         focused = self.focused
-        if key.key == "enter" and not isinstance(focused, Input):
-            return False  # Enter presses buttons and opens the provider list
+        if key.key == "enter" and not (
+            isinstance(focused, Input)
+            and any(isinstance(a, AccountForm) for a in focused.ancestors)
+        ):
+            return False  # Enter presses buttons, opens the provider list, submits dialogs
         if focused is not None:
             # Not the App itself: it is the one waiting here, in its own handler.
             await _settle([node for node in focused.ancestors_with_self if node is not self])

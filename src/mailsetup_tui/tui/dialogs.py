@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Static
 
 from mailsetup_tui.core.providers import Provider
 
@@ -49,6 +49,38 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+class RecipientScreen(ModalScreen[str | None]):
+    """Where to send the test message; Enter sends, Escape cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", show=False)]
+
+    def __init__(self, suggestion: str) -> None:
+        super().__init__()
+        self.suggestion = suggestion
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(
+                "Send a short test message to (Enter sends, Esc cancels):",
+                classes="question",
+                markup=False,
+            )
+            yield Input(self.suggestion, id="recipient", compact=True)
+
+    def on_mount(self) -> None:
+        recipient = self.query_one("#recipient", Input)
+        recipient.cursor_blink = False
+        recipient.focus()
+
+    @on(Input.Submitted, "#recipient")
+    def send_to(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 HELP_WIDTH = 72
@@ -95,9 +127,12 @@ def help_text(chosen: Provider) -> str:
     if chosen.notice_detail:
         sections.append(textwrap.fill(chosen.notice_detail, HELP_WIDTH))
     sections.append(
-        "Tab/Shift+Tab move, Enter next field, Ctrl+T or F2 Test, Ctrl+S or F3\n"
-        "Save, Ctrl+R show the password for 5 s, Esc cancel a test, Ctrl+Q quit.\n"
-        "Esc or Enter closes this help."
+        textwrap.fill(
+            "Tab/Shift+Tab move, Enter next field, Ctrl+T/F2 Test, Ctrl+S/F3 Save, Ctrl+N/F4 "
+            "send a test message, Ctrl+R show the password for 5 s, Esc cancel a test, "
+            "Ctrl+Q quit. Esc or Enter closes this help.",
+            HELP_WIDTH,
+        )
     )
     return "\n\n".join(sections)
 

@@ -6,6 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from mailsetup_tui.core.mailer import Sent
 from mailsetup_tui.core.probe import MESSAGE_FAILED, MESSAGE_OK, ProbeResult
 from mailsetup_tui.core.store import SaveReport, SecretKind
 
@@ -37,8 +38,8 @@ class ResultPanel(Vertical):
             self._show(
                 "-ok",
                 MESSAGE_OK,
-                f"Login as {login} accepted {via} in {result.elapsed:.1f} s. Save is now "
-                "available.",
+                f"Login as {login} accepted {via} in {result.elapsed:.1f} s. Save and Send "
+                "test are now available.",
             )
         else:
             assert result.failure is not None
@@ -49,6 +50,16 @@ class ResultPanel(Vertical):
 
     def show_error(self, headline: str, detail: str) -> None:
         self._show("-failed", headline, detail)
+
+    def show_sending(self, to: str) -> None:
+        self._show("-busy", f"Sending a test message to {to} ...")
+
+    def show_sent(self, sent: Sent) -> None:
+        self._show(
+            "-ok",
+            f"Test message sent to {', '.join(sent.recipients)}",
+            f"The server accepted it as {sent.message_id}; check that it arrived.",
+        )
 
     def show_saved(self, report: SaveReport) -> None:
         if report.secret.kind is SecretKind.FILE:

@@ -15,12 +15,13 @@ from textual.widgets import Button, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from mailsetup_tui.core.account import Account, AccountDraft
+from mailsetup_tui.core.mailer import InvalidMessage, Mailer, SendError, Sent
 from mailsetup_tui.core.probe import ProbeResult, probe
 from mailsetup_tui.core.providers import provider
 from mailsetup_tui.core.redact import redact
 from mailsetup_tui.core.store import AccountStore, SaveReport, SecretError, StoreError
 from mailsetup_tui.tui.account_form import AccountForm
-from mailsetup_tui.tui.dialogs import ConfirmScreen, HelpScreen
+from mailsetup_tui.tui.dialogs import ConfirmScreen, HelpScreen, RecipientScreen
 from mailsetup_tui.tui.result_panel import ResultPanel
 
 
@@ -56,6 +57,7 @@ class SetupScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+t,f2", "test", "Test", key_display="^T"),
         Binding("ctrl+s,f3", "save", "Save", key_display="^S"),
+        Binding("ctrl+n,f4", "send_test", "Send test", key_display="^N"),
         Binding("ctrl+r", "reveal", "Show password", key_display="^R"),
         Binding("escape", "cancel_test", "Cancel test", key_display="Esc"),
         Binding("f1,ctrl+g", "help", "Help", key_display="F1"),
@@ -86,6 +88,7 @@ class SetupScreen(Screen[None]):
         with Horizontal(id="buttons"):
             yield Button("Test", id="test", compact=True)
             yield Button("Save", id="save", compact=True, disabled=True)
+            yield Button("Send test", id="send-test", compact=True, disabled=True)
         yield ResultPanel(id="result")
         yield Footer(show_command_palette=False, compact=True)
 
@@ -177,7 +180,9 @@ class SetupScreen(Screen[None]):
         self._sync_save_button()
 
     def _sync_save_button(self) -> None:
+        # Sending a test message needs the same thing as saving: these values passed a test.
         self.query_one("#save", Button).disabled = not self.save_ready
+        self.query_one("#send-test", Button).disabled = not self.save_ready
 
     def watch_testing(self, testing: bool) -> None:
         button = self.query_one("#test", Button)
@@ -185,7 +190,7 @@ class SetupScreen(Screen[None]):
         button.set_class(testing, "-busy")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "save":
+        if action in {"save", "send_test"}:
             return True if self.save_ready else None
         if action == "test":
             return None if self.testing else True
@@ -254,6 +259,8 @@ class SetupScreen(Screen[None]):
             self._probe_finished(worker, event.state)
         elif worker.group == "save":
             self._save_finished(worker, event.state)
+        elif worker.group == "send":
+            self._send_finished(worker, event.state)
 
     def _probe_finished(self, worker: Worker[object], state: WorkerState) -> None:
         if state not in (WorkerState.SUCCESS, WorkerState.CANCELLED, WorkerState.ERROR):
@@ -308,6 +315,55 @@ class SetupScreen(Screen[None]):
             self._set_mode(f"Editing the saved account ({report.config_path})")
             self._set_banner("")
             self._sync_save_button()
+
+    # --- Send test message --------------------------------------------------------------------
+
+    @on(Button.Pressed, "#send-test")
+    def send_test_pressed(self) -> None:
+        self.action_send_test()
+
+    def action_send_test(self) -> None:
+        values = self.tested_ok
+        if not self.save_ready or values is None:
+            return
+        account = values.to_account()
+        assert isinstance(account, Account)
+        self.app.push_screen(
+            RecipientScreen(account.email),
+            lambda to: self._start_send(values, account, to) if to else None,
+        )
+
+    def _start_send(self, values: AccountDraft, account: Account, to: str) -> None:
+        self.result_panel.show_sending(to)
+        self._run_send(values, account, to)
+
+    @work(exclusive=True, group="send", exit_on_error=False)
+    async def _run_send(self, values: AccountDraft, account: Account, to: str) -> Sent:
+        mailer = Mailer(
+            account, values.password, timeout=self.settings.timeout, ca_file=self.settings.ca_file
+        )
+        return await mailer.send_async(
+            to,
+            "mailsetup test message",
+            f"This test message was sent by mailsetup through {account.email} "
+            f"({account.server}:{account.port}).\n\nIt shows that the system e-mail account "
+            "works: verification codes will be sent from this address.\n",
+        )
+
+    def _send_finished(self, worker: Worker[object], state: WorkerState) -> None:
+        if state is WorkerState.SUCCESS:
+            sent = worker.result
+            assert isinstance(sent, Sent)
+            self.result_panel.show_sent(sent)
+        elif state is WorkerState.ERROR:
+            error = worker.error
+            if isinstance(error, SendError):
+                detail = error.failure.reason
+            elif isinstance(error, InvalidMessage):
+                detail = str(error)
+            else:
+                detail = redact(f"unexpected: {error!r}", self.form.values.password)
+            self.result_panel.show_error("Test message not sent.", detail)
 
     # --- the rest ---------------------------------------------------------------------------
 
