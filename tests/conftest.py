@@ -11,6 +11,7 @@ import pytest
 
 from mailsetup_tui.core.store import AccountStore
 
+from support.cli import mailsetup_env
 from support.keyrings import MemoryKeyring
 from support.servers import Authenticator, Certificates, SmtpServer, run_smtp_server
 
@@ -47,6 +48,18 @@ def no_keyring() -> None:
 @pytest.fixture
 def store(tmp_path: Path) -> AccountStore:
     return AccountStore(tmp_path / "config" / "account.toml")
+
+
+@pytest.fixture
+def keyring_file(tmp_path: Path) -> Path:
+    """Where a subprocess's keyring (support.keyrings.JsonFileKeyring) keeps its entries."""
+    return tmp_path / "keyring.json"
+
+
+@pytest.fixture
+def env(tmp_path: Path, keyring_file: Path) -> dict[str, str]:
+    """The environment for running `mailsetup` in a subprocess, all inside tmp_path."""
+    return mailsetup_env(tmp_path, keyring_file=keyring_file)
 
 
 @pytest.fixture(scope="session")

@@ -52,16 +52,6 @@ def config(tmp_path: Path) -> Path:
     return tmp_path / "config" / "account.toml"
 
 
-@pytest.fixture
-def keyring_file(tmp_path: Path) -> Path:
-    return tmp_path / "keyring.json"
-
-
-@pytest.fixture
-def env(tmp_path: Path, keyring_file: Path) -> dict[str, str]:
-    return mailsetup_env(tmp_path, keyring_file=keyring_file)
-
-
 # --- the "done when" ----------------------------------------------------------------
 
 

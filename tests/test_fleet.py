@@ -9,18 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from support.cli import mailsetup_env, run_mailsetup
+from support.cli import run_mailsetup
 from support.servers import HOST, LOGIN, PASSWORD, Certificates, SmtpServer
-
-
-@pytest.fixture
-def keyring_file(tmp_path: Path) -> Path:
-    return tmp_path / "keyring.json"
-
-
-@pytest.fixture
-def env(tmp_path: Path, keyring_file: Path) -> dict[str, str]:
-    return mailsetup_env(tmp_path, keyring_file=keyring_file)
 
 
 @pytest.fixture

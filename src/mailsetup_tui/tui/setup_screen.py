@@ -287,12 +287,20 @@ class SetupScreen(Screen[None]):
     def save_pressed(self) -> None:
         self.action_save()
 
-    def action_save(self) -> None:
+    def _tested_account(self) -> tuple[AccountDraft, Account] | None:
+        """The values on screen as an account, if they are exactly the ones that passed."""
         values = self.tested_ok
         if not self.save_ready or values is None:
-            return
+            return None
         account = values.to_account()
-        assert isinstance(account, Account)
+        assert isinstance(account, Account)  # they passed validation before the test
+        return values, account
+
+    def action_save(self) -> None:
+        tested = self._tested_account()
+        if tested is None:
+            return
+        values, account = tested
         self.query_one("#save", Button).disabled = True
         self._run_save(values, account)
 
@@ -323,11 +331,10 @@ class SetupScreen(Screen[None]):
         self.action_send_test()
 
     def action_send_test(self) -> None:
-        values = self.tested_ok
-        if not self.save_ready or values is None:
+        tested = self._tested_account()
+        if tested is None:
             return
-        account = values.to_account()
-        assert isinstance(account, Account)
+        values, account = tested
         self.app.push_screen(
             RecipientScreen(account.email),
             lambda to: self._start_send(values, account, to) if to else None,
