@@ -287,6 +287,7 @@ def test_the_real_app_replayed_equals_what_it_drew(tmp_path: Path, term: str) ->
             term_.send(keys)
             term_.wait_quiet(0.3)
         term_.wait_quiet()
+        assert trace.stat().st_mode & 0o777 == 0o600  # it holds whatever was on screen
         intent = pyte.Screen(80, 24)
         stream = pyte.Stream(intent)
         for line in trace.read_text().splitlines():

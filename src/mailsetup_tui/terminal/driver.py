@@ -54,7 +54,9 @@ class FrugalLinuxDriver(LinuxDriver):
                 self.frugal.resize(*size)
             out = self.frugal.feed(data)
             if self._trace:
-                with open(self._trace, "a", encoding="utf-8") as trace:
+                # 0600: the trace holds whatever was drawn, a password shown with Ctrl+R too.
+                fd = os.open(self._trace, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                with os.fdopen(fd, "a", encoding="utf-8") as trace:
                     trace.write(json.dumps([data, out, size]) + "\n")
             if out:
                 super().write(out)
