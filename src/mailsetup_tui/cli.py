@@ -469,27 +469,28 @@ def cmd_apply(context: Context) -> int:
         _print_json_result(context, result, **outcome)
         return EXIT_TEST_FAILED
     normalized = checked.provider.normalize_password(password)
-    same_secret = False
-    if saved == checked:
-        try:
-            same_secret = store.read_secret(checked.email) == normalized
-        except StoreError:
-            same_secret = False
-    if saved == checked and same_secret:
-        state = "unchanged"
+    if saved == checked and _secret_is(store, checked.email, normalized):
+        outcome["result"], said = "unchanged", "unchanged"
     elif args.check:
-        state = "would change (not saved: --check)"
-        outcome["changed"] = True
+        outcome |= {"changed": True, "result": "would change"}
+        said = "would change (not saved: --check)"
     else:
         report = store.save(checked, password)
-        state = "changed"
-        outcome |= {"changed": True, "secret": report.secret.describe()}
-    outcome["result"] = state.split(" (")[0]
+        outcome |= {"changed": True, "result": "changed", "secret": report.secret.describe()}
+        said = "changed"
     if args.json:
         _print_json_result(context, result, **outcome)
     else:
-        print(state, file=context.out)
+        print(said, file=context.out)
     return EXIT_OK
+
+
+def _secret_is(store: AccountStore, email: str, password: str) -> bool:
+    """Whether the stored password for `email` is `password` (unreadable counts as no)."""
+    try:
+        return store.read_secret(email) == password
+    except StoreError:
+        return False
 
 
 def cmd_save(context: Context) -> int:

@@ -359,11 +359,6 @@ class Session:
                 f"{server} offers no login method mailsetup can use (it lists: "
                 f"{offered or 'none'})",
             )
-        if "does not support STARTTLS" in message or "not supported by server" in message:
-            return Failed(
-                FailureKind.NO_STARTTLS,
-                f"{server} does not offer STARTTLS; refusing to send the password unencrypted",
-            )
         if isinstance(cause, UnicodeDecodeError) or "Malformed SMTP response" in message:
             return Failed(FailureKind.NOT_SMTP, f"{self.where} does not speak SMTP")
         if isinstance(error, aiosmtplib.SMTPServerDisconnected) or isinstance(

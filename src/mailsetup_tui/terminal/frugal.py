@@ -337,8 +337,6 @@ class FrugalWriter:
             cursor.row += 1
         elif char == "\b":
             cursor.col = max(cursor.col - 1, 0)
-        elif char == "\x07":
-            self._passthrough(char)
         elif char == "\t":
             cursor.col = min((cursor.col // 8 + 1) * 8, self.width - 1)
         else:
@@ -556,7 +554,7 @@ class FrugalWriter:
             return None
         cells = self.shown[row][start:end]
         if any(
-            cell is None or cell[1] != self._out_style or cell[0] in {""} or not cell[0].isascii()
+            cell is None or cell[1] != self._out_style or cell[0] == "" or not cell[0].isascii()
             for cell in cells
         ):
             return None
