@@ -11,6 +11,7 @@ import pytest
 
 from mailsetup_tui.core.store import AccountStore
 
+from support.authserver import AuthServer, XOAuth2Handler, run_auth_server
 from support.cli import mailsetup_env
 from support.keyrings import MemoryKeyring
 from support.servers import Authenticator, Certificates, SmtpServer, run_smtp_server
@@ -26,6 +27,11 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MAILSETUP_CONFIG", str(tmp_path / "config" / "account.toml"))
     monkeypatch.delenv("MAILSETUP_PASSWORD", raising=False)
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("MAILSETUP_AUTHORITY_HOST", raising=False)
+    # The sign-in tests talk HTTPS to 127.0.0.1: never through a proxy of the machine's.
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+                 "all_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
     return home
 
 
@@ -96,4 +102,28 @@ def untrusted_server(foreign_certificates: Certificates) -> Iterator[SmtpServer]
 def cleartext_auth_server() -> Iterator[SmtpServer]:
     """Offers AUTH on a plain connection and no STARTTLS at all."""
     with run_smtp_server("plain", None, authenticator=Authenticator()) as server:
+        yield server
+
+
+@pytest.fixture
+def auth_server(certificates: Certificates) -> Iterator[AuthServer]:
+    """Microsoft's login service, as far as MSAL and the device-code sign-in see it."""
+    with run_auth_server(certificates) as server:
+        yield server
+
+
+@pytest.fixture
+def microsoft_server(certificates: Certificates, auth_server: AuthServer) -> Iterator[SmtpServer]:
+    """Exchange Online as SMTP sees it: STARTTLS, AUTH XOAUTH2 with a token from `auth_server`,
+    and password logins refused with 535 5.7.139."""
+    with run_smtp_server(
+        "starttls",
+        certificates,
+        authenticator=Authenticator(
+            reject_reply="535 5.7.139 Authentication unsuccessful, basic authentication is "
+            "disabled.",
+            accepts_password=False,
+        ),
+        handler=XOAuth2Handler(auth_server.state),
+    ) as server:
         yield server

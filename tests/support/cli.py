@@ -34,6 +34,15 @@ def mailsetup_env(
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("MAILSETUP_", "PYTHON_KEYRING", "SSL_CERT"))
+        # Sign-in tests talk HTTPS to 127.0.0.1, never through the machine's proxy.
+        and key.lower()
+        not in {
+            "https_proxy",
+            "http_proxy",
+            "all_proxy",
+            "requests_ca_bundle",
+            "curl_ca_bundle",
+        }
     }
     env |= {
         "HOME": str(tmp_path / "home"),

@@ -76,6 +76,8 @@ class Authenticator:
 
     reject_reply: str | None = None
     attempts: list[AuthAttempt] = field(default_factory=list)
+    accepts_password: bool = True
+    """False: every password login is refused, as where only OAuth2 is allowed."""
 
     def __call__(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
@@ -86,7 +88,7 @@ class Authenticator:
         assert server.transport is not None
         encrypted = server.transport.get_extra_info("ssl_object") is not None
         self.attempts.append(AuthAttempt(login, password, encrypted))
-        if (login, password) == (LOGIN, PASSWORD):
+        if self.accepts_password and (login, password) == (LOGIN, PASSWORD):
             return AuthResult(success=True)
         # handled=False makes aiosmtpd send the reply; with the default it sends none.
         return AuthResult(success=False, handled=False, message=self.reject_reply)

@@ -7,12 +7,14 @@ one pass and a script gets one complete error report instead of a fix-one-rerun 
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from email.headerregistry import Address
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, ValidatedEmail, validate_email
 
@@ -22,6 +24,11 @@ DISPLAY_NAME_MAX = 78
 """RFC 5322's recommended line length: a longer From name gets folded or truncated by clients."""
 
 PORT_MIN, PORT_MAX = 1, 65535
+
+DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+AUTHORITY_HOST_ENV = "MAILSETUP_AUTHORITY_HOST"
+"""Where Microsoft sign-in goes for a new sign-in: a national cloud's login host (e.g.
+https://login.microsoftonline.us). A saved account keeps the host it signed in at."""
 
 
 class Field(StrEnum):
@@ -34,6 +41,67 @@ class Field(StrEnum):
     SERVER = "SMTP Server Name"
     PORT = "SMTP Server Port"
     SECURITY = "Security"
+    SIGN_IN = "Sign-in"
+    CLIENT_ID = "Client ID"
+    TENANT = "Tenant"
+
+
+class SignInMethod(StrEnum):
+    """How the account logs in to SMTP: a password (AUTH LOGIN/PLAIN) or Microsoft's OAuth2
+    (AUTH XOAUTH2 with a token from the device-code sign-in)."""
+
+    PASSWORD = "password"
+    MICROSOFT = "microsoft"
+
+    @property
+    def label(self) -> str:
+        return "App password" if self is SignInMethod.PASSWORD else "Microsoft sign-in"
+
+
+@dataclass(frozen=True)
+class MicrosoftSignIn:
+    """The administrator's own app registration that Microsoft sign-in goes through.
+
+    No client secret: a device-code sign-in is a public client, so nothing here is secret and
+    all of it lives in the config file.
+    """
+
+    client_id: str
+    """The Application (client) ID of the app registration, a GUID."""
+    tenant: str
+    """The Directory (tenant) ID or a domain of the tenant; `consumers` for Outlook.com."""
+    authority_host: str = DEFAULT_AUTHORITY_HOST
+
+    @property
+    def authority(self) -> str:
+        return f"{self.authority_host}/{self.tenant}"
+
+
+def default_authority_host(environ: Mapping[str, str] | None = None) -> str:
+    """$MAILSETUP_AUTHORITY_HOST if set, else Microsoft's global login host; `ValueError`
+    names the variable if its value is not an https origin."""
+    environ = os.environ if environ is None else environ
+    value = environ.get(AUTHORITY_HOST_ENV, "").strip()
+    if not value:
+        return DEFAULT_AUTHORITY_HOST
+    problem = authority_host_problem(value)
+    if problem:
+        raise ValueError(f"{AUTHORITY_HOST_ENV}={value!r}: {problem}")
+    return value.rstrip("/")
+
+
+def authority_host_problem(value: str) -> str | None:
+    """Why `value` is not usable as a login host, or None."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError for a bad port)
+    except ValueError:
+        return "not a valid URL"
+    if parts.scheme != "https" or not parts.hostname:
+        return "must be an https:// URL, e.g. https://login.microsoftonline.com"
+    if parts.path.strip("/") or parts.query or parts.fragment or parts.username:
+        return "give the host only, without a path, e.g. https://login.microsoftonline.us"
+    return None
 
 
 @dataclass(frozen=True)
@@ -69,6 +137,8 @@ class Account:
     server: str
     port: int
     security: Security
+    signin: MicrosoftSignIn | None = None
+    """The app registration for Microsoft sign-in; None when the account uses a password."""
 
     @classmethod
     def create(
@@ -80,16 +150,20 @@ class Account:
         server: str | None = None,
         port: int | None = None,
         security: Security | str | None = None,
+        signin: MicrosoftSignIn | None = None,
     ) -> Account:
         """Build an account, taking server, port and security from the catalogue for presets.
 
         For Other, missing values are left empty (server "", port 0) so that `validate` reports
-        them as missing rather than this constructor guessing.
+        them as missing rather than this constructor guessing. A provider with a fixed tenant
+        (Hotmail) gets it here, as presets get their server.
         """
         entry = provider(provider_id)
         if entry.is_preset:
             assert entry.server is not None and entry.port is not None
             server, port, security = entry.server, entry.port, entry.security
+        if signin is not None and entry.fixed_tenant is not None:
+            signin = replace(signin, tenant=entry.fixed_tenant)
         return cls(
             provider_id=entry.id,
             display_name=display_name,
@@ -97,11 +171,16 @@ class Account:
             server=server if server is not None else "",
             port=port if port is not None else 0,
             security=Security(security) if security is not None else entry.security,
+            signin=signin,
         )
 
     @property
     def provider(self) -> Provider:
         return provider(self.provider_id)
+
+    @property
+    def signin_method(self) -> SignInMethod:
+        return SignInMethod.PASSWORD if self.signin is None else SignInMethod.MICROSOFT
 
     @property
     def transport_security(self) -> Security:
@@ -130,11 +209,17 @@ class Account:
             email = _check_email_syntax(email, self.provider).normalized
         except EmailNotValidError:
             pass
+        signin = self.signin
+        if signin is not None:
+            signin = replace(
+                signin, client_id=signin.client_id.strip().lower(), tenant=signin.tenant.strip()
+            )
         return replace(
             self,
             display_name=self.display_name.strip(),
             email=email,
             server=self.server.strip().rstrip(".").lower(),
+            signin=signin,
         )
 
     def checked(self, password: str | None = None) -> Account:
@@ -160,9 +245,15 @@ class AccountDraft:
     server: str = ""
     port: str = ""
     security: Security = Security.AUTO
+    signin: SignInMethod = SignInMethod.PASSWORD
+    client_id: str = ""
+    tenant: str = ""
+    authority_host: str = DEFAULT_AUTHORITY_HOST
+    """Not typed by the user: the saved account's, or $MAILSETUP_AUTHORITY_HOST's."""
 
     @classmethod
     def of(cls, account: Account, password: str = "") -> AccountDraft:
+        signin = account.signin
         return cls(
             account.provider_id,
             account.display_name,
@@ -171,11 +262,18 @@ class AccountDraft:
             account.server,
             str(account.port),
             account.security,
+            account.signin_method,
+            signin.client_id if signin else "",
+            signin.tenant if signin else "",
+            signin.authority_host if signin else DEFAULT_AUTHORITY_HOST,
         )
 
     def account(self) -> Account:
         """The account as entered, unchecked (an unreadable port becomes 0)."""
         port = parse_port(self.port)
+        signin = None
+        if self.signin is SignInMethod.MICROSOFT:
+            signin = MicrosoftSignIn(self.client_id, self.tenant, self.authority_host)
         return Account.create(
             self.provider_id,
             self.display_name,
@@ -183,11 +281,13 @@ class AccountDraft:
             server=self.server,
             port=port if isinstance(port, int) else 0,
             security=self.security,
+            signin=signin,
         )
 
     def problems(self) -> tuple[FieldProblem, ...]:
         """Every problem with the draft, the port's own wording included."""
-        problems = validate(self.account(), self.password)
+        account = self.account()
+        problems = validate(account, self.password)
         port = parse_port(self.port)
         if isinstance(port, FieldProblem):
             problems = (*(p for p in problems if p.field is not Field.PORT), port)
@@ -200,14 +300,19 @@ class AccountDraft:
 
 
 def validate(account: Account, password: str | None = None) -> tuple[FieldProblem, ...]:
-    """Every problem with `account` (and `password`, unless None), in form order."""
+    """Every problem with `account` (and `password`, unless None or the account signs in with
+    Microsoft), in form order."""
     checks = (
         _display_name_problems(account.display_name),
         _email_problems(account.email, account.provider),
-        () if password is None else _password_problems(password, account.provider),
+        # Microsoft sign-in has no password: its secret is a token the sign-in obtains.
+        ()
+        if password is None or account.signin is not None
+        else _password_problems(password, account.provider),
         _server_problems(account),
         _port_problems(account),
         _security_problems(account),
+        _signin_problems(account),
     )
     return tuple(problem for check in checks for problem in check)
 
@@ -374,6 +479,59 @@ def _port_problems(account: Account) -> Iterator[FieldProblem]:
         yield FieldProblem(Field.PORT, "enter the port number (587 for STARTTLS, 465 for TLS)")
     elif not PORT_MIN <= account.port <= PORT_MAX:
         yield FieldProblem(Field.PORT, f"{account.port} is out of range ({PORT_MIN}-{PORT_MAX})")
+
+
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+_TENANT_ALIASES = frozenset({"organizations", "common", "consumers"})
+
+
+def _signin_problems(account: Account) -> Iterator[FieldProblem]:
+    signin, entry = account.signin, account.provider
+    if signin is None:
+        return
+    if not entry.microsoft_signin:
+        yield FieldProblem(
+            Field.SIGN_IN, f"{entry.label} does not offer Microsoft sign-in; use an app password"
+        )
+        return
+    client_id = signin.client_id.strip()
+    if line_break_in(signin.client_id):
+        yield FieldProblem(Field.CLIENT_ID, "must be one line (no line breaks)")
+    elif not client_id:
+        yield FieldProblem(
+            Field.CLIENT_ID, "enter the Application (client) ID of your app registration"
+        )
+    elif not _GUID.fullmatch(client_id):
+        yield FieldProblem(
+            Field.CLIENT_ID,
+            "is a GUID like 00000000-0000-0000-0000-000000000000 (Application (client) ID)",
+        )
+    yield from _tenant_problems(signin.tenant, entry)
+    problem = authority_host_problem(signin.authority_host)
+    if problem:
+        yield FieldProblem(Field.SIGN_IN, f"login host {signin.authority_host!r}: {problem}")
+
+
+def _tenant_problems(text: str, entry: Provider) -> Iterator[FieldProblem]:
+    tenant = text.strip()
+    if entry.fixed_tenant is not None:
+        if tenant != entry.fixed_tenant:
+            yield FieldProblem(Field.TENANT, f"{entry.label} signs in at {entry.fixed_tenant}")
+        return
+    if line_break_in(text):
+        yield FieldProblem(Field.TENANT, "must be one line (no line breaks)")
+    elif not tenant:
+        yield FieldProblem(
+            Field.TENANT, "enter the Directory (tenant) ID or a domain of it, e.g. contoso.com"
+        )
+    elif not (
+        _GUID.fullmatch(tenant)
+        or tenant.lower() in _TENANT_ALIASES
+        or ("." in tenant and _hostname_problem(tenant) is None)
+    ):
+        yield FieldProblem(
+            Field.TENANT, "is the Directory (tenant) ID (a GUID) or a domain such as contoso.com"
+        )
 
 
 def _security_problems(account: Account) -> Iterator[FieldProblem]:

@@ -14,19 +14,23 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid
+from typing import TYPE_CHECKING
 
 from aiosmtplib import SMTP
 from email_validator import EmailNotValidError, validate_email
 
 from mailsetup_tui.core.account import Account, line_break_in
 from mailsetup_tui.core.probe import DEFAULT_TIMEOUT, ProbeFailure, Session, Step
-from mailsetup_tui.core.store import AccountStore, StoreError
+from mailsetup_tui.core.store import AccountStore, SecretType, StoreError
+
+if TYPE_CHECKING:
+    from mailsetup_tui.core.oauth import Tokens
 
 SUBJECT_MAX = 200
 
@@ -54,7 +58,12 @@ class Sent:
 
 
 class Mailer:
-    """Sends through one account. Safe to reuse; each send is one connection."""
+    """Sends through one account. Safe to reuse; each send is one connection.
+
+    For an account with Microsoft sign-in, `password` is the refresh token: the access token
+    is fetched before the first send, kept in memory only, and refreshed when it is about to
+    expire. `keep_refresh_token` is told about each new refresh token Microsoft hands out.
+    """
 
     def __init__(
         self,
@@ -63,11 +72,14 @@ class Mailer:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         ca_file: str | os.PathLike[str] | None = None,
+        keep_refresh_token: Callable[[str], None] | None = None,
     ) -> None:
         self.account = account
         self._password = account.provider.normalize_password(password)
         self.timeout = timeout
         self.ca_file = ca_file
+        self._keep_refresh_token = keep_refresh_token
+        self._tokens: Tokens | None = None
 
     def __repr__(self) -> str:  # never the password, even in a traceback's locals
         return f"Mailer({self.account.email!r} via {self.account.server}:{self.account.port})"
@@ -89,7 +101,14 @@ class Mailer:
         account = store.load()
         if account is None:
             raise StoreError(f"no saved account at {store.path}; run mailsetup to set one up")
-        return cls(account, store.read_secret(account.email), timeout=timeout, ca_file=ca_file)
+        secret = store.read_secret(account.email, SecretType.of(account))
+        return cls(
+            account,
+            secret,
+            timeout=timeout,
+            ca_file=ca_file,
+            keep_refresh_token=lambda token: store.replace_refresh_token(account, token),
+        )
 
     def message(
         self, to: str | Sequence[str], subject: str, text: str, html: str | None = None
@@ -135,11 +154,29 @@ class Mailer:
                 session.step = Step.DATA
                 await smtp.data(message.as_bytes())
 
-        session = Session(self.account, self._password, self.timeout, self.ca_file)
+        session = Session(self.account, await self._credential(), self.timeout, self.ca_file)
         result = await session.run(deliver)
         if result.failure is not None:
             raise SendError(result.failure)
         return Sent(str(message["Message-ID"]), recipients, result.elapsed)
+
+    async def _credential(self) -> str:
+        """The password, or a current access token for Microsoft sign-in."""
+        if self.account.signin is None:
+            return self._password
+        from mailsetup_tui.core import oauth
+
+        if self._tokens is None or not self._tokens.fresh:
+            refresh_token = self._tokens.refresh_token if self._tokens else self._password
+            try:
+                self._tokens = await oauth.refresh(
+                    self.account.signin, refresh_token, timeout=self.timeout, ca_file=self.ca_file
+                )
+            except oauth.SignInError as error:
+                raise SendError(error.as_probe_failure()) from None
+            if self._tokens.refresh_token != refresh_token and self._keep_refresh_token:
+                self._keep_refresh_token(self._tokens.refresh_token)
+        return self._tokens.access_token
 
     def send(
         self, to: str | Sequence[str], subject: str, text: str, html: str | None = None

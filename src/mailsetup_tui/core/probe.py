@@ -69,6 +69,11 @@ class FailureKind(StrEnum):
     APP_PASSWORD_REQUIRED = "app_password_required"
     CREDENTIALS = "credentials"
     OAUTH_REQUIRED = "oauth_required"
+    SMTP_AUTH_DISABLED = "smtp_auth_disabled"
+    SIGNIN = "signin"
+    """Microsoft sign-in failed before SMTP (declined, expired, wrong app or tenant...)."""
+    SIGNIN_REVOKED = "signin_revoked"
+    """The stored Microsoft sign-in no longer works: someone must sign in again."""
     SENDER_REFUSED = "sender_refused"
     RECIPIENT_REFUSED = "recipient_refused"
     MESSAGE_REFUSED = "message_refused"
@@ -130,6 +135,9 @@ async def probe(
     ca_file: str | os.PathLike[str] | None = None,
 ) -> ProbeResult:
     """Test `account` with `password` against its server, within `timeout` seconds overall.
+
+    For an account with Microsoft sign-in, `password` is a current access token, sent with
+    AUTH XOAUTH2 (`core.oauth.probe_signed_in` gets one first).
 
     Never raises for a connection problem: every failure is a `ProbeResult` with a reason.
     Cancelling the task closes the connection before `CancelledError` propagates.
@@ -314,7 +322,17 @@ class Session:
                 + ("" if encrypted else "; it may offer it after STARTTLS"),
             )
         with self.classified():
-            await smtp.login(self.account.email, self.password)
+            if self.account.signin is None:
+                await smtp.login(self.account.email, self.password)
+                return
+            if "xoauth2" not in smtp.server_auth_methods:
+                offered = " ".join(smtp.server_auth_methods) or "none"
+                raise Failed(
+                    FailureKind.NO_AUTH,
+                    f"{self.account.server} does not offer Microsoft sign-in (AUTH XOAUTH2; it "
+                    f"lists: {offered}); choose App password as the sign-in",
+                )
+            await smtp.auth_xoauth2(self.account.email, self.password)
 
     async def _check_sender(self, smtp: SMTP) -> None:
         with self.classified():
@@ -437,11 +455,26 @@ class Session:
                 FailureKind.STARTTLS_REQUIRED,
                 "the server requires STARTTLS: choose STARTTLS (or Auto) as the security",
             )
-        if "5.7.139" in text or "5.7.30" in text:
+        if ("5.7.139" in text or "5.7.30" in text) and self.account.signin is None:
             return Failed(
                 FailureKind.OAUTH_REQUIRED,
                 "SMTP AUTH with a password is disabled for this account or tenant: "
-                f"OAuth2 is required ({reply})",
+                "Microsoft sign-in is required. Choose Sign-in: Microsoft sign-in in the form, "
+                f"or run `mailsetup signin` (README: Microsoft sign-in) ({reply})",
+            )
+        if "5.7.139" in text or "SmtpClientAuthentication" in text:
+            return Failed(
+                FailureKind.SMTP_AUTH_DISABLED,
+                f"SMTP AUTH is turned off for {self.account.email} or its tenant: an Exchange "
+                f"administrator must allow it (Set-CASMailbox -Identity {self.account.email} "
+                f"-SmtpClientAuthenticationDisabled $false) ({reply})",
+            )
+        if self.step is Step.AUTH and self.account.signin is not None and code in {535, 534, 530}:
+            return Failed(
+                FailureKind.CREDENTIALS,
+                f"the server did not accept the Microsoft sign-in for {self.account.email} "
+                f"({reply}): sign in as the user of that mailbox, and check that the app "
+                "registration has the SMTP.Send permission",
             )
         if code == 534 and ("5.7.9" in text or entry.id is ProviderId.GMAIL):
             return Failed(

@@ -109,6 +109,11 @@ class Provider:
     """A one-line caveat shown under SMTP Mail when the provider is picked."""
     notice_detail: str | None = None
     """The caveat in full, for help screens and documentation."""
+    microsoft_signin: bool = False
+    """Offers Microsoft sign-in (OAuth2, AUTH XOAUTH2) as well as a password."""
+    fixed_tenant: str | None = None
+    """The Microsoft tenant every account of this provider signs in to (Hotmail: consumers);
+    None where the user names their organisation's tenant."""
 
     @property
     def is_preset(self) -> bool:
@@ -121,11 +126,11 @@ class Provider:
         return password
 
 
-_MICROSOFT_BASIC_AUTH_NOTICE = "Microsoft is ending password sign-in for SMTP (F1: details)."
+_MICROSOFT_BASIC_AUTH_NOTICE = "Microsoft is ending SMTP passwords: choose Microsoft sign-in."
 _MICROSOFT_BASIC_AUTH_DETAIL = (
     "Microsoft is turning SMTP password sign-in off (Exchange Online: by default from the end "
     "of December 2026; Outlook.com/Hotmail: already). A 535 5.7.139 or 550 5.7.30 reply means "
-    "it is off for this account."
+    "it is off for this account: choose Sign-in: Microsoft sign-in."
 )
 
 PROVIDERS: dict[ProviderId, Provider] = {
@@ -142,6 +147,7 @@ PROVIDERS: dict[ProviderId, Provider] = {
         ),
         notice=_MICROSOFT_BASIC_AUTH_NOTICE,
         notice_detail=_MICROSOFT_BASIC_AUTH_DETAIL,
+        microsoft_signin=True,
     ),
     ProviderId.GMAIL: Provider(
         id=ProviderId.GMAIL,
@@ -175,6 +181,8 @@ PROVIDERS: dict[ProviderId, Provider] = {
         ),
         notice=_MICROSOFT_BASIC_AUTH_NOTICE,
         notice_detail=_MICROSOFT_BASIC_AUTH_DETAIL,
+        microsoft_signin=True,
+        fixed_tenant="consumers",
     ),
     ProviderId.YAHOO: Provider(
         id=ProviderId.YAHOO,
@@ -201,6 +209,9 @@ PROVIDERS: dict[ProviderId, Provider] = {
         security=Security.AUTO,
         domains=DomainRule(),
         app_password_hint="use the password (or app password) your mail administrator gave you",
+        # A Microsoft 365 national cloud (e.g. smtp.office365.us with MAILSETUP_AUTHORITY_HOST)
+        # or a relay that takes Microsoft's tokens.
+        microsoft_signin=True,
     ),
 }
 

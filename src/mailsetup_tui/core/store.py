@@ -22,8 +22,15 @@ from typing import Any, TypeVar
 
 import tomli_w
 
-from mailsetup_tui.core.account import Account, validate
-from mailsetup_tui.core.providers import ProviderId, Security
+from mailsetup_tui.core.account import (
+    DEFAULT_AUTHORITY_HOST,
+    Account,
+    MicrosoftSignIn,
+    SignInMethod,
+    authority_host_problem,
+    validate,
+)
+from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security
 
 SCHEMA_VERSION = 1
 CONFIG_ENV = "MAILSETUP_CONFIG"
@@ -72,8 +79,20 @@ def resolve_config_path(
 
 # --- the config file -------------------------------------------------------------------------
 
-_ACCOUNT_KEYS = {"smtp_mail", "display_name", "email", "server", "port", "security"}
+_ACCOUNT_KEYS = {
+    "smtp_mail",
+    "display_name",
+    "email",
+    "server",
+    "port",
+    "security",
+    "signin",
+    "client_id",
+    "tenant",
+    "authority_host",
+}
 _OTHER_ONLY_KEYS = ("server", "port", "security")
+_MICROSOFT_KEYS = ("client_id", "tenant", "authority_host")
 
 
 def account_to_toml(account: Account) -> str:
@@ -89,6 +108,12 @@ def account_to_toml(account: Account) -> str:
             "port": account.port,
             "security": account.security.value,
         }
+    if account.signin is not None:
+        table |= {"signin": SignInMethod.MICROSOFT.value, "client_id": account.signin.client_id}
+        if account.provider.fixed_tenant is None:
+            table["tenant"] = account.signin.tenant
+        if account.signin.authority_host != DEFAULT_AUTHORITY_HOST:
+            table["authority_host"] = account.signin.authority_host
     return _HEADER + tomli_w.dumps({"schema": SCHEMA_VERSION, "account": table})
 
 
@@ -134,11 +159,39 @@ def account_from_toml(text: str, path: Path) -> Account:
         server=_typed(table, "server", str, path) if "server" in table else None,
         port=_typed(table, "port", int, path) if "port" in table else None,
         security=security if provider is ProviderId.OTHER else None,
+        signin=_signin_from_toml(table, provider, path),
     )
     problems = validate(account)
     if problems:
         raise StoreError(f"{path}: " + "; ".join(str(p) for p in problems))
     return account
+
+
+def _signin_from_toml(
+    table: Mapping[str, Any], provider_id: ProviderId, path: Path
+) -> MicrosoftSignIn | None:
+    method = table.get("signin", SignInMethod.PASSWORD.value)
+    if method not in {m.value for m in SignInMethod}:
+        choices = ", ".join(m.value for m in SignInMethod)
+        raise StoreError(f"{path}: signin is {method!r}; choose one of {choices}")
+    if method == SignInMethod.PASSWORD:
+        extra = [key for key in _MICROSOFT_KEYS if key in table]
+        if extra:
+            raise StoreError(f'{path}: {extra[0]} is only for signin = "microsoft"')
+        return None
+    entry = PROVIDERS[provider_id]
+    if entry.fixed_tenant is not None and table.get("tenant", entry.fixed_tenant) != (
+        entry.fixed_tenant
+    ):
+        raise StoreError(f"{path}: {entry.label} always signs in at tenant {entry.fixed_tenant!r}")
+    host = table.get("authority_host", DEFAULT_AUTHORITY_HOST)
+    if not isinstance(host, str) or authority_host_problem(host):
+        raise StoreError(f"{path}: authority_host is {host!r}: {authority_host_problem(str(host))}")
+    return MicrosoftSignIn(
+        _typed(table, "client_id", str, path),
+        entry.fixed_tenant or _typed(table, "tenant", str, path),
+        host.rstrip("/"),
+    )
 
 
 def _typed(table: Mapping[str, Any], key: str, kind: type[T], path: Path) -> T:
@@ -165,6 +218,28 @@ def _toml_error_text(error: tomllib.TOMLDecodeError, path: Path) -> str:
 class SecretKind(StrEnum):
     KEYRING = "keyring"
     FILE = "file"
+
+
+class SecretType(StrEnum):
+    """What the secret of an account is: its password, or the refresh token of its Microsoft
+    sign-in. Both live in the same place (one keyring entry, or one fallback file)."""
+
+    PASSWORD = "password"
+    REFRESH_TOKEN = "refresh_token"
+
+    @classmethod
+    def of(cls, account: Account) -> SecretType:
+        return cls.PASSWORD if account.signin is None else cls.REFRESH_TOKEN
+
+    @property
+    def noun(self) -> str:
+        return "password" if self is SecretType.PASSWORD else "Microsoft sign-in"
+
+    @property
+    def remedy(self) -> str:
+        if self is SecretType.PASSWORD:
+            return "save the account again"
+        return "sign in again (mailsetup signin, or Test in the form)"
 
 
 @dataclass(frozen=True)
@@ -234,20 +309,24 @@ class AccountStore:
         return account_from_toml(text, self.path)
 
     def save(self, account: Account, password: str) -> SaveReport:
-        """Store the secret, then the config; on failure, leave what was saved before.
+        """Store the secret (the password, or the refresh token of a Microsoft sign-in), then
+        the config; on failure, leave what was saved before.
 
         Callers must only save an account that passed the probe (the spec's rule); this layer
         does not probe, so that the CLI and the form share one gate each.
         """
         backup: Path | None = None
-        previous: tuple[str, str] | None = None
+        previous: tuple[str, str, SecretType] | None = None
         try:
             saved = self.load()
         except StoreError:
             backup = self._move_aside_unreadable_config()
         else:
             previous = self._secret_of(saved)
-        location = self._write_secret(account.email, account.provider.normalize_password(password))
+        kind = SecretType.of(account)
+        if kind is SecretType.PASSWORD:
+            password = account.provider.normalize_password(password)
+        location = self._write_secret(account.email, password, kind)
         try:
             atomic_write(self.path, account_to_toml(account).encode("utf-8"))
         except OSError as error:
@@ -283,8 +362,9 @@ class AccountStore:
             SecretKind.KEYRING, f"{module}.{name}, service {KEYRING_SERVICE!r}, user {email!r}"
         )
 
-    def read_secret(self, email: str) -> str:
-        """The stored password for `email`; `SecretError` says where it looked and why not."""
+    def read_secret(self, email: str, kind: SecretType = SecretType.PASSWORD) -> str:
+        """The stored password (or refresh token) for `email`; `SecretError` says where it
+        looked and why not."""
         backend = usable_keyring()
         if backend is not None:
             try:
@@ -297,28 +377,36 @@ class AccountStore:
                 return password
             if not self.secret_path.exists():
                 raise SecretError(
-                    f"no password for {email} in {self.secret_location(email).describe()}; "
-                    "save the account again",
+                    f"no {kind.noun} for {email} in "
+                    f"{self.secret_location(email).describe()}; {kind.remedy}",
                     missing=True,
                 )
-        return self._read_secret_file(email)
+        return self._read_secret_file(email, kind)
 
-    def secret_status(self, email: str) -> SecretStatus:
+    def replace_refresh_token(self, account: Account, token: str) -> None:
+        """Keep the newer refresh token Microsoft handed out while refreshing, if `account` is
+        the saved one: each token extends the sign-in's lifetime, so keeping only the first
+        would let a busy system's sign-in run out."""
+        with contextlib.suppress(StoreError):
+            if self.load() == account:
+                self._write_secret(account.email, token, SecretType.REFRESH_TOKEN)
+
+    def secret_status(self, email: str, kind: SecretType = SecretType.PASSWORD) -> SecretStatus:
         location = self.secret_location(email)
         try:
-            self.read_secret(email)
+            self.read_secret(email, kind)
         except SecretError as error:
             state = SecretState.MISSING if error.missing else SecretState.UNREADABLE
             return SecretStatus(location, state, str(error))
         return SecretStatus(location, SecretState.STORED)
 
-    def _read_secret_file(self, email: str) -> str:
+    def _read_secret_file(self, email: str, kind: SecretType) -> str:
         path = self.secret_path
         try:
             info = path.stat()
         except FileNotFoundError:
             raise SecretError(
-                f"the secret file {path} does not exist; save the account again", missing=True
+                f"the secret file {path} does not exist; {kind.remedy}", missing=True
             ) from None
         except OSError as error:
             raise SecretError(f"the secret file {path} cannot be read ({error.strerror})") from None
@@ -333,30 +421,29 @@ class AccountStore:
         except OSError as error:
             raise SecretError(f"the secret file {path} cannot be read ({error.strerror})") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            raise SecretError(f"the secret file {path} is damaged; {kind.remedy}") from None
+        if data.get("email") != email or not isinstance(data.get(kind.value), str):
             raise SecretError(
-                f"the secret file {path} is damaged; save the account again"
-            ) from None
-        if data.get("email") != email or not isinstance(data.get("password"), str):
-            raise SecretError(
-                f"the secret file {path} holds no password for {email}; save the account again",
+                f"the secret file {path} holds no {kind.noun} for {email}; {kind.remedy}",
                 missing=True,
             )
-        password: str = data["password"]
-        return password
+        secret: str = data[kind.value]
+        return secret
 
-    def _secret_of(self, account: Account | None) -> tuple[str, str] | None:
-        """The saved account's address and password, to restore if this save fails."""
+    def _secret_of(self, account: Account | None) -> tuple[str, str, SecretType] | None:
+        """The saved account's address and secret, to restore if this save fails."""
         if account is None:
             return None
+        kind = SecretType.of(account)
         try:
-            return account.email, self.read_secret(account.email)
+            return account.email, self.read_secret(account.email, kind), kind
         except SecretError:
             return None
 
-    def _write_secret(self, email: str, password: str) -> SecretLocation:
+    def _write_secret(self, email: str, secret: str, kind: SecretType) -> SecretLocation:
         location = self.secret_location(email)
         if location.kind is SecretKind.FILE:
-            text = tomli_w.dumps({"schema": SCHEMA_VERSION, "email": email, "password": password})
+            text = tomli_w.dumps({"schema": SCHEMA_VERSION, "email": email, kind.value: secret})
             try:
                 atomic_write(self.secret_path, text.encode("utf-8"))
             except OSError as error:
@@ -365,10 +452,10 @@ class AccountStore:
                 ) from None
             return location
         try:
-            _keyring_module().set_password(KEYRING_SERVICE, email, password)
+            _keyring_module().set_password(KEYRING_SERVICE, email, secret)
         except Exception as error:  # keyring backends raise their own types
             raise SecretError(
-                f"the system keyring refused the password ({_keyring_error(error)}); "
+                f"the system keyring refused the {kind.noun} ({_keyring_error(error)}); "
                 "nothing was saved"
             ) from None
         # A password left in a fallback file from a keyring-less past must not linger.
@@ -376,7 +463,7 @@ class AccountStore:
             self.secret_path.unlink()
         return location
 
-    def _restore_secret(self, email: str, previous: tuple[str, str] | None) -> None:
+    def _restore_secret(self, email: str, previous: tuple[str, str, SecretType] | None) -> None:
         with contextlib.suppress(Exception):
             if previous is not None:
                 self._write_secret(*previous)
