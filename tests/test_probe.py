@@ -140,8 +140,13 @@ async def test_server_echo_of_the_password_is_masked(certificates: Certificates)
         ),
         (
             "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled",
+            FailureKind.SMTP_AUTH_DISABLED,
+            "-SmtpClientAuthenticationDisabled $false",
+        ),
+        (
+            "535 5.7.139 Authentication unsuccessful, basic authentication is disabled.",
             FailureKind.OAUTH_REQUIRED,
-            "OAuth2 is required",
+            "Microsoft sign-in is required",
         ),
         (
             "550 5.7.30 Basic authentication is not supported for Client Submission",

@@ -17,9 +17,15 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from mailsetup_tui.core.account import Account, InvalidAccount
+from mailsetup_tui.core.account import (
+    DEFAULT_AUTHORITY_HOST,
+    Account,
+    InvalidAccount,
+    MicrosoftSignIn,
+    default_authority_host,
+)
 from mailsetup_tui.core.mailer import InvalidMessage, Mailer, SendError
 from mailsetup_tui.core.probe import (
     DEFAULT_TIMEOUT,
@@ -34,11 +40,16 @@ from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security
 from mailsetup_tui.core.redact import redact
 from mailsetup_tui.core.store import (
     AccountStore,
+    SaveReport,
     SecretState,
     SecretStatus,
+    SecretType,
     StoreError,
     account_from_toml,
 )
+
+if TYPE_CHECKING:
+    from mailsetup_tui.core.oauth import DeviceCode, Tokens
 
 EXIT_OK = 0
 EXIT_TEST_FAILED = 1
@@ -121,6 +132,7 @@ def run(
             "show": cmd_show,
             "send": cmd_send,
             "apply": cmd_apply,
+            "signin": cmd_signin,
         }[args.command]
         return handler(context)
     except UsageError as error:
@@ -196,6 +208,17 @@ def build_parser() -> argparse.ArgumentParser:
             "re-tests and re-saves the saved account (e.g. with a new password)."
         ),
     )
+    signin = commands.add_parser(
+        "signin",
+        help="Microsoft sign-in (Exchange, Hotmail): device code, test, then save",
+        description=(
+            "Sign in with Microsoft for SMTP (OAuth2, AUTH XOAUTH2) on a machine without a "
+            "browser: open the address shown on any device and enter the code. The account "
+            "is then tested and saved, with the sign-in's refresh token kept where a password "
+            "would be. With no account options, signs the saved account in again "
+            "(--client-id/--tenant switch it to, or change, Microsoft sign-in)."
+        ),
+    )
     show = commands.add_parser(
         "show",
         help="the saved account and where its config and password live (never the password)",
@@ -226,11 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--check", action="store_true", help="test and report; never save")
     apply.add_argument("--password-stdin", action="store_true",
                        help="read the password from the first line of standard input")  # fmt: skip
-    for sub in (test, save):
-        _add_account_options(sub)
-    for sub in (test, show, send, apply):
+    for sub in (test, save, signin):
+        _add_account_options(sub, password=sub is not signin)
+    for sub in (test, show, send, apply, signin):
         sub.add_argument("--json", action="store_true", help="print one JSON object")
-    for sub in (test, save, show, send, apply):
+    for sub in (test, save, show, send, apply, signin):
         _add_global_options(sub, suppress=True)
     return parser
 
@@ -298,7 +321,7 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
     )
 
 
-def _add_account_options(parser: argparse.ArgumentParser) -> None:
+def _add_account_options(parser: argparse.ArgumentParser, *, password: bool) -> None:
     group = parser.add_argument_group(
         "account", "the account to use (all omitted: the saved account)"
     )
@@ -319,10 +342,23 @@ def _add_account_options(parser: argparse.ArgumentParser) -> None:
         "(sends the password unencrypted) (other only)",
     )
     group.add_argument(
-        "--password-stdin",
-        action="store_true",
-        help="read the password from the first line of standard input",
+        "--client-id",
+        metavar="GUID",
+        help="Microsoft sign-in instead of a password: the Application (client) ID of your "
+        "app registration (exchange, hotmail, other)",
     )
+    group.add_argument(
+        "--tenant",
+        metavar="ID|DOMAIN",
+        help="Microsoft sign-in: the Directory (tenant) ID or a domain of it (hotmail: "
+        "always consumers)",
+    )
+    if password:
+        group.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from the first line of standard input",
+        )
     group.add_argument(
         "--password", "-p", nargs="?", action=_RefusePasswordArgument, help=argparse.SUPPRESS
     )
@@ -350,6 +386,10 @@ def _version() -> str:
 def _check_global_options(args: argparse.Namespace) -> None:
     if not 0 < args.timeout <= MAX_TIMEOUT:
         raise UsageError(f"--timeout must be between 0 and {MAX_TIMEOUT:g} seconds")
+    try:
+        default_authority_host()
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     if args.ca_file is not None:
         path = Path(args.ca_file).expanduser()
         if not path.is_file():
@@ -398,9 +438,110 @@ def open_form(context: Context) -> int:
 
 def cmd_test(context: Context) -> int:
     account, password = _account_and_password(context)
-    result = _probe(context, account, password)
+    result, _ = _probe(context, account, password)
     _print_json_result(context, result, config_path=str(context.store.path))
     return EXIT_OK if result.ok else EXIT_TEST_FAILED
+
+
+def cmd_signin(context: Context) -> int:
+    from mailsetup_tui.core import oauth
+
+    account = _signin_account(context)
+    assert account.signin is not None
+    json_output = context.args.json
+    # With --json, standard output carries one object: the instructions go to standard error.
+    screen = context.err if json_output else context.out
+
+    def show(code: DeviceCode) -> None:
+        print(device_code_instructions(code), file=screen, flush=True)
+
+    try:
+        tokens = asyncio.run(
+            oauth.sign_in(
+                account.signin, show, timeout=context.timeout, ca_file=context.args.ca_file
+            )
+        )
+    except oauth.SignInError as error:
+        if json_output:
+            _print_json(context, _failure_json(error.as_probe_failure()) | {"signin": error.kind})
+        else:
+            print(f"Not signed in: {error.reason}", file=context.out)
+        return EXIT_TEST_FAILED
+    context.secrets += [tokens.access_token, tokens.refresh_token]
+    if not json_output:
+        print(signed_in_text(tokens, account.email), file=context.out)
+    result, secret = _probe(context, account, tokens)
+    outcome: dict[str, object] = {"config_path": str(context.store.path), "changed": False,
+                                  "signed_in_as": tokens.username}  # fmt: skip
+    if result.ok:
+        report = context.store.save(account, secret)
+        outcome |= {"changed": True, "secret": report.secret.describe()}
+        if not json_output:
+            _print_saved(context, report)
+    elif not json_output:
+        print(
+            "Not saved: the test must pass first (sign in again once it is fixed).",
+            file=context.out,
+        )
+    _print_json_result(context, result, **outcome)
+    return EXIT_OK if result.ok else EXIT_TEST_FAILED
+
+
+def device_code_instructions(code: DeviceCode) -> str:
+    """What to do with a device code, for any terminal (no escape sequences)."""
+    import time
+
+    expires = time.strftime("%H:%M", time.localtime(code.expires_at))
+    return (
+        f"To sign in, open {code.verification_uri} on any device and enter the code\n\n"
+        f"    {code.user_code}\n\n"
+        f"Waiting for the sign-in (the code expires at {expires}; Ctrl+C cancels)..."
+    )
+
+
+def signed_in_text(tokens: Tokens, email: str) -> str:
+    who = tokens.username or "an unnamed user"
+    text = f"Signed in as {who}."
+    if tokens.username and tokens.username.lower() != email.lower():
+        text += f" Note: the Email is {email}; the server must let {who} send as it."
+    return text
+
+
+def _signin_account(context: Context) -> Account:
+    """The account to sign in: from the options, or the saved one (its sign-in replaced by
+    --client-id/--tenant when given)."""
+    args = context.args
+    if args.smtp_mail is not None:
+        if args.client_id is None:
+            raise UsageError(
+                "--client-id is required: the Application (client) ID of your app registration "
+                "(see README: Microsoft sign-in)"
+            )
+        return _account_from_options(args).checked()
+    if any(getattr(args, name) is not None for name in _ACCOUNT_OPTIONS):
+        raise UsageError("--smtp-mail is required when account options are given")
+    saved = context.store.load()
+    if saved is None:
+        raise StoreError(
+            f"no saved account at {context.store.path}; give the account options "
+            "(see `mailsetup signin --help`)"
+        )
+    signin = saved.signin
+    if args.client_id is not None or args.tenant is not None:
+        signin = MicrosoftSignIn(
+            args.client_id or (signin.client_id if signin else ""),
+            args.tenant or (signin.tenant if signin else ""),
+            signin.authority_host if signin else default_authority_host(),
+        )
+    if signin is None:
+        raise UsageError(
+            "the saved account signs in with a password; give --client-id (and --tenant) to "
+            "switch it to Microsoft sign-in"
+        )
+    return Account.create(
+        saved.provider_id, saved.display_name, saved.email, server=saved.server,
+        port=saved.port, security=saved.security, signin=signin,
+    ).checked()  # fmt: skip
 
 
 def cmd_send(context: Context) -> int:
@@ -449,13 +590,15 @@ def cmd_apply(context: Context) -> int:
     except StoreError as error:
         raise UsageError(str(error)) from None
     store = context.store
-    try:
-        saved = store.load()
-    except StoreError:
-        saved = None  # unreadable: saving replaces it (keeping a backup), so it differs
-    password = _explicit_password(context)
-    if password is None:
-        if saved is None or saved.email != wanted.email:
+    # Unreadable counts as none: saving replaces it (keeping a backup), so it differs.
+    saved = _saved_or_none(store)
+    password = None if wanted.signin else _explicit_password(context)
+    if wanted.signin is not None:
+        # A device-code sign-in needs a person: `mailsetup signin` once per host, then
+        # apply keeps the account in line with the file.
+        password = _stored_sign_in(context, wanted.normalized())
+    elif password is None:
+        if saved is None or saved.email != wanted.email or saved.signin is not None:
             raise UsageError(
                 f"no password: use --password-stdin or set {PASSWORD_ENV} (no saved password "
                 f"for {wanted.email} to reuse)"
@@ -463,19 +606,20 @@ def cmd_apply(context: Context) -> int:
         password = store.read_secret(saved.email)
         context.secrets.append(password)
     checked = wanted.checked(password)
-    result = _probe(context, checked, password)
+    result, secret = _probe(context, checked, password)
     outcome: dict[str, object] = {"config_path": str(store.path), "changed": False}
     if not result.ok:
         _print_json_result(context, result, **outcome)
         return EXIT_TEST_FAILED
-    normalized = checked.provider.normalize_password(password)
-    if saved == checked and _secret_is(store, checked.email, normalized):
+    if wanted.signin is None:
+        secret = checked.provider.normalize_password(password)
+    if saved == checked and _secret_is(store, checked, secret):
         outcome["result"], said = "unchanged", "unchanged"
     elif args.check:
         outcome |= {"changed": True, "result": "would change"}
         said = "would change (not saved: --check)"
     else:
-        report = store.save(checked, password)
+        report = store.save(checked, secret)
         outcome |= {"changed": True, "result": "changed", "secret": report.secret.describe()}
         said = "changed"
     if args.json:
@@ -485,26 +629,30 @@ def cmd_apply(context: Context) -> int:
     return EXIT_OK
 
 
-def _secret_is(store: AccountStore, email: str, password: str) -> bool:
-    """Whether the stored password for `email` is `password` (unreadable counts as no)."""
+def _secret_is(store: AccountStore, account: Account, secret: str) -> bool:
+    """Whether the stored secret for `account` is `secret` (unreadable counts as no)."""
     try:
-        return store.read_secret(email) == password
+        return store.read_secret(account.email, SecretType.of(account)) == secret
     except StoreError:
         return False
 
 
 def cmd_save(context: Context) -> int:
     account, password = _account_and_password(context)
-    result = _probe(context, account, password)
+    result, secret = _probe(context, account, password)
     if not result.ok:
         print("Not saved: the test must pass first.", file=context.out)
         return EXIT_TEST_FAILED
-    report = context.store.save(account, password)
+    _print_saved(context, context.store.save(account, secret))
+    return EXIT_OK
+
+
+def _print_saved(context: Context, report: SaveReport) -> None:
     if report.backup_path is not None:
         print(f"The unreadable config was kept as {report.backup_path}", file=context.out)
     print(f"Saved to {report.config_path}", file=context.out)
-    print(f"Password stored in {report.secret.describe()}", file=context.out)
-    return EXIT_OK
+    print(f"{report.secret_type.noun.capitalize()} stored in {report.secret.describe()}",
+          file=context.out)  # fmt: skip
 
 
 def cmd_show(context: Context) -> int:
@@ -516,8 +664,14 @@ def cmd_show(context: Context) -> int:
         else:
             print(f"No saved account (the config would be at {store.path}).", file=context.out)
         return EXIT_STORE
-    status = store.secret_status(account.email)
+    kind = SecretType.of(account)
+    status = store.secret_status(account.email, kind)
+    signin = account.signin
     if context.args.json:
+        signin_json = {"signin": account.signin_method.value}
+        if signin is not None:
+            signin_json |= {"client_id": signin.client_id, "tenant": signin.tenant,
+                            "authority_host": signin.authority_host}  # fmt: skip
         _print_json(
             context,
             {
@@ -529,9 +683,11 @@ def cmd_show(context: Context) -> int:
                     "server": account.server,
                     "port": account.port,
                     "security": account.security.value,
-                },
+                }
+                | signin_json,
                 "config_path": str(store.path),
                 "secret": {
+                    "type": kind.value,
                     "kind": status.location.kind.value,
                     "where": status.location.where,
                     "state": status.state.value,
@@ -547,8 +703,15 @@ def cmd_show(context: Context) -> int:
         ("SMTP Server Name", account.server),
         ("SMTP Server Port", str(account.port)),
         ("Security", account.security.label),
+        ("Sign-in", account.signin_method.label),
+    ]
+    if signin is not None:
+        rows += [("Client ID", signin.client_id), ("Tenant", signin.tenant)]
+        if signin.authority_host != DEFAULT_AUTHORITY_HOST:
+            rows.append(("Login host", signin.authority_host))
+    rows += [
         ("Config", str(store.path)),
-        ("Password", _describe_secret_status(status)),
+        ("Password" if signin is None else "Sign-in token", _describe_secret_status(status)),
     ]
     width = max(len(label) for label, _ in rows) + 2
     for label, value in rows:
@@ -598,10 +761,21 @@ def _json_error(context: Context, kind: str, reason: str) -> None:
 
 # --- account and password --------------------------------------------------------------------
 
-_ACCOUNT_OPTIONS = ("smtp_mail", "display_name", "email", "server", "port", "security")
+_ACCOUNT_OPTIONS = (
+    "smtp_mail",
+    "display_name",
+    "email",
+    "server",
+    "port",
+    "security",
+    "client_id",
+    "tenant",
+)
 
 
 def _account_and_password(context: Context) -> tuple[Account, str]:
+    """The account and its secret: the password, or the stored refresh token of its
+    Microsoft sign-in."""
     args = context.args
     given = [name for name in _ACCOUNT_OPTIONS if getattr(args, name) is not None]
     if not given:
@@ -611,14 +785,16 @@ def _account_and_password(context: Context) -> tuple[Account, str]:
                 f"no saved account at {context.store.path}; give the account options "
                 "(see `mailsetup test --help`)"
             )
-        password = _explicit_password(context)
+        password = None if account.signin else _explicit_password(context)
         if password is None:
-            password = context.store.read_secret(account.email)
+            password = context.store.read_secret(account.email, SecretType.of(account))
             context.secrets.append(password)
         return account, password
     account = _account_from_options(args)
     # Report account problems before asking for a password nobody should type twice.
-    account.checked()
+    account = account.checked()
+    if account.signin is not None:
+        return account, _stored_sign_in(context, account)
     password = _explicit_password(context)
     if password is None:
         password = _prompt_password(context)
@@ -651,6 +827,9 @@ def _account_from_options(args: argparse.Namespace) -> Account:
     ]
     if missing:
         raise UsageError(f"missing {', '.join(missing)} for --smtp-mail {provider.id.value}")
+    signin = None
+    if args.client_id is not None or args.tenant is not None:
+        signin = MicrosoftSignIn(args.client_id or "", args.tenant or "", default_authority_host())
     return Account.create(
         provider.id,
         args.display_name,
@@ -658,7 +837,33 @@ def _account_from_options(args: argparse.Namespace) -> Account:
         server=args.server,
         port=args.port,
         security=args.security,
+        signin=signin,
     )
+
+
+def _stored_sign_in(context: Context, account: Account) -> str:
+    """The refresh token kept for `account`'s Microsoft sign-in. Only a sign-in made for the
+    same address and app registration counts: a token is never carried over to another."""
+    if getattr(context.args, "password_stdin", False) or os.environ.get(PASSWORD_ENV):
+        raise UsageError("Microsoft sign-in uses no password: drop --password-stdin and "
+                         f"{PASSWORD_ENV}")  # fmt: skip
+    saved = _saved_or_none(context.store)
+    if saved is None or (saved.email, saved.signin) != (account.email, account.signin):
+        raise UsageError(
+            f"no Microsoft sign-in is stored for {account.email} with this app registration: "
+            "run `mailsetup signin` with the same account options first"
+        )
+    token = context.store.read_secret(account.email, SecretType.REFRESH_TOKEN)
+    context.secrets.append(token)
+    return token
+
+
+def _saved_or_none(store: AccountStore) -> Account | None:
+    """The saved account; None when there is none or it cannot be read."""
+    try:
+        return store.load()
+    except StoreError:
+        return None
 
 
 def _explicit_password(context: Context) -> str | None:
@@ -692,22 +897,41 @@ def _prompt_password(context: Context) -> str:
     return password
 
 
-def _probe(context: Context, account: Account, password: str) -> ProbeResult:
-    result = asyncio.run(
-        probe(account, password, timeout=context.timeout, ca_file=context.args.ca_file)
-    )
+def _probe(context: Context, account: Account, secret: str | Tokens) -> tuple[ProbeResult, str]:
+    """Test `account` and print the outcome; returns it with the secret to save: the password,
+    or for Microsoft sign-in the newest refresh token (`secret` is the stored refresh token or
+    the tokens of a sign-in just made)."""
+    if account.signin is None:
+        assert isinstance(secret, str)
+        result = asyncio.run(
+            probe(account, secret, timeout=context.timeout, ca_file=context.args.ca_file)
+        )
+        keep = secret
+    else:
+        from mailsetup_tui.core.oauth import probe_signed_in
+
+        result, tokens = asyncio.run(
+            probe_signed_in(account, secret, timeout=context.timeout, ca_file=context.args.ca_file)
+        )
+        keep = secret if isinstance(secret, str) else secret.refresh_token
+        if tokens is not None:
+            context.secrets += [tokens.access_token, tokens.refresh_token]
+            if tokens.refresh_token != keep:
+                keep = tokens.refresh_token
+                context.store.replace_refresh_token(account, keep)
     if getattr(context.args, "json", False):
-        return result  # the caller prints one JSON object instead
+        return result, keep  # the caller prints one JSON object instead
     if result.ok:
         via = f" over {result.tls_version}" if result.tls_version else " without encryption"
+        how = "Microsoft sign-in (XOAUTH2)" if account.signin else "login"
         print(MESSAGE_OK, file=context.out)
         print(
-            f"{account.server}:{account.port}{via}: login as {account.email} accepted "
+            f"{account.server}:{account.port}{via}: {how} as {account.email} accepted "
             f"({result.elapsed:.2f} s)",
             file=context.out,
         )
     else:
         assert result.failure is not None
         print(MESSAGE_FAILED, file=context.out)
-        print(redact(result.failure.reason, password), file=context.out)
-    return result
+        print(redact(result.failure.reason, *context.secrets), file=context.out)
+    return result, keep

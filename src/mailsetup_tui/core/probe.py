@@ -455,19 +455,21 @@ class Session:
                 FailureKind.STARTTLS_REQUIRED,
                 "the server requires STARTTLS: choose STARTTLS (or Auto) as the security",
             )
+        # Microsoft's 5.7.139 comes in two kinds: SMTP AUTH off altogether (no sign-in method
+        # helps until an administrator turns it on), or only password sign-in off.
+        if "SmtpClientAuthentication" in text or ("5.7.139" in text and self.account.signin):
+            return Failed(
+                FailureKind.SMTP_AUTH_DISABLED,
+                f"SMTP AUTH is turned off for {self.account.email} or its tenant: an Exchange "
+                f"administrator must allow it (Set-CASMailbox -Identity {self.account.email} "
+                f"-SmtpClientAuthenticationDisabled $false) ({reply})",
+            )
         if ("5.7.139" in text or "5.7.30" in text) and self.account.signin is None:
             return Failed(
                 FailureKind.OAUTH_REQUIRED,
                 "SMTP AUTH with a password is disabled for this account or tenant: "
                 "Microsoft sign-in is required. Choose Sign-in: Microsoft sign-in in the form, "
                 f"or run `mailsetup signin` (README: Microsoft sign-in) ({reply})",
-            )
-        if "5.7.139" in text or "SmtpClientAuthentication" in text:
-            return Failed(
-                FailureKind.SMTP_AUTH_DISABLED,
-                f"SMTP AUTH is turned off for {self.account.email} or its tenant: an Exchange "
-                f"administrator must allow it (Set-CASMailbox -Identity {self.account.email} "
-                f"-SmtpClientAuthenticationDisabled $false) ({reply})",
             )
         if self.step is Step.AUTH and self.account.signin is not None and code in {535, 534, 530}:
             return Failed(

@@ -277,6 +277,7 @@ class SaveReport:
     secret: SecretLocation
     backup_path: Path | None = None
     """Where an unreadable config that this save replaced was kept, if there was one."""
+    secret_type: SecretType = SecretType.PASSWORD
 
 
 class AccountStore:
@@ -335,7 +336,7 @@ class AccountStore:
         if previous and previous[0] != account.email and location.kind is SecretKind.KEYRING:
             with contextlib.suppress(Exception):
                 _keyring_module().delete_password(KEYRING_SERVICE, previous[0])
-        return SaveReport(self.path, location, backup)
+        return SaveReport(self.path, location, backup, kind)
 
     def _move_aside_unreadable_config(self) -> Path | None:
         """Keep a config that does not load, instead of overwriting it silently."""
