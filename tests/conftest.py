@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import keyring
@@ -10,6 +10,7 @@ import keyring.backends.fail
 import pytest
 
 from mailsetup_tui.core.store import AccountStore
+from mailsetup_tui.tui.app import MailSetupApp
 
 from support.authserver import AuthServer, XOAuth2Handler, run_auth_server
 from support.cli import mailsetup_env
@@ -127,3 +128,19 @@ def microsoft_server(certificates: Certificates, auth_server: AuthServer) -> Ite
         handler=XOAuth2Handler(auth_server.state),
     ) as server:
         yield server
+
+
+@pytest.fixture
+def make_app(store: AccountStore, certificates: Certificates) -> Callable[..., MailSetupApp]:
+    """Builds the form's app on the test's store, trusting the test CA, at xterm-256color."""
+
+    def make(**kwargs: object) -> MailSetupApp:
+        options: dict[str, object] = {
+            "timeout": 5.0,
+            "ca_file": str(certificates.ca_file),
+            "environ": {"TERM": "xterm-256color"},
+        }
+        options |= kwargs
+        return MailSetupApp(store, **options)  # type: ignore[arg-type]
+
+    return make

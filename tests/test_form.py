@@ -24,20 +24,7 @@ from support.keyrings import MemoryKeyring
 from support.servers import HOST, LOGIN, PASSWORD, Certificates, SmtpServer, run_raw_server
 
 AppFactory = Callable[..., MailSetupApp]
-
-
-@pytest.fixture
-def make_app(store: AccountStore, certificates: Certificates) -> AppFactory:
-    def make(**kwargs: object) -> MailSetupApp:
-        options: dict[str, object] = {
-            "timeout": 5.0,
-            "ca_file": str(certificates.ca_file),
-            "environ": {"TERM": "xterm-256color"},
-        }
-        options |= kwargs
-        return MailSetupApp(store, **options)  # type: ignore[arg-type]
-
-    return make
+"""The `make_app` fixture (conftest): the app on the test's store, trusting the test CA."""
 
 
 @contextlib.asynccontextmanager
@@ -72,16 +59,17 @@ async def fill_other(
     app = pilot.app
     assert isinstance(app, MailSetupApp)
     app.setup_screen.query_one("#provider").focus()
-    values = {"display-name": "Codes", "email": LOGIN, "password": password, "server": HOST,
-              "port": str(port)}  # fmt: skip
+    values = {"display-name": "Codes", "email": LOGIN, "signin": "", "password": password,
+              "server": HOST, "port": str(port)}  # fmt: skip
     await pilot.press("o")
     if typing:
-        for text in values.values():
+        for text in values.values():  # Sign-in is passed over: App password is the default
             await pilot.press("tab", *text)
         await pilot.press("tab")
     else:
         for widget_id, text in values.items():
-            field(app, widget_id).value = text
+            if widget_id != "signin":
+                field(app, widget_id).value = text
     await pilot.pause()
 
 
@@ -120,13 +108,13 @@ async def test_fields_in_spec_order_with_tab(make_app: AppFactory) -> None:
     async with running(app) as pilot:
         await pilot.press("o")  # Other: server, port and security take part in Tab
         order = []
-        for _ in range(9):
+        for _ in range(10):
             assert app.focused is not None
             order.append(app.focused.id)
             await pilot.press("tab")
         assert order == [
-            "provider", "display-name", "email", "password", "server", "port", "security",
-            "test", "provider",  # Save is disabled until a test passes: skipped
+            "provider", "display-name", "email", "signin", "password", "server", "port",
+            "security", "test", "provider",  # Save is disabled until a test passes: skipped
         ]  # fmt: skip
 
 
@@ -177,7 +165,7 @@ async def test_enter_opens_the_provider_list(make_app: AppFactory) -> None:
 async def test_other_keeps_what_the_user_typed(make_app: AppFactory) -> None:
     app = make_app()
     async with running(app) as pilot:
-        await pilot.press("o", "tab", "tab", "tab", "tab", *"smtp.example.com", "tab", *"2525")
+        await pilot.press("o", *["tab"] * 5, *"smtp.example.com", "tab", *"2525")
         app.setup_screen.query_one("#provider").focus()
         await pilot.press("g")
         assert field(app, "server").value == "smtp.gmail.com"
@@ -191,7 +179,7 @@ async def test_microsoft_providers_show_the_notice(make_app: AppFactory) -> None
     app = make_app()
     async with running(app) as pilot:
         await pilot.press("h")
-        assert "Microsoft is ending password sign-in" in text_of(app, "#provider-notice")
+        assert "Microsoft is ending SMTP passwords" in text_of(app, "#provider-notice")
         await pilot.press("g")
         assert not app.setup_screen.query_one("#provider-notice").has_class("-visible")
 
@@ -542,7 +530,7 @@ async def test_exactly_the_focused_fields_label_is_marked(make_app: AppFactory) 
         assert marked() == ["SMTP Mail"]
         await pilot.press("tab")
         assert marked() == ["Display Name"]
-        await pilot.press("tab", "tab", "tab")  # Gmail... Exchange: password, then Test
+        await pilot.press("tab", "tab", "tab", "tab")  # Exchange: Email, Sign-in, Password, Test
         assert marked() == []
         await pilot.press("ctrl+t")  # invalid: focus goes to the first bad field
         await pilot.pause()

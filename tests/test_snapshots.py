@@ -6,16 +6,21 @@ run to run); test_form.py drives the same panel with real probes.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
+import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Select
 
+from mailsetup_tui.core.account import SignInMethod
+from mailsetup_tui.core.oauth import DeviceCode
 from mailsetup_tui.core.probe import FailureKind, ProbeFailure, ProbeResult, Step
 from mailsetup_tui.core.store import AccountStore
 from mailsetup_tui.tui.app import MailSetupApp
+from mailsetup_tui.tui.dialogs import DeviceCodeScreen
 
 # Read, never written: no save happens in these tests, and a fixed path keeps the mode line
 # the same on every machine.
@@ -104,3 +109,62 @@ def test_invalid_fields_marked(snap_compare: SnapCompare) -> None:
 
 def test_monochrome(snap_compare: SnapCompare) -> None:
     assert snap_compare(app(NO_COLOR="1"), terminal_size=(80, 24), run_before=fill_other)
+
+
+async def fill_exchange_with_sign_in(pilot: Pilot[None]) -> None:
+    screen = pilot.app.screen
+    await pilot.pause()
+    screen.query_one("#signin", Select).value = SignInMethod.MICROSOFT
+    for widget_id, value in {
+        "display-name": "Acme Verification",
+        "email": "codes@contoso.com",
+        "client-id": "0f9a3c2e-5b7d-4e21-9a6c-1d2e3f4a5b6c",
+        "tenant": "contoso.com",
+    }.items():
+        screen.query_one(f"#{widget_id}", Input).value = value
+    await pilot.pause()
+
+
+def test_microsoft_sign_in_fields(snap_compare: SnapCompare) -> None:
+    async def succeeded(pilot: Pilot[None]) -> None:
+        await fill_exchange_with_sign_in(pilot)
+        assert isinstance(pilot.app, MailSetupApp)
+        pilot.app.setup_screen.result_panel.show_probe(
+            ProbeResult(None, Step.DONE, 0.9, "TLSv1.3"), "codes@contoso.com", "codes@contoso.com"
+        )
+        await pilot.pause()
+
+    assert snap_compare(app(), terminal_size=(80, 24), run_before=succeeded)
+
+
+@pytest.fixture
+def utc() -> Iterator[None]:
+    """The code's expiry is shown in local time: pin the zone so the snapshot is the same
+    everywhere."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TZ", "UTC")
+        time.tzset()
+        yield
+    time.tzset()
+
+
+def show_device_code(screen_app: MailSetupApp) -> Callable[[Pilot[None]], Awaitable[None]]:
+    async def show(pilot: Pilot[None]) -> None:
+        await fill_exchange_with_sign_in(pilot)
+        code = DeviceCode("HK7QW3ZP", "https://microsoft.com/devicelogin", 1_795_000_000.0)
+        await screen_app.push_screen(DeviceCodeScreen(code, "codes@contoso.com"))
+        await pilot.pause()
+
+    return show
+
+
+@pytest.mark.usefixtures("utc")
+def test_device_code_dialog(snap_compare: SnapCompare) -> None:
+    shown = app()
+    assert snap_compare(shown, terminal_size=(80, 24), run_before=show_device_code(shown))
+
+
+@pytest.mark.usefixtures("utc")
+def test_device_code_dialog_monochrome(snap_compare: SnapCompare) -> None:
+    shown = app(NO_COLOR="1", TERM="vt100")
+    assert snap_compare(shown, terminal_size=(80, 24), run_before=show_device_code(shown))

@@ -73,13 +73,15 @@ class Mailer:
         timeout: float = DEFAULT_TIMEOUT,
         ca_file: str | os.PathLike[str] | None = None,
         keep_refresh_token: Callable[[str], None] | None = None,
+        tokens: Tokens | None = None,
     ) -> None:
         self.account = account
         self._password = account.provider.normalize_password(password)
         self.timeout = timeout
         self.ca_file = ca_file
         self._keep_refresh_token = keep_refresh_token
-        self._tokens: Tokens | None = None
+        self._tokens = tokens
+        """The current tokens of a Microsoft sign-in (e.g. from the sign-in just made)."""
 
     def __repr__(self) -> str:  # never the password, even in a traceback's locals
         return f"Mailer({self.account.email!r} via {self.account.server}:{self.account.port})"

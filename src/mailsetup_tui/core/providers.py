@@ -126,7 +126,7 @@ class Provider:
         return password
 
 
-_MICROSOFT_BASIC_AUTH_NOTICE = "Microsoft is ending SMTP passwords: choose Microsoft sign-in."
+_MICROSOFT_BASIC_AUTH_NOTICE = "Microsoft is ending SMTP passwords: use Microsoft sign-in."
 _MICROSOFT_BASIC_AUTH_DETAIL = (
     "Microsoft is turning SMTP password sign-in off (Exchange Online: by default from the end "
     "of December 2026; Outlook.com/Hotmail: already). A 535 5.7.139 or 550 5.7.30 reply means "

@@ -12,7 +12,14 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
 
-from mailsetup_tui.core.account import Account, AccountDraft, Field, FieldProblem
+from mailsetup_tui.core.account import (
+    Account,
+    AccountDraft,
+    Field,
+    FieldProblem,
+    SignInMethod,
+    default_authority_host,
+)
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security, provider
 
 REVEAL_SECONDS = 5.0
@@ -45,10 +52,18 @@ _INPUT_IDS = {
     Field.DISPLAY_NAME: "display-name",
     Field.EMAIL: "email",
     Field.PASSWORD: "password",
+    Field.CLIENT_ID: "client-id",
+    Field.TENANT: "tenant",
     Field.SERVER: "server",
     Field.PORT: "port",
 }
-_CONTROL_IDS = {Field.SMTP_MAIL: "provider", Field.SECURITY: "security", **_INPUT_IDS}
+_CONTROL_IDS = {
+    Field.SMTP_MAIL: "provider",
+    Field.SECURITY: "security",
+    Field.SIGN_IN: "signin",
+    **_INPUT_IDS,
+}
+_MICROSOFT_ONLY = (Field.CLIENT_ID, Field.TENANT)
 
 
 def _field_row(field: Field, control: Widget) -> ComposeResult:
@@ -80,11 +95,27 @@ class AccountForm(Vertical, can_focus=False):
             Field.EMAIL, Input(placeholder="e.g. codes@example.com", compact=True, id="email")
         )
         yield from _field_row(
+            Field.SIGN_IN,
+            Select(
+                [(m.label, m) for m in SignInMethod], allow_blank=False, compact=True, id="signin"
+            ),
+        )
+        yield from _field_row(
             Field.PASSWORD,
             Input(
                 placeholder="the app password (hidden)", password=True, compact=True, id="password"
             ),
         )
+        yield from _field_row(
+            Field.CLIENT_ID,
+            Input(placeholder="Application (client) ID of your app registration", compact=True,
+                  id="client-id"),
+        )  # fmt: skip
+        yield from _field_row(
+            Field.TENANT,
+            Input(placeholder="Directory (tenant) ID, or a domain of it", compact=True,
+                  id="tenant"),
+        )  # fmt: skip
         yield from _field_row(Field.SERVER, Input(compact=True, id="server"))
         yield from _field_row(
             Field.PORT,
@@ -103,6 +134,10 @@ class AccountForm(Vertical, can_focus=False):
             field.cursor_blink = False
         self._other_values = ("", "", Security.AUTO)
         """What the user typed for Other, restored when they come back to it."""
+        self._own_tenant = ""
+        """The tenant typed for Exchange or Other, restored after a visit to Hotmail."""
+        self.authority_host = default_authority_host()
+        """Where a new Microsoft sign-in goes; a loaded account brings its own."""
         self._apply_provider(self.provider_id, remember=False)
 
     # --- reading and writing the values ---------------------------------------------------
@@ -117,16 +152,27 @@ class AccountForm(Vertical, can_focus=False):
         return self.query_one(f"#{_INPUT_IDS[field]}", Input)
 
     @property
+    def signin_method(self) -> SignInMethod:
+        value = self.query_one("#signin", Select).value
+        return value if isinstance(value, SignInMethod) else SignInMethod.PASSWORD
+
+    @property
     def values(self) -> AccountDraft:
         security = self.query_one("#security", Select).value
+        microsoft = self.signin_method is SignInMethod.MICROSOFT
         return AccountDraft(
             provider_id=self.provider_id,
             display_name=self._input(Field.DISPLAY_NAME).value,
             email=self._input(Field.EMAIL).value,
-            password=self._input(Field.PASSWORD).value,
+            # Microsoft sign-in has no password: one typed before switching is not part of it.
+            password="" if microsoft else self._input(Field.PASSWORD).value,
             server=self._input(Field.SERVER).value,
             port=self._input(Field.PORT).value,
             security=security if isinstance(security, Security) else Security.AUTO,
+            signin=self.signin_method,
+            client_id=self._input(Field.CLIENT_ID).value if microsoft else "",
+            tenant=self._input(Field.TENANT).value if microsoft else "",
+            authority_host=self.authority_host,
         )
 
     def load(self, account: Account, password: str | None) -> None:
@@ -139,6 +185,13 @@ class AccountForm(Vertical, can_focus=False):
                 self._input(Field.PASSWORD).value = password
             if account.provider_id is ProviderId.OTHER:
                 self._other_values = (account.server, str(account.port), account.security)
+            self.query_one("#signin", Select).value = account.signin_method
+            if account.signin is not None:
+                self._input(Field.CLIENT_ID).value = account.signin.client_id
+                self._input(Field.TENANT).value = account.signin.tenant
+                if account.provider.fixed_tenant is None:
+                    self._own_tenant = account.signin.tenant
+                self.authority_host = account.signin.authority_host
             self._apply_provider(account.provider_id, remember=False)
 
     def set_password(self, password: str) -> None:
@@ -176,8 +229,42 @@ class AccountForm(Vertical, can_focus=False):
             widget.disabled = entry.is_preset
         for field in (Field.SERVER, Field.PORT, Field.SECURITY):
             self.show_problem(field, None)
+        self._apply_signin_choice(entry.microsoft_signin, entry.fixed_tenant, remember=remember)
         self.query_one("#provider-notice", Static).update(entry.notice or "")
         self.query_one("#provider-notice").set_class(bool(entry.notice), "-visible")
+
+    def _apply_signin_choice(
+        self, offered: bool, fixed_tenant: str | None, *, remember: bool
+    ) -> None:
+        """Sign-in is a choice only where Microsoft sign-in exists; a fixed tenant (Hotmail)
+        is shown and locked, as the presets' server is."""
+        signin, tenant = self.query_one("#signin", Select), self._input(Field.TENANT)
+        with self.prevent(Input.Changed, Select.Changed):
+            if not offered:
+                signin.value = SignInMethod.PASSWORD
+            if fixed_tenant is not None:
+                if remember and not tenant.disabled:
+                    self._own_tenant = tenant.value
+                tenant.value = fixed_tenant
+            elif tenant.disabled:
+                tenant.value = self._own_tenant
+        signin.disabled = not offered
+        tenant.disabled = fixed_tenant is not None
+        self._show_signin_rows()
+
+    def _show_signin_rows(self) -> None:
+        microsoft = self.signin_method is SignInMethod.MICROSOFT
+        self.query_one("#password-row").display = not microsoft
+        for field in _MICROSOFT_ONLY:
+            self.query_one(f"#{_CONTROL_IDS[field]}-row").display = microsoft
+            if not microsoft:
+                self.show_problem(field, None)
+        if microsoft:
+            self.show_problem(Field.PASSWORD, None)
+
+    @on(Select.Changed, "#signin")
+    def signin_chosen(self) -> None:
+        self._show_signin_rows()
 
     # --- problems ---------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from typing import ClassVar
 
 from textual import on
@@ -12,6 +13,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from mailsetup_tui.core.account import SignInMethod
+from mailsetup_tui.core.oauth import DeviceCode
 from mailsetup_tui.core.providers import Provider
 
 
@@ -83,6 +86,44 @@ class RecipientScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class DeviceCodeScreen(ModalScreen[bool]):
+    """Microsoft sign-in: where to go and the code to type there, while the form polls.
+
+    The code stands alone on its line, in bold, so it can be read across a room and selected
+    with the mouse without picking up anything else. Nothing on it changes while waiting:
+    no countdown repainting over a serial line, just the time the code expires. Escape
+    cancels; the screen returns True then, and False when the sign-in ended on its own.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel sign-in", show=False)
+    ]
+
+    def __init__(self, code: DeviceCode, account: str) -> None:
+        super().__init__()
+        self.code = code
+        self.account = account
+
+    def compose(self) -> ComposeResult:
+        expires = time.strftime("%H:%M", time.localtime(self.code.expires_at))
+        with Vertical(classes="dialog device-code"):
+            yield Static("Microsoft sign-in", classes="dialog-title", markup=False)
+            yield Static(
+                f"On any device with a browser, open\n\n  {self.code.verification_uri}\n\n"
+                f"sign in as {self.account} (or the user allowed to send as it) and enter:",
+                markup=False,
+            )
+            yield Static(self.code.user_code, id="user-code", markup=False)
+            yield Static(
+                f"Waiting for the sign-in; the code expires at {expires}. Esc cancels.",
+                classes="hint",
+                markup=False,
+            )
+
+    def action_cancel(self) -> None:
+        self.dismiss(True)
+
+
 HELP_WIDTH = 72
 """Text columns inside the help dialog (76 wide with border and padding) on an 80-column
 terminal."""
@@ -94,8 +135,54 @@ def _entry(label: str, text: str) -> str:
     )
 
 
-def help_text(chosen: Provider) -> str:
-    """What each field means, with the chosen provider's app-password steps."""
+def microsoft_signin_steps(chosen: Provider) -> list[str]:
+    """The one-time app registration, in the portal's own words (also in the README)."""
+    accounts = (
+        "Personal Microsoft accounts only"
+        if chosen.fixed_tenant == "consumers"
+        else "Accounts in this organizational directory only"
+    )
+    steps = [
+        "Microsoft sign-in needs an app registration of your own, made once at "
+        "https://entra.microsoft.com > App registrations > New registration:",
+        f"1. Any name; Supported account types: {accounts}; no redirect URI.",
+        "2. Authentication > Settings: Allow public client flows = Yes.",
+        "3. API permissions > Add a permission > Microsoft Graph > Delegated: SMTP.Send and "
+        "offline_access; then Grant admin consent (work accounts).",
+        "4. From Overview, copy the Application (client) ID to Client ID and the "
+        "Directory (tenant) ID (or your domain) to Tenant.",
+        "Test then shows a code to enter at https://microsoft.com/devicelogin from any "
+        "device; the sign-in is kept like a password and renewed by itself.",
+    ]
+    return [textwrap.fill(step, HELP_WIDTH, subsequent_indent="   ") for step in steps]
+
+
+def help_text(chosen: Provider, method: SignInMethod = SignInMethod.PASSWORD) -> str:
+    """What each field means, with the chosen provider's app-password or sign-in steps."""
+    if method is SignInMethod.MICROSOFT:
+        return "\n\n".join(
+            [
+                "\n".join(
+                    [
+                        _entry("Sign-in", "Microsoft sign-in (OAuth2): no password is stored."),
+                        _entry(
+                            "Client ID", "the Application (client) ID of your app registration."
+                        ),
+                        _entry(
+                            "Tenant",
+                            "consumers for Hotmail/Outlook.com; otherwise the Directory "
+                            "(tenant) ID or a domain of your organisation.",
+                        ),
+                    ]
+                ),
+                "\n".join(microsoft_signin_steps(chosen)),
+                textwrap.fill(
+                    "Ctrl+T/F2 Test (signs in first), Ctrl+S/F3 Save, Ctrl+N/F4 test message, "
+                    "Esc cancel. Esc or Enter closes this help.",
+                    HELP_WIDTH,
+                ),
+            ]
+        )
     sections = [
         "\n".join(
             [
@@ -144,13 +231,14 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,enter,f1,ctrl+g,q", "dismiss_help", "Close", show=False)
     ]
 
-    def __init__(self, chosen: Provider) -> None:
+    def __init__(self, chosen: Provider, method: SignInMethod = SignInMethod.PASSWORD) -> None:
         super().__init__()
         self.chosen = chosen
+        self.method = method
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog help"):
-            yield Static(help_text(self.chosen), markup=False)
+            yield Static(help_text(self.chosen, self.method), markup=False)
 
     def action_dismiss_help(self) -> None:
         self.dismiss(None)

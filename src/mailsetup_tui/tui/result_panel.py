@@ -32,14 +32,18 @@ class ResultPanel(Vertical):
     def show_testing(self, where: str) -> None:
         self._show("-busy", f"Testing {where} ...", "Esc cancels the test.")
 
-    def show_probe(self, result: ProbeResult, login: str) -> None:
+    def show_signing_in(self) -> None:
+        self._show("-busy", "Starting Microsoft sign-in ...", "Esc cancels.")
+
+    def show_probe(self, result: ProbeResult, login: str, signed_in_as: str | None = None) -> None:
         if result.ok:
             via = f"over {result.tls_version}" if result.tls_version else "without encryption"
+            who = f"Signed in as {signed_in_as}. " if signed_in_as else ""
             self._show(
                 "-ok",
                 MESSAGE_OK,
-                f"Login as {login} accepted {via} in {result.elapsed:.1f} s. Save and Send "
-                "test are now available.",
+                f"{who}Login as {login} accepted {via} in {result.elapsed:.1f} s. Save and "
+                "Send test are now available.",
             )
         else:
             assert result.failure is not None
@@ -64,11 +68,12 @@ class ResultPanel(Vertical):
     def show_saved(self, report: SaveReport) -> None:
         if report.secret.kind is SecretKind.FILE:
             secret = (
-                f"No system keyring was found, so the password is in {report.secret.where} "
+                f"No system keyring was found, so the {report.secret_type.noun} is in "
+                f"{report.secret.where} "
                 "(readable only by you)."
             )
         else:
-            secret = f"Password in {report.secret.describe()}."
+            secret = f"{report.secret_type.noun.capitalize()} in {report.secret.describe()}."
         backup = (
             f" The unreadable old config was kept as {report.backup_path}."
             if report.backup_path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -14,14 +15,22 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 from textual.worker import Worker, WorkerState
 
-from mailsetup_tui.core.account import Account, AccountDraft
+from mailsetup_tui.core import oauth
+from mailsetup_tui.core.account import Account, AccountDraft, MicrosoftSignIn, SignInMethod
 from mailsetup_tui.core.mailer import InvalidMessage, Mailer, SendError, Sent
-from mailsetup_tui.core.probe import ProbeResult, probe
+from mailsetup_tui.core.oauth import DeviceCode, SignInError, Tokens
+from mailsetup_tui.core.probe import FailureKind, ProbeResult, Step, probe
 from mailsetup_tui.core.providers import provider
 from mailsetup_tui.core.redact import redact
-from mailsetup_tui.core.store import AccountStore, SaveReport, SecretError, StoreError
+from mailsetup_tui.core.store import (
+    AccountStore,
+    SaveReport,
+    SecretError,
+    SecretType,
+    StoreError,
+)
 from mailsetup_tui.tui.account_form import AccountForm
-from mailsetup_tui.tui.dialogs import ConfirmScreen, HelpScreen, RecipientScreen
+from mailsetup_tui.tui.dialogs import ConfirmScreen, DeviceCodeScreen, HelpScreen, RecipientScreen
 from mailsetup_tui.tui.result_panel import ResultPanel
 
 
@@ -35,6 +44,30 @@ class ProbeSettings:
 
     timeout: float
     ca_file: str | None
+
+
+@dataclass(frozen=True, repr=False)
+class HeldSignIn:
+    """A Microsoft sign-in the screen holds: for which address and app registration, and its
+    tokens (or only the refresh token, as read from the store). Never shown, only saved."""
+
+    email: str
+    signin: MicrosoftSignIn
+    secret: Tokens | str
+
+    def fits(self, account: Account) -> bool:
+        return (self.email, self.signin) == (account.email, account.signin)
+
+    @property
+    def refresh_token(self) -> str:
+        return self.secret if isinstance(self.secret, str) else self.secret.refresh_token
+
+
+ProbeOutcome = tuple[AccountDraft, ProbeResult, HeldSignIn | None]
+
+_SIGN_IN_AGAIN = frozenset(
+    {FailureKind.CREDENTIALS, FailureKind.SIGNIN, FailureKind.SIGNIN_REVOKED}
+)
 
 
 MIN_WIDTH, MIN_HEIGHT = 60, 20
@@ -77,7 +110,10 @@ class SetupScreen(Screen[None]):
         super().__init__()
         self.store = store
         self.settings = settings
-        self._probe_worker: Worker[tuple[AccountDraft, ProbeResult]] | None = None
+        self._probe_worker: Worker[ProbeOutcome] | None = None
+        self._held: HeldSignIn | None = None
+        """The Microsoft sign-in to test with and to save; replaced by each new sign-in."""
+        self._code_screen: DeviceCodeScreen | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="too-small", markup=False)
@@ -135,14 +171,19 @@ class SetupScreen(Screen[None]):
     @work(thread=True, exit_on_error=False, group="secret")
     def _read_saved_secret(self, account: Account) -> None:
         # A thread: keyring backends may talk to D-Bus, which must not hold up the first paint.
+        kind = SecretType.of(account)
         try:
-            password = self.store.read_secret(account.email)
+            secret = self.store.read_secret(account.email, kind)
         except SecretError as error:
             self.app.call_from_thread(
-                self._set_banner, f"The saved password could not be read: {error}"
+                self._set_banner, f"The saved {kind.noun} could not be read: {error}"
             )
             return
-        self.app.call_from_thread(self._secret_loaded, password)
+        if account.signin is not None:
+            held = HeldSignIn(account.email, account.signin, secret)
+            self.app.call_from_thread(setattr, self, "_held", held)
+            return
+        self.app.call_from_thread(self._secret_loaded, secret)
 
     def _secret_loaded(self, password: str) -> None:
         if self.form.values.password:
@@ -169,6 +210,7 @@ class SetupScreen(Screen[None]):
 
     def watch_values(self) -> None:
         self._update_save_ready()
+        self.refresh_bindings()  # "Show password" only where there is a password
 
     def watch_tested_ok(self) -> None:
         self._update_save_ready()
@@ -196,6 +238,8 @@ class SetupScreen(Screen[None]):
             return None if self.testing else True
         if action == "cancel_test":
             return self.testing
+        if action == "reveal":
+            return self.form.signin_method is SignInMethod.PASSWORD
         return True
 
     @property
@@ -237,16 +281,48 @@ class SetupScreen(Screen[None]):
         self._probe_worker = self._run_probe(values, account)
 
     @work(exclusive=True, group="probe", exit_on_error=False)
-    async def _run_probe(
-        self, values: AccountDraft, account: Account
-    ) -> tuple[AccountDraft, ProbeResult]:
-        result = await probe(
-            account,
-            values.password,
-            timeout=self.settings.timeout,
-            ca_file=self.settings.ca_file,
+    async def _run_probe(self, values: AccountDraft, account: Account) -> ProbeOutcome:
+        timeout, ca_file = self.settings.timeout, self.settings.ca_file
+        if account.signin is None:
+            result = await probe(account, values.password, timeout=timeout, ca_file=ca_file)
+            return values, result, None
+        held = self._held if self._held is not None and self._held.fits(account) else None
+        if held is None:
+            self.result_panel.show_signing_in()
+            started = time.monotonic()
+            try:
+                tokens = await oauth.sign_in(
+                    account.signin,
+                    lambda code: self._show_code(code, account.email),
+                    timeout=timeout,
+                    ca_file=ca_file,
+                )
+            except SignInError as error:
+                failed = ProbeResult(
+                    error.as_probe_failure(), Step.AUTH, time.monotonic() - started
+                )
+                return values, failed, None
+            finally:
+                self._close_code_screen()
+            held = HeldSignIn(account.email, account.signin, tokens)
+            self.result_panel.show_testing(f"{account.server}:{account.port}")
+        result, renewed = await oauth.probe_signed_in(
+            account, held.secret, timeout=timeout, ca_file=ca_file
         )
-        return values, result
+        if renewed is not None:
+            held = HeldSignIn(account.email, account.signin, renewed)
+        return values, result, held
+
+    def _show_code(self, code: DeviceCode, email: str) -> None:
+        self._code_screen = DeviceCodeScreen(code, email)
+        self.app.push_screen(
+            self._code_screen, lambda cancel: self.action_cancel_test() if cancel else None
+        )
+
+    def _close_code_screen(self) -> None:
+        screen, self._code_screen = self._code_screen, None
+        if screen is not None and self.app.screen is screen:
+            screen.dismiss(False)
 
     def action_cancel_test(self) -> None:
         if self._probe_worker is not None and self.testing:
@@ -277,9 +353,22 @@ class SetupScreen(Screen[None]):
         else:
             result = worker.result
             assert isinstance(result, tuple)
-            values, outcome = result
-            self.result_panel.show_probe(outcome, values.email.strip())
+            values, outcome, held = result
+            self._keep_sign_in(held, outcome)
+            signed_in_as = None
+            if held is not None and isinstance(held.secret, Tokens):
+                signed_in_as = held.secret.username
+            self.result_panel.show_probe(outcome, values.email.strip(), signed_in_as)
             self.tested_ok = values if outcome.ok else None
+
+    def _keep_sign_in(self, held: HeldSignIn | None, outcome: ProbeResult) -> None:
+        """Keep a sign-in for the next Test and Save, unless it is what failed: then the
+        next Test signs in afresh (another user, a revoked or a refused sign-in)."""
+        failure = outcome.failure
+        if failure is not None and failure.kind in _SIGN_IN_AGAIN:
+            self._held = None
+        elif held is not None:
+            self._held = held
 
     # --- Save -------------------------------------------------------------------------------
 
@@ -301,12 +390,28 @@ class SetupScreen(Screen[None]):
         if tested is None:
             return
         values, account = tested
+        secret = self._secret_for(values, account)
+        if secret is None:
+            return
         self.query_one("#save", Button).disabled = True
-        self._run_save(values, account)
+        self._run_save(values, account, secret)
 
     @work(thread=True, group="save", exit_on_error=False)
-    def _run_save(self, values: AccountDraft, account: Account) -> tuple[AccountDraft, SaveReport]:
-        return values, self.store.save(account, values.password)
+    def _run_save(
+        self, values: AccountDraft, account: Account, secret: str
+    ) -> tuple[AccountDraft, SaveReport]:
+        return values, self.store.save(account, secret)
+
+    def _secret_for(self, values: AccountDraft, account: Account) -> str | None:
+        """What to save or send with: the password, or the held sign-in's refresh token."""
+        if account.signin is None:
+            return values.password
+        if self._held is None or not self._held.fits(account):
+            self.result_panel.show_error(
+                "Not signed in.", "Test again: it starts a new Microsoft sign-in."
+            )
+            return None
+        return self._held.refresh_token
 
     def _save_finished(self, worker: Worker[object], state: WorkerState) -> None:
         if state is WorkerState.ERROR:
@@ -346,8 +451,17 @@ class SetupScreen(Screen[None]):
 
     @work(exclusive=True, group="send", exit_on_error=False)
     async def _run_send(self, values: AccountDraft, account: Account, to: str) -> Sent:
+        secret = self._secret_for(values, account)
+        if secret is None:
+            raise InvalidMessage("not signed in: Test again first")
+        held = self._held
         mailer = Mailer(
-            account, values.password, timeout=self.settings.timeout, ca_file=self.settings.ca_file
+            account,
+            secret,
+            timeout=self.settings.timeout,
+            ca_file=self.settings.ca_file,
+            tokens=held.secret if held and isinstance(held.secret, Tokens) else None,
+            keep_refresh_token=lambda token: self._sign_in_renewed(account, token),
         )
         return await mailer.send_async(
             to,
@@ -372,13 +486,17 @@ class SetupScreen(Screen[None]):
                 detail = redact(f"unexpected: {error!r}", self.form.values.password)
             self.result_panel.show_error("Test message not sent.", detail)
 
+    def _sign_in_renewed(self, account: Account, refresh_token: str) -> None:
+        assert account.signin is not None
+        self._held = HeldSignIn(account.email, account.signin, refresh_token)
+
     # --- the rest ---------------------------------------------------------------------------
 
     def action_reveal(self) -> None:
         self.form.reveal_password()
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(provider(self.form.provider_id)))
+        self.app.push_screen(HelpScreen(provider(self.form.provider_id), self.form.signin_method))
 
     def request_quit(self) -> None:
         """Quit, asking first if there are unsaved changes; a second Ctrl+Q confirms."""
