@@ -7,6 +7,7 @@ from pathlib import Path
 
 from mailsetup_tui.plain import wants_plain
 
+from support.authserver import CLIENT_ID, TENANT, USER_CODE, AuthServer
 from support.cli import mailsetup_env, run_mailsetup
 from support.servers import HOST, LOGIN, PASSWORD, Certificates, SmtpServer
 from support.terminal import Terminal
@@ -16,7 +17,8 @@ FAILED = "Test connection failed. Please review email account information entere
 
 
 def answers(port: int, password: str = PASSWORD, *after: str) -> str:
-    lines = ["o", "Verification Codes", LOGIN, password, HOST, str(port), "", *after]
+    # The empty answer after the address keeps Sign-in at App password.
+    lines = ["o", "Verification Codes", LOGIN, "", password, HOST, str(port), "", *after]
     return "\n".join(lines) + "\n"
 
 
@@ -77,7 +79,8 @@ def test_dumb_terminal_gets_line_mode_without_echoing_the_password(
     with Terminal([mailsetup, "--ca-file", certificates.ca_file], env=env) as term:
         term.wait_for("SMTP Mail [Exchange]:")
         for answer, prompt in [("o", "Display Name"), ("Codes", "Email"),
-                               (LOGIN, "Password, not shown"), (PASSWORD, "SMTP Server Name"),
+                               (LOGIN, "Sign-in [App password]"), ("", "Password, not shown"),
+                               (PASSWORD, "SMTP Server Name"),
                                (HOST, "SMTP Server Port"), (str(starttls_server.port),
                                "Security"), ("", "Save these settings?")]:  # fmt: skip
             term.send(answer + "\r")
@@ -87,3 +90,30 @@ def test_dumb_terminal_gets_line_mode_without_echoing_the_password(
         assert term.wait_exit() == 0
         assert PASSWORD.encode() not in term.received
         assert b"\x1b[" not in term.received
+
+
+def test_line_mode_signs_in_with_microsoft_and_saves_the_sign_in(
+    auth_server: AuthServer,
+    microsoft_server: SmtpServer,
+    certificates: Certificates,
+    tmp_path: Path,
+) -> None:
+    env = mailsetup_env(tmp_path, MAILSETUP_AUTHORITY_HOST=auth_server.url)
+    script = [
+        "o", "Verification Codes", LOGIN, "m", CLIENT_ID, TENANT, HOST,
+        str(microsoft_server.port), "", "y",
+    ]  # fmt: skip
+    ran = run_mailsetup(
+        "--plain", "--ca-file", str(certificates.ca_file), env=env, stdin="\n".join(script) + "\n"
+    )
+    assert ran.code == 0, ran.out + ran.err
+    assert "Password, not shown" not in ran.out
+    assert f"    {USER_CODE}" in ran.lines
+    assert f"Signed in as {LOGIN}." in ran.lines
+    assert OK in ran.lines
+    assert any(line.startswith("Microsoft sign-in stored in the file") for line in ran.lines)
+    secret = (tmp_path / "config" / "account.secret").read_text()
+    assert any(token in secret for token in auth_server.state.refresh_tokens)
+    for token in [*auth_server.state.access_tokens, *auth_server.state.refresh_tokens]:
+        assert token not in ran.out + ran.err
+        assert token not in (tmp_path / "config" / "account.toml").read_text()

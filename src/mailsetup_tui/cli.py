@@ -453,7 +453,7 @@ def cmd_signin(context: Context) -> int:
     screen = context.err if json_output else context.out
 
     def show(code: DeviceCode) -> None:
-        print(device_code_instructions(code), file=screen, flush=True)
+        print(oauth.instructions(code), file=screen, flush=True)
 
     try:
         tokens = asyncio.run(
@@ -469,7 +469,7 @@ def cmd_signin(context: Context) -> int:
         return EXIT_TEST_FAILED
     context.secrets += [tokens.access_token, tokens.refresh_token]
     if not json_output:
-        print(signed_in_text(tokens, account.email), file=context.out)
+        print(oauth.signed_in_text(tokens, account.email), file=context.out)
     result, secret = _probe(context, account, tokens)
     outcome: dict[str, object] = {"config_path": str(context.store.path), "changed": False,
                                   "signed_in_as": tokens.username}  # fmt: skip
@@ -485,26 +485,6 @@ def cmd_signin(context: Context) -> int:
         )
     _print_json_result(context, result, **outcome)
     return EXIT_OK if result.ok else EXIT_TEST_FAILED
-
-
-def device_code_instructions(code: DeviceCode) -> str:
-    """What to do with a device code, for any terminal (no escape sequences)."""
-    import time
-
-    expires = time.strftime("%H:%M", time.localtime(code.expires_at))
-    return (
-        f"To sign in, open {code.verification_uri} on any device and enter the code\n\n"
-        f"    {code.user_code}\n\n"
-        f"Waiting for the sign-in (the code expires at {expires}; Ctrl+C cancels)..."
-    )
-
-
-def signed_in_text(tokens: Tokens, email: str) -> str:
-    who = tokens.username or "an unnamed user"
-    text = f"Signed in as {who}."
-    if tokens.username and tokens.username.lower() != email.lower():
-        text += f" Note: the Email is {email}; the server must let {who} send as it."
-    return text
 
 
 def _signin_account(context: Context) -> Account:

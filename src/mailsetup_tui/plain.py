@@ -14,10 +14,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TextIO
 
-from mailsetup_tui.core.account import Account, AccountDraft, Field, FieldProblem
-from mailsetup_tui.core.probe import MESSAGE_FAILED, MESSAGE_OK, probe
+from mailsetup_tui.core import oauth
+from mailsetup_tui.core.account import (
+    Account,
+    AccountDraft,
+    Field,
+    FieldProblem,
+    SignInMethod,
+    default_authority_host,
+)
+from mailsetup_tui.core.probe import MESSAGE_FAILED, MESSAGE_OK, ProbeResult, Step, probe
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security, provider
-from mailsetup_tui.core.store import AccountStore, SecretError, StoreError
+from mailsetup_tui.core.store import AccountStore, SecretError, SecretType, StoreError
 
 EXIT_OK, EXIT_TEST_FAILED, EXIT_INPUT_ENDED, EXIT_STORE = 0, 1, 2, 3
 
@@ -52,6 +60,9 @@ class Wizard:
         self.read_secret = read_secret or self._read_secret
         self.draft = AccountDraft(ProviderId.EXCHANGE)
         """The values entered so far."""
+        self.held: tuple[Account, oauth.Tokens | str] | None = None
+        """A Microsoft sign-in (for that account) to test with and save: the saved refresh
+        token, or the tokens of a sign-in made in this run."""
 
     # --- I/O --------------------------------------------------------------------------------
 
@@ -113,10 +124,7 @@ class Wizard:
                 default=False,
             ):
                 continue
-            self.say(f"Testing {account.server}:{account.port} ...")
-            result = asyncio.run(
-                probe(account, password, timeout=self.timeout, ca_file=self.ca_file)
-            )
+            result = self._test(account, password)
             if result.ok:
                 via = f"over {result.tls_version}" if result.tls_version else "unencrypted"
                 self.say(MESSAGE_OK)
@@ -124,6 +132,9 @@ class Wizard:
                 if not self.yes("Save these settings?", default=True):
                     self.say("Not saved.")
                     return EXIT_OK
+                if self.held is not None:
+                    secret = self.held[1]
+                    password = secret if isinstance(secret, str) else secret.refresh_token
                 return self._save(account, password)
             assert result.failure is not None
             self.say(MESSAGE_FAILED)
@@ -131,6 +142,39 @@ class Wizard:
             if not self.yes("Change the values and test again?", default=True):
                 self.say("Nothing was saved.")
                 return EXIT_TEST_FAILED
+
+    def _test(self, account: Account, password: str) -> ProbeResult:
+        """The connection test; for Microsoft sign-in, signing in first unless a sign-in for
+        exactly this account is held."""
+        if account.signin is None:
+            self.say(f"Testing {account.server}:{account.port} ...")
+            return asyncio.run(probe(account, password, timeout=self.timeout, ca_file=self.ca_file))
+        held = self.held[1] if self.held is not None and self.held[0] == account else None
+        if held is None:
+            try:
+                tokens = asyncio.run(
+                    oauth.sign_in(
+                        account.signin,
+                        lambda code: self.say(oauth.instructions(code)),
+                        timeout=self.timeout,
+                        ca_file=self.ca_file,
+                    )
+                )
+            except oauth.SignInError as error:
+                self.held = None
+                return ProbeResult(error.as_probe_failure(), Step.AUTH, 0.0)
+            self.say(oauth.signed_in_text(tokens, account.email))
+            held = tokens
+        self.say(f"Testing {account.server}:{account.port} ...")
+        result, renewed = asyncio.run(
+            oauth.probe_signed_in(account, held, timeout=self.timeout, ca_file=self.ca_file)
+        )
+        failure = result.failure
+        if failure is not None and failure.kind in oauth.SIGN_IN_AGAIN:
+            self.held = None  # the next test signs in afresh
+        else:
+            self.held = (account, renewed or held)
+        return result
 
     def _start(self) -> AccountDraft:
         try:
@@ -141,14 +185,19 @@ class Wizard:
             saved = None
         if saved is None:
             self.say(f"New account (will be saved to {self.store.path}).")
-            return AccountDraft(ProviderId.EXCHANGE)
+            return AccountDraft(ProviderId.EXCHANGE, authority_host=default_authority_host())
         self.say(f"Editing the saved account ({self.store.path}).")
+        kind = SecretType.of(saved)
         try:
-            password = self.store.read_secret(saved.email)
+            secret = self.store.read_secret(saved.email, kind)
         except SecretError as error:
-            self.say(f"The saved password could not be read: {error}")
-            password = ""
-        return AccountDraft.of(saved, password)
+            self.say(f"The saved {kind.noun} could not be read: {error}")
+            secret = ""
+        if saved.signin is not None:
+            if secret:
+                self.held = (saved, secret)
+            return AccountDraft.of(saved)
+        return AccountDraft.of(saved, secret)
 
     def _update(self, **values: object) -> None:
         self.draft = replace(self.draft, **values)  # type: ignore[arg-type]
@@ -159,7 +208,15 @@ class Wizard:
         entry = provider(self.draft.provider_id)
         self._ask_text(Field.DISPLAY_NAME)
         self._ask_text(Field.EMAIL)
-        self._ask_password()
+        self._ask_signin()
+        if self.draft.signin is SignInMethod.MICROSOFT:
+            self._ask_text(Field.CLIENT_ID)
+            if entry.fixed_tenant is None:
+                self._ask_text(Field.TENANT)
+            else:
+                self.say(f"Tenant: {entry.fixed_tenant} (set by {entry.label})")
+        else:
+            self._ask_password()
         if entry.is_preset:
             self._update(server=entry.server, port=str(entry.port), security=entry.security)
             self.say(f"SMTP Server Name: {entry.server} (set by {entry.label})")
@@ -175,6 +232,8 @@ class Wizard:
             first = problems[0].field
             if first is Field.PASSWORD:
                 self._ask_password()
+            elif first is Field.SIGN_IN:
+                self._ask_signin()
             elif first is Field.SECURITY:
                 self._ask_security()
             else:
@@ -214,6 +273,23 @@ class Wizard:
             self.say(f"  {problem.message}")
             self._update(**{attribute: ""})  # Enter must not accept the bad value again
 
+    def _ask_signin(self) -> None:
+        entry = provider(self.draft.provider_id)
+        if not entry.microsoft_signin:
+            self._update(signin=SignInMethod.PASSWORD)
+            return
+        by_key = {"1": SignInMethod.PASSWORD, "2": SignInMethod.MICROSOFT}
+        by_key |= {m.value: m for m in SignInMethod} | {m.value[0]: m for m in SignInMethod}
+        self.say("Sign-in: 1) App password  2) Microsoft sign-in (see README: Microsoft sign-in)")
+        while True:
+            answer = self.ask(f"Sign-in [{self.draft.signin.label}]: ").strip().lower()
+            if not answer:
+                return
+            if answer in by_key:
+                self._update(signin=by_key[answer])
+                return
+            self.say("  Type 1 or 2 (p or m).")
+
     def _ask_password(self) -> None:
         keep = " (Enter keeps the current one)" if self.draft.password else ""
         while True:
@@ -249,13 +325,15 @@ class Wizard:
         if report.backup_path is not None:
             self.say(f"The unreadable old config was kept as {report.backup_path}.")
         self.say(f"Saved to {report.config_path}")
-        self.say(f"Password stored in {report.secret.describe()}")
+        self.say(f"{report.secret_type.noun.capitalize()} stored in {report.secret.describe()}")
         return EXIT_OK
 
 
 _ATTRIBUTES = {
     Field.DISPLAY_NAME: "display_name",
     Field.EMAIL: "email",
+    Field.CLIENT_ID: "client_id",
+    Field.TENANT: "tenant",
     Field.SERVER: "server",
     Field.PORT: "port",
 }

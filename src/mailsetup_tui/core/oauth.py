@@ -34,6 +34,10 @@ SMTP_SCOPE = "https://outlook.office.com/SMTP.Send"
 """The delegated permission SMTP AUTH needs. MSAL adds openid, profile and offline_access (the
 last is what yields a refresh token) by itself, and refuses them when passed explicitly."""
 
+SIGN_IN_AGAIN = frozenset({FailureKind.CREDENTIALS, FailureKind.SIGNIN, FailureKind.SIGNIN_REVOKED})
+"""Failures after which a held sign-in is dropped, so the next test signs in afresh: another
+user, a revoked or refused sign-in."""
+
 REFRESH_MARGIN = 300.0
 """Seconds before its expiry an access token is refreshed, so that it cannot run out between
 the check and the SMTP login."""
@@ -305,6 +309,25 @@ def _first_sentence(description: str) -> str:
     text = re.split(r"\s(?:Trace ID|Correlation ID|Timestamp):", text)[0]
     match = re.match(r"(.+?\.)(?:\s|$)", text)
     return (match[1] if match else text).strip()
+
+
+def instructions(code: DeviceCode) -> str:
+    """What to do with a device code, as plain lines for any terminal or log."""
+    expires = time.strftime("%H:%M", time.localtime(code.expires_at))
+    return (
+        f"To sign in, open {code.verification_uri} on any device and enter the code\n\n"
+        f"    {code.user_code}\n\n"
+        f"Waiting for the sign-in (the code expires at {expires}; Ctrl+C cancels)..."
+    )
+
+
+def signed_in_text(tokens: Tokens, email: str) -> str:
+    """Who signed in, and a warning when it is not the account's own address."""
+    who = tokens.username or "an unnamed user"
+    text = f"Signed in as {who}."
+    if tokens.username and tokens.username.lower() != email.lower():
+        text += f" Note: the Email is {email}; the server must let {who} send as it."
+    return text
 
 
 async def sign_in(

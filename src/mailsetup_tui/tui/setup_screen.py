@@ -19,7 +19,7 @@ from mailsetup_tui.core import oauth
 from mailsetup_tui.core.account import Account, AccountDraft, MicrosoftSignIn, SignInMethod
 from mailsetup_tui.core.mailer import InvalidMessage, Mailer, SendError, Sent
 from mailsetup_tui.core.oauth import DeviceCode, SignInError, Tokens
-from mailsetup_tui.core.probe import FailureKind, ProbeResult, Step, probe
+from mailsetup_tui.core.probe import ProbeResult, Step, probe
 from mailsetup_tui.core.providers import provider
 from mailsetup_tui.core.redact import redact
 from mailsetup_tui.core.store import (
@@ -64,10 +64,6 @@ class HeldSignIn:
 
 
 ProbeOutcome = tuple[AccountDraft, ProbeResult, HeldSignIn | None]
-
-_SIGN_IN_AGAIN = frozenset(
-    {FailureKind.CREDENTIALS, FailureKind.SIGNIN, FailureKind.SIGNIN_REVOKED}
-)
 
 
 MIN_WIDTH, MIN_HEIGHT = 60, 20
@@ -365,7 +361,7 @@ class SetupScreen(Screen[None]):
         """Keep a sign-in for the next Test and Save, unless it is what failed: then the
         next Test signs in afresh (another user, a revoked or a refused sign-in)."""
         failure = outcome.failure
-        if failure is not None and failure.kind in _SIGN_IN_AGAIN:
+        if failure is not None and failure.kind in oauth.SIGN_IN_AGAIN:
             self._held = None
         elif held is not None:
             self._held = held
