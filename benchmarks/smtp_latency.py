@@ -3,7 +3,9 @@
 Prints the median of each over N rounds and their ratio. The baseline is the least any login
 test must do (connect, STARTTLS, EHLO, AUTH, QUIT); the probe adds its own resolve and connect,
 and the MAIL FROM / RCPT TO / RSET round trips that catch an account that may not send as its
-address. Run with `make bench` (needs the test extras for the local server).
+address. With Microsoft sign-in, a test also refreshes the access token over HTTPS first
+(the loopback authorization server), then logs in with XOAUTH2: that row shows what the sign-in
+costs on top. Run with `make bench` (needs the test extras for the local servers).
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import aiosmtplib
 
+from mailsetup_tui.core.oauth import probe_signed_in
 from mailsetup_tui.core.probe import probe, tls_context
 
+from support.authserver import AuthState, XOAuth2Handler, microsoft_account, run_auth_server
 from support.servers import (
     HOST,
     LOGIN,
@@ -48,6 +52,24 @@ async def mailsetup_probe(port: int, ca_file: Path) -> None:
         raise SystemExit(f"probe failed: {result.failure}")
 
 
+class SignedInProbe:
+    """A test of a Microsoft sign-in account from its refresh token, as `mailsetup test` runs
+    one: refresh (HTTPS), then the probe with XOAUTH2. Keeps the rotated refresh token."""
+
+    def __init__(self, smtp_port: int, auth_url: str, state: AuthState, ca_file: Path) -> None:
+        self.account = microsoft_account(smtp_port, auth_url)
+        self.refresh_token = str(state.issue(LOGIN)["refresh_token"])
+        self.ca_file = ca_file
+
+    async def __call__(self) -> None:
+        result, tokens = await probe_signed_in(
+            self.account, self.refresh_token, timeout=15, ca_file=self.ca_file
+        )
+        if not result.ok or tokens is None:
+            raise SystemExit(f"signed-in probe failed: {result.failure}")
+        self.refresh_token = tokens.refresh_token
+
+
 async def timed(rounds: int, run: Callable[[], Awaitable[None]]) -> list[float]:
     samples = []
     for _ in range(rounds):
@@ -60,18 +82,30 @@ async def timed(rounds: int, run: Callable[[], Awaitable[None]]) -> list[float]:
 async def main(rounds: int) -> None:
     with tempfile.TemporaryDirectory() as directory:
         certificates = Certificates.create(Path(directory), "bench")
-        with run_smtp_server("starttls", certificates) as server:
-            ca = certificates.ca_file
-            # Interleave warm-up, then measure each side in turn.
+        ca = certificates.ca_file
+        with (
+            run_smtp_server("starttls", certificates) as server,
+            run_auth_server(certificates) as auth,
+            run_smtp_server(
+                "starttls", certificates, handler=XOAuth2Handler(auth.state)
+            ) as microsoft,
+        ):
+            signed_in = SignedInProbe(microsoft.port, auth.url, auth.state, ca)
+            # Warm up each, then measure each side in turn.
             await bare_login(server.port, ca)
             await mailsetup_probe(server.port, ca)
+            await signed_in()
             baseline = await timed(rounds, lambda: bare_login(server.port, ca))
             measured = await timed(rounds, lambda: mailsetup_probe(server.port, ca))
+            with_signin = await timed(rounds, signed_in)
     base, ours = statistics.median(baseline), statistics.median(measured)
+    oauth = statistics.median(with_signin)
     print(f"SMTP test latency, STARTTLS on 127.0.0.1, {rounds} rounds each (medians)")
-    print(f"{'bare aiosmtplib login (baseline)':<36}{base * 1000:8.1f} ms")
-    print(f"{'mailsetup probe':<36}{ours * 1000:8.1f} ms")
-    print(f"{'ratio probe / baseline':<36}{ours / base:8.2f} x")
+    print(f"{'bare aiosmtplib login (baseline)':<40}{base * 1000:8.1f} ms")
+    print(f"{'mailsetup probe':<40}{ours * 1000:8.1f} ms")
+    print(f"{'mailsetup probe, Microsoft sign-in':<40}{oauth * 1000:8.1f} ms")
+    print(f"{'ratio probe / baseline':<40}{ours / base:8.2f} x")
+    print(f"{'ratio sign-in probe / baseline':<40}{oauth / base:8.2f} x")
 
 
 if __name__ == "__main__":

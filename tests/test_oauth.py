@@ -196,6 +196,24 @@ async def test_an_untrusted_login_certificate_is_refused(
     assert not auth_server.state.grants  # nothing was asked of an untrusted server
 
 
+async def test_ca_file_wins_over_requests_own_ca_variables(
+    monkeypatch: pytest.MonkeyPatch,
+    auth_server: AuthServer,
+    certificates: Certificates,
+    foreign_certificates: Certificates,
+) -> None:
+    # requests would let these replace the trusted CAs; the sign-in trusts what SMTP trusts.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(foreign_certificates.ca_file))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(foreign_certificates.ca_file))
+    auth_server.state.script = ["approved"]
+    tokens, _ = await run_sign_in(auth_server, certificates)
+    assert tokens.fresh
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificates.ca_file))
+    with pytest.raises(SignInError) as raised:
+        await oauth.sign_in(signin_for(auth_server), lambda code: None, timeout=5)
+    assert raised.value.kind is SignInFailure.CERTIFICATE
+
+
 def test_requests_trusts_the_system_store_not_certifi(
     monkeypatch: pytest.MonkeyPatch, certificates: Certificates
 ) -> None:

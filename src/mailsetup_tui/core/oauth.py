@@ -17,7 +17,7 @@ import os
 import re
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -29,6 +29,8 @@ from mailsetup_tui.core.redact import redact
 
 if TYPE_CHECKING:
     import msal
+    import requests
+    from requests.sessions import _Settings
 
 SMTP_SCOPE = "https://outlook.office.com/SMTP.Send"
 """The delegated permission SMTP AUTH needs. MSAL adds openid, profile and offline_access (the
@@ -118,6 +120,37 @@ def http_verify(ca_file: str | os.PathLike[str] | None) -> str | bool:
     return True
 
 
+def _http_session(trusted: str | bool, timeout: float) -> requests.Session:
+    """A requests session that trusts exactly `verify` and gives up after `timeout`.
+
+    requests lets REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE replace a session's own `verify`; here
+    `--ca-file` and the system store must decide, as they do for SMTP. Proxies from the
+    environment (HTTPS_PROXY, NO_PROXY) still apply.
+    """
+    import requests
+
+    class Session(requests.Session):
+        def merge_environment_settings(
+            self,
+            url: str | bytes | None,
+            proxies: MutableMapping[str, str] | None,
+            stream: bool | None,
+            verify: bool | str | None,
+            cert: str | tuple[str, str] | None,
+        ) -> _Settings:
+            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            settings["verify"] = trusted
+            return settings
+
+        def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+            kwargs.setdefault("timeout", timeout)
+            return super().request(*args, **kwargs)
+
+    session = Session()
+    session.verify = trusted
+    return session
+
+
 class MicrosoftClient:
     """One app registration's exchanges with Microsoft's login service (blocking calls)."""
 
@@ -150,8 +183,7 @@ class MicrosoftClient:
                     # Microsoft cloud: the tenant's own configuration is read either way, and a
                     # national cloud's host must not depend on the global one.
                     instance_discovery=False,
-                    verify=http_verify(self.ca_file),
-                    timeout=self.timeout,
+                    http_client=_http_session(http_verify(self.ca_file), self.timeout),
                 )
             except ValueError as error:
                 raise SignInError(
