@@ -86,9 +86,10 @@ def test_signin_shows_the_code_tests_and_saves_then_test_send_and_show_use_it(
     stored = json.loads(keyring_file.read_text())[f"mailsetup/{LOGIN}"]
     assert stored in auth_server.state.refresh_tokens
 
-    tested = run_mailsetup("test", *ca(certificates), env=signin_env)
+    tested = run_mailsetup("test", "-v", *ca(certificates), env=signin_env)  # logs too
     assert tested.code == 0, tested.out + tested.err
     assert tested.lines[0] == OK
+    assert "succeeded" in tested.err  # the -v log is there, and is checked for tokens below
     assert auth_server.state.refreshes == 1
     rotated = json.loads(keyring_file.read_text())[f"mailsetup/{LOGIN}"]
     assert rotated != stored and rotated in auth_server.state.refresh_tokens
