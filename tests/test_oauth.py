@@ -244,6 +244,19 @@ async def test_refresh_rotates_tokens_and_a_revoked_sign_in_says_sign_in_again(
     assert renewed.refresh_token not in raised.value.reason
 
 
+async def test_a_page_that_is_not_oauth_is_reported_not_crashed_on(
+    auth_server: AuthServer, certificates: Certificates
+) -> None:
+    auth_server.state.html_from_token_endpoint = True
+    with pytest.raises(SignInError) as raised:
+        await oauth.refresh(
+            signin_for(auth_server), "rt-anything", timeout=5, ca_file=certificates.ca_file
+        )
+    assert raised.value.kind is SignInFailure.SERVER
+    assert "did not expect" in raised.value.reason
+    assert "rt-anything" not in raised.value.reason
+
+
 # --- SMTP with XOAUTH2 -------------------------------------------------------------------------
 
 

@@ -88,6 +88,8 @@ class AuthState:
     access_token_lifetime: float = 3600.0
     user: str = LOGIN
     rotate_refresh_tokens: bool = True
+    html_from_token_endpoint: bool = False
+    """Answer token requests with an HTML page, as a captive portal or a meddling proxy does."""
     grants: list[DeviceGrant] = field(default_factory=list)
     access_tokens: dict[str, Issued] = field(default_factory=dict)
     refresh_tokens: dict[str, str] = field(default_factory=dict)
@@ -232,6 +234,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _token(self, form: dict[str, str]) -> None:
         state = self.server.state
+        if state.html_from_token_endpoint:
+            page = b"<html><body>Please log in to the guest network</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return
         grant_type = form.get("grant_type", "")
         if grant_type == "urn:ietf:params:oauth:grant-type:device_code":
             if not state.public_client_flows:

@@ -304,7 +304,9 @@ class MicrosoftClient:
             )
         return SignInError(SignInFailure.SERVER, f"Microsoft sign-in failed: {error} ({summary})")
 
-    def _transport_error(self, error: BaseException, *secrets: str) -> SignInError:
+    def _transport_error(self, error: Exception, *secrets: str) -> SignInError:
+        """An exception from MSAL or requests as an outcome: network, TLS trust, or a reply
+        that could not be understood."""
         import requests
 
         text = redact(str(error), *secrets)
@@ -330,9 +332,12 @@ class MicrosoftClient:
                 f"cannot reach {self.host} (no network, a firewall, or a proxy to set in "
                 "HTTPS_PROXY)",
             )
-        if isinstance(error, requests.exceptions.RequestException | ValueError):
-            return SignInError(SignInFailure.SERVER, f"{self.host} answered unexpectedly: {text}")
-        raise error
+        # Anything else is a reply MSAL could not take (malformed JSON, a missing field).
+        return SignInError(
+            SignInFailure.SERVER,
+            f"{self.host} answered in a way mailsetup did not expect "
+            f"({type(error).__name__}: {text})",
+        )
 
 
 def _first_sentence(description: str) -> str:
