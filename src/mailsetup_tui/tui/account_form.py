@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, TypeVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -22,30 +22,37 @@ from mailsetup_tui.core.account import (
 )
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security, provider
 
+T = TypeVar("T")
+
 REVEAL_SECONDS = 5.0
 """How long Password stays readable after the reveal key: long enough to check, short enough
 that a walk-away does not leave it on screen."""
 
 
-class ProviderSelect(Select[ProviderId]):
-    """SMTP Mail: the first letter of a provider picks it at once, Enter/Space opens the list.
+class InitialSelect(Select[T]):
+    """A list where the first letter of an option picks it at once; Enter/Space opens it.
 
     Over a serial line, one key instead of opening a list, moving and confirming saves three
-    screen updates.
+    screen updates. The options' first letters must differ.
     """
 
-    INITIALS: ClassVar[dict[str, ProviderId]] = {
-        entry.label[0].lower(): pid for pid, entry in PROVIDERS.items()
-    }
+    def __init__(self, options: list[tuple[str, T]], **kwargs: Any) -> None:
+        super().__init__(options, **kwargs)
+        self.initials = {label[0].lower(): value for label, value in options}
+        assert len(self.initials) == len(options), "options must start with different letters"
 
     def on_key(self, event: Key) -> None:
         if self.expanded or event.character is None:
             return
-        chosen = self.INITIALS.get(event.character.lower())
+        chosen = self.initials.get(event.character.lower())
         if chosen is not None:
             event.stop()
             event.prevent_default()
             self.value = chosen
+
+
+class ProviderSelect(InitialSelect[ProviderId]):
+    """SMTP Mail: E, G, H, Y or O picks the provider."""
 
 
 _INPUT_IDS = {
@@ -96,7 +103,7 @@ class AccountForm(Vertical, can_focus=False):
         )
         yield from _field_row(
             Field.SIGN_IN,
-            Select(
+            InitialSelect(
                 [(m.label, m) for m in SignInMethod], allow_blank=False, compact=True, id="signin"
             ),
         )

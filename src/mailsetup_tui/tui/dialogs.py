@@ -164,7 +164,11 @@ def help_text(chosen: Provider, method: SignInMethod = SignInMethod.PASSWORD) ->
             [
                 "\n".join(
                     [
-                        _entry("Sign-in", "Microsoft sign-in (OAuth2): no password is stored."),
+                        _entry(
+                            "Sign-in",
+                            "Microsoft sign-in (OAuth2): no password is stored. A or M picks "
+                            "App password or Microsoft sign-in.",
+                        ),
                         _entry(
                             "Client ID", "the Application (client) ID of your app registration."
                         ),
