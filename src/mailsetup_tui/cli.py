@@ -572,19 +572,21 @@ def cmd_apply(context: Context) -> int:
     store = context.store
     # Unreadable counts as none: saving replaces it (keeping a backup), so it differs.
     saved = _saved_or_none(store)
-    password = None if wanted.signin else _explicit_password(context)
     if wanted.signin is not None:
         # A device-code sign-in needs a person: `mailsetup signin` once per host, then
         # apply keeps the account in line with the file.
         password = _stored_sign_in(context, wanted.normalized())
-    elif password is None:
-        if saved is None or saved.email != wanted.email or saved.signin is not None:
-            raise UsageError(
-                f"no password: use --password-stdin or set {PASSWORD_ENV} (no saved password "
-                f"for {wanted.email} to reuse)"
-            )
-        password = store.read_secret(saved.email)
-        context.secrets.append(password)
+    else:
+        given = _explicit_password(context)
+        if given is None:
+            if saved is None or saved.email != wanted.email or saved.signin is not None:
+                raise UsageError(
+                    f"no password: use --password-stdin or set {PASSWORD_ENV} (no saved "
+                    f"password for {wanted.email} to reuse)"
+                )
+            given = store.read_secret(saved.email)
+            context.secrets.append(given)
+        password = given
     checked = wanted.checked(password)
     result, secret = _probe(context, checked, password)
     outcome: dict[str, object] = {"config_path": str(store.path), "changed": False}

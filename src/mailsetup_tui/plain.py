@@ -23,7 +23,7 @@ from mailsetup_tui.core.account import (
     SignInMethod,
     default_authority_host,
 )
-from mailsetup_tui.core.probe import MESSAGE_FAILED, MESSAGE_OK, ProbeResult, Step, probe
+from mailsetup_tui.core.probe import MESSAGE_FAILED, MESSAGE_OK, ProbeResult, probe
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security, provider
 from mailsetup_tui.core.store import AccountStore, SecretError, SecretType, StoreError
 
@@ -60,9 +60,9 @@ class Wizard:
         self.read_secret = read_secret or self._read_secret
         self.draft = AccountDraft(ProviderId.EXCHANGE)
         """The values entered so far."""
-        self.held: tuple[Account, oauth.Tokens | str] | None = None
-        """A Microsoft sign-in (for that account) to test with and save: the saved refresh
-        token, or the tokens of a sign-in made in this run."""
+        self.held: oauth.HeldSignIn | None = None
+        """A Microsoft sign-in to test with and save: the saved refresh token, or the tokens
+        of a sign-in made in this run."""
 
     # --- I/O --------------------------------------------------------------------------------
 
@@ -132,9 +132,8 @@ class Wizard:
                 if not self.yes("Save these settings?", default=True):
                     self.say("Not saved.")
                     return EXIT_OK
-                if self.held is not None:
-                    secret = self.held[1]
-                    password = secret if isinstance(secret, str) else secret.refresh_token
+                if account.signin is not None and self.held is not None:
+                    password = self.held.refresh_token
                 return self._save(account, password)
             assert result.failure is not None
             self.say(MESSAGE_FAILED)
@@ -146,35 +145,25 @@ class Wizard:
     def _test(self, account: Account, password: str) -> ProbeResult:
         """The connection test; for Microsoft sign-in, signing in first unless a sign-in for
         exactly this account is held."""
-        if account.signin is None:
+        if account.signin is None or (self.held is not None and self.held.fits(account)):
             self.say(f"Testing {account.server}:{account.port} ...")
+        if account.signin is None:
             return asyncio.run(probe(account, password, timeout=self.timeout, ca_file=self.ca_file))
-        held = self.held[1] if self.held is not None and self.held[0] == account else None
-        if held is None:
-            try:
-                tokens = asyncio.run(
-                    oauth.sign_in(
-                        account.signin,
-                        lambda code: self.say(oauth.instructions(code)),
-                        timeout=self.timeout,
-                        ca_file=self.ca_file,
-                    )
-                )
-            except oauth.SignInError as error:
-                self.held = None
-                return ProbeResult(error.as_probe_failure(), Step.AUTH, 0.0)
-            self.say(oauth.signed_in_text(tokens, account.email))
-            held = tokens
-        self.say(f"Testing {account.server}:{account.port} ...")
-        result, renewed = asyncio.run(
-            oauth.probe_signed_in(account, held, timeout=self.timeout, ca_file=self.ca_file)
+        result, self.held = asyncio.run(
+            oauth.sign_in_and_probe(
+                account,
+                self.held,
+                lambda code: self.say(oauth.instructions(code)),
+                signed_in=lambda tokens: self._signed_in(tokens, account),
+                timeout=self.timeout,
+                ca_file=self.ca_file,
+            )
         )
-        failure = result.failure
-        if failure is not None and failure.kind in oauth.SIGN_IN_AGAIN:
-            self.held = None  # the next test signs in afresh
-        else:
-            self.held = (account, renewed or held)
         return result
+
+    def _signed_in(self, tokens: oauth.Tokens, account: Account) -> None:
+        self.say(oauth.signed_in_text(tokens, account.email))
+        self.say(f"Testing {account.server}:{account.port} ...")
 
     def _start(self) -> AccountDraft:
         try:
@@ -195,7 +184,7 @@ class Wizard:
             secret = ""
         if saved.signin is not None:
             if secret:
-                self.held = (saved, secret)
+                self.held = oauth.HeldSignIn(saved.email, saved.signin, secret)
             return AccountDraft.of(saved)
         return AccountDraft.of(saved, secret)
 

@@ -407,6 +407,61 @@ async def refresh(
     return await asyncio.to_thread(client.refresh, refresh_token)
 
 
+@dataclass(frozen=True, repr=False)
+class HeldSignIn:
+    """A sign-in an interface holds between tests, and saves: for which address and app
+    registration, and its tokens (or only the refresh token, as read from the store)."""
+
+    email: str
+    signin: MicrosoftSignIn
+    secret: Tokens | str
+
+    def fits(self, account: Account) -> bool:
+        return (self.email, self.signin) == (account.email, account.signin)
+
+    @property
+    def refresh_token(self) -> str:
+        return self.secret if isinstance(self.secret, str) else self.secret.refresh_token
+
+    @property
+    def username(self) -> str | None:
+        return self.secret.username if isinstance(self.secret, Tokens) else None
+
+
+async def sign_in_and_probe(
+    account: Account,
+    held: HeldSignIn | None,
+    show_code: Callable[[DeviceCode], None],
+    *,
+    signed_in: Callable[[Tokens], None] = lambda tokens: None,
+    timeout: float,
+    ca_file: str | os.PathLike[str] | None = None,
+) -> tuple[ProbeResult, HeldSignIn | None]:
+    """The connection test for a Microsoft sign-in account, as the form and the wizard run it:
+    sign in first unless `held` is a sign-in for exactly this account, then test.
+
+    Returns the result and the sign-in to hold from now on; None after a failure that a new
+    sign-in may cure (another user, a revoked or refused sign-in), so the next test starts
+    one. `signed_in` hears of a sign-in as soon as it is made, before the test.
+    """
+    assert account.signin is not None
+    if held is None or not held.fits(account):
+        started = time.monotonic()
+        try:
+            tokens = await sign_in(account.signin, show_code, timeout=timeout, ca_file=ca_file)
+        except SignInError as error:
+            failure = error.as_probe_failure()
+            return ProbeResult(failure, Step.AUTH, time.monotonic() - started), None
+        signed_in(tokens)
+        held = HeldSignIn(account.email, account.signin, tokens)
+    result, renewed = await probe_signed_in(account, held.secret, timeout=timeout, ca_file=ca_file)
+    if result.failure is not None and result.failure.kind in SIGN_IN_AGAIN:
+        return result, None
+    if renewed is not None:
+        held = HeldSignIn(account.email, account.signin, renewed)
+    return result, held
+
+
 async def probe_signed_in(
     account: Account,
     tokens: Tokens | str,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -16,10 +15,10 @@ from textual.widgets import Button, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from mailsetup_tui.core import oauth
-from mailsetup_tui.core.account import Account, AccountDraft, MicrosoftSignIn, SignInMethod
+from mailsetup_tui.core.account import Account, AccountDraft, SignInMethod
 from mailsetup_tui.core.mailer import InvalidMessage, Mailer, SendError, Sent
-from mailsetup_tui.core.oauth import DeviceCode, SignInError, Tokens
-from mailsetup_tui.core.probe import ProbeResult, Step, probe
+from mailsetup_tui.core.oauth import DeviceCode, HeldSignIn, Tokens
+from mailsetup_tui.core.probe import ProbeResult, probe
 from mailsetup_tui.core.providers import provider
 from mailsetup_tui.core.redact import redact
 from mailsetup_tui.core.store import (
@@ -44,23 +43,6 @@ class ProbeSettings:
 
     timeout: float
     ca_file: str | None
-
-
-@dataclass(frozen=True, repr=False)
-class HeldSignIn:
-    """A Microsoft sign-in the screen holds: for which address and app registration, and its
-    tokens (or only the refresh token, as read from the store). Never shown, only saved."""
-
-    email: str
-    signin: MicrosoftSignIn
-    secret: Tokens | str
-
-    def fits(self, account: Account) -> bool:
-        return (self.email, self.signin) == (account.email, account.signin)
-
-    @property
-    def refresh_token(self) -> str:
-        return self.secret if isinstance(self.secret, str) else self.secret.refresh_token
 
 
 ProbeOutcome = tuple[AccountDraft, ProbeResult, HeldSignIn | None]
@@ -282,32 +264,24 @@ class SetupScreen(Screen[None]):
         if account.signin is None:
             result = await probe(account, values.password, timeout=timeout, ca_file=ca_file)
             return values, result, None
-        held = self._held if self._held is not None and self._held.fits(account) else None
-        if held is None:
+        if self._held is None or not self._held.fits(account):
             self.result_panel.show_signing_in()
-            started = time.monotonic()
-            try:
-                tokens = await oauth.sign_in(
-                    account.signin,
-                    lambda code: self._show_code(code, account.email),
-                    timeout=timeout,
-                    ca_file=ca_file,
-                )
-            except SignInError as error:
-                failed = ProbeResult(
-                    error.as_probe_failure(), Step.AUTH, time.monotonic() - started
-                )
-                return values, failed, None
-            finally:
-                self._close_code_screen()
-            held = HeldSignIn(account.email, account.signin, tokens)
-            self.result_panel.show_testing(f"{account.server}:{account.port}")
-        result, renewed = await oauth.probe_signed_in(
-            account, held.secret, timeout=timeout, ca_file=ca_file
-        )
-        if renewed is not None:
-            held = HeldSignIn(account.email, account.signin, renewed)
+        try:
+            result, held = await oauth.sign_in_and_probe(
+                account,
+                self._held,
+                lambda code: self._show_code(code, account.email),
+                signed_in=lambda tokens: self._signed_in(account),
+                timeout=timeout,
+                ca_file=ca_file,
+            )
+        finally:
+            self._close_code_screen()
         return values, result, held
+
+    def _signed_in(self, account: Account) -> None:
+        self._close_code_screen()
+        self.result_panel.show_testing(f"{account.server}:{account.port}")
 
     def _show_code(self, code: DeviceCode, email: str) -> None:
         self._code_screen = DeviceCodeScreen(code, email)
@@ -350,21 +324,11 @@ class SetupScreen(Screen[None]):
             result = worker.result
             assert isinstance(result, tuple)
             values, outcome, held = result
-            self._keep_sign_in(held, outcome)
-            signed_in_as = None
-            if held is not None and isinstance(held.secret, Tokens):
-                signed_in_as = held.secret.username
+            if values.signin is SignInMethod.MICROSOFT:
+                self._held = held  # None after a failure a new sign-in may cure
+            signed_in_as = held.username if held is not None else None
             self.result_panel.show_probe(outcome, values.email.strip(), signed_in_as)
             self.tested_ok = values if outcome.ok else None
-
-    def _keep_sign_in(self, held: HeldSignIn | None, outcome: ProbeResult) -> None:
-        """Keep a sign-in for the next Test and Save, unless it is what failed: then the
-        next Test signs in afresh (another user, a revoked or a refused sign-in)."""
-        failure = outcome.failure
-        if failure is not None and failure.kind in oauth.SIGN_IN_AGAIN:
-            self._held = None
-        elif held is not None:
-            self._held = held
 
     # --- Save -------------------------------------------------------------------------------
 
