@@ -25,7 +25,7 @@ from mailsetup_tui.core.mailer import Mailer, SendError
 from mailsetup_tui.core.oauth import DeviceCode, SignInError, SignInFailure, Tokens
 from mailsetup_tui.core.probe import FailureKind, probe
 from mailsetup_tui.core.providers import ProviderId
-from mailsetup_tui.core.store import AccountStore, SecretType, StoreError, account_from_toml
+from mailsetup_tui.core.store import AccountStore, StoreError, account_from_toml
 
 from support.authserver import (
     CLIENT_ID,
@@ -368,7 +368,7 @@ async def test_mailer_refreshes_an_expired_access_token_and_keeps_the_new_refres
     assert attempts[2].token != first
     assert len(microsoft_server.handler.delivered) == 3
     # The store holds the newest refresh token, which is the only one still valid.
-    stored = store.read_secret(LOGIN, SecretType.REFRESH_TOKEN)
+    stored = store.read_secret(account)
     assert stored in auth_server.state.refresh_tokens
     assert stored != tokens.refresh_token
 
@@ -415,7 +415,7 @@ def test_config_keeps_the_app_registration_and_no_token(
     secret = tomllib.loads(store.secret_path.read_text())
     assert secret["refresh_token"] == "rt-the-refresh-token"
     assert "password" not in secret
-    assert store.read_secret(LOGIN, SecretType.REFRESH_TOKEN) == "rt-the-refresh-token"
+    assert store.read_secret(account) == "rt-the-refresh-token"
 
 
 def test_hotmail_always_signs_in_at_consumers(tmp_path: Path) -> None:

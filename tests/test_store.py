@@ -67,7 +67,7 @@ def test_round_trip_keeps_the_account_and_not_the_password(
     assert "schema = 1" in text
     assert report.secret.kind is SecretKind.KEYRING
     assert memory_keyring.entries == {(KEYRING_SERVICE, account.email): PASSWORD}
-    assert store.read_secret(account.email) == PASSWORD
+    assert store.read_secret(account) == PASSWORD
 
 
 def test_presets_store_only_what_the_user_chose(store: AccountStore) -> None:
@@ -100,7 +100,7 @@ def test_no_saved_account_loads_as_none(store: AccountStore) -> None:
 
 def test_gmail_password_is_stored_without_grouping_spaces(store: AccountStore) -> None:
     store.save(GMAIL, "abcd efgh ijkl mnop")
-    assert store.read_secret(GMAIL.email) == "abcdefghijklmnop"
+    assert store.read_secret(GMAIL) == "abcdefghijklmnop"
 
 
 def test_changing_the_address_removes_the_old_keyring_entry(
@@ -124,15 +124,15 @@ def test_without_a_keyring_the_secret_goes_to_a_0600_file(
     assert "no system keyring is available" in report.secret.describe()
     assert mode(store.secret_path) == 0o600
     assert PASSWORD not in store.path.read_text()
-    assert store.read_secret(OTHER.email) == PASSWORD
+    assert store.read_secret(OTHER) == PASSWORD
 
 
 def test_a_secret_file_open_to_others_is_refused(store: AccountStore, no_keyring: None) -> None:
     store.save(OTHER, PASSWORD)
     os.chmod(store.secret_path, 0o644)
     with pytest.raises(SecretError, match=r"open to other users \(mode 0644\); run: chmod 600"):
-        store.read_secret(OTHER.email)
-    status = store.secret_status(OTHER.email)
+        store.read_secret(OTHER)
+    status = store.secret_status(OTHER)
     assert status.state is SecretState.UNREADABLE
 
 
@@ -140,15 +140,15 @@ def test_a_missing_secret_says_so(store: AccountStore, no_keyring: None) -> None
     store.save(OTHER, PASSWORD)
     store.secret_path.unlink()
     with pytest.raises(SecretError, match="does not exist; save the account again"):
-        store.read_secret(OTHER.email)
-    assert store.secret_status(OTHER.email).state is SecretState.MISSING
+        store.read_secret(OTHER)
+    assert store.secret_status(OTHER).state is SecretState.MISSING
 
 
 def test_a_damaged_secret_file_says_so(store: AccountStore, no_keyring: None) -> None:
     store.save(OTHER, PASSWORD)
     store.secret_path.write_text("password = [unterminated")
     with pytest.raises(SecretError, match="is damaged"):
-        store.read_secret(OTHER.email)
+        store.read_secret(OTHER)
 
 
 def test_moving_to_a_keyring_removes_the_fallback_file(
@@ -160,7 +160,7 @@ def test_moving_to_a_keyring_removes_the_fallback_file(
     keyring.set_keyring(memory_keyring)
     store.save(OTHER, PASSWORD)
     assert not store.secret_path.exists()
-    assert store.read_secret(OTHER.email) == PASSWORD
+    assert store.read_secret(OTHER) == PASSWORD
 
 
 def test_a_keyring_that_refuses_is_reported_and_nothing_is_saved(store: AccountStore) -> None:
@@ -187,7 +187,7 @@ def test_a_failed_config_write_restores_the_previous_secret(
     with pytest.raises(StoreError, match=r"cannot be written \(Read-only file system\)"):
         store.save(OTHER, "new-password")
     monkeypatch.undo()
-    assert store.read_secret(OTHER.email) == "old-password"
+    assert store.read_secret(OTHER) == "old-password"
     assert store.load() == OTHER
 
 

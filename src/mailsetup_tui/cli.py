@@ -584,7 +584,7 @@ def cmd_apply(context: Context) -> int:
                     f"no password: use --password-stdin or set {PASSWORD_ENV} (no saved "
                     f"password for {wanted.email} to reuse)"
                 )
-            given = store.read_secret(saved.email)
+            given = store.read_secret(saved)
             context.secrets.append(given)
         password = given
     checked = wanted.checked(password)
@@ -614,7 +614,7 @@ def cmd_apply(context: Context) -> int:
 def _secret_is(store: AccountStore, account: Account, secret: str) -> bool:
     """Whether the stored secret for `account` is `secret` (unreadable counts as no)."""
     try:
-        return store.read_secret(account.email, SecretType.of(account)) == secret
+        return store.read_secret(account) == secret
     except StoreError:
         return False
 
@@ -647,7 +647,7 @@ def cmd_show(context: Context) -> int:
             print(f"No saved account (the config would be at {store.path}).", file=context.out)
         return EXIT_STORE
     kind = SecretType.of(account)
-    status = store.secret_status(account.email, kind)
+    status = store.secret_status(account)
     signin = account.signin
     if context.args.json:
         signin_json = {"signin": account.signin_method.value}
@@ -769,7 +769,7 @@ def _account_and_password(context: Context) -> tuple[Account, str]:
             )
         password = None if account.signin else _explicit_password(context)
         if password is None:
-            password = context.store.read_secret(account.email, SecretType.of(account))
+            password = context.store.read_secret(account)
             context.secrets.append(password)
         return account, password
     account = _account_from_options(args)
@@ -835,7 +835,7 @@ def _stored_sign_in(context: Context, account: Account) -> str:
             f"no Microsoft sign-in is stored for {account.email} with this app registration: "
             "run `mailsetup signin` with the same account options first"
         )
-    token = context.store.read_secret(account.email, SecretType.REFRESH_TOKEN)
+    token = context.store.read_secret(account)
     context.secrets.append(token)
     return token
 

@@ -178,7 +178,7 @@ class Wizard:
         self.say(f"Editing the saved account ({self.store.path}).")
         kind = SecretType.of(saved)
         try:
-            secret = self.store.read_secret(saved.email, kind)
+            secret = self.store.read_secret(saved)
         except SecretError as error:
             self.say(f"The saved {kind.noun} could not be read: {error}")
             secret = ""

@@ -27,7 +27,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from mailsetup_tui.core.account import Account, line_break_in
 from mailsetup_tui.core.probe import DEFAULT_TIMEOUT, ProbeFailure, Session, Step
-from mailsetup_tui.core.store import AccountStore, SecretType, StoreError
+from mailsetup_tui.core.store import AccountStore, StoreError
 
 if TYPE_CHECKING:
     from mailsetup_tui.core.oauth import Tokens
@@ -103,7 +103,7 @@ class Mailer:
         account = store.load()
         if account is None:
             raise StoreError(f"no saved account at {store.path}; run mailsetup to set one up")
-        secret = store.read_secret(account.email, SecretType.of(account))
+        secret = store.read_secret(account)
         return cls(
             account,
             secret,

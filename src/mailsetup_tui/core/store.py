@@ -363,9 +363,10 @@ class AccountStore:
             SecretKind.KEYRING, f"{module}.{name}, service {KEYRING_SERVICE!r}, user {email!r}"
         )
 
-    def read_secret(self, email: str, kind: SecretType = SecretType.PASSWORD) -> str:
-        """The stored password (or refresh token) for `email`; `SecretError` says where it
-        looked and why not."""
+    def read_secret(self, account: Account) -> str:
+        """The stored secret of `account`: its password, or the refresh token of its Microsoft
+        sign-in. `SecretError` says where it looked and why not."""
+        email, kind = account.email, SecretType.of(account)
         backend = usable_keyring()
         if backend is not None:
             try:
@@ -392,10 +393,10 @@ class AccountStore:
             if self.load() == account:
                 self._write_secret(account.email, token, SecretType.REFRESH_TOKEN)
 
-    def secret_status(self, email: str, kind: SecretType = SecretType.PASSWORD) -> SecretStatus:
-        location = self.secret_location(email)
+    def secret_status(self, account: Account) -> SecretStatus:
+        location = self.secret_location(account.email)
         try:
-            self.read_secret(email, kind)
+            self.read_secret(account)
         except SecretError as error:
             state = SecretState.MISSING if error.missing else SecretState.UNREADABLE
             return SecretStatus(location, state, str(error))
@@ -435,9 +436,8 @@ class AccountStore:
         """The saved account's address and secret, to restore if this save fails."""
         if account is None:
             return None
-        kind = SecretType.of(account)
         try:
-            return account.email, self.read_secret(account.email, kind), kind
+            return account.email, self.read_secret(account), SecretType.of(account)
         except SecretError:
             return None
 

@@ -151,7 +151,7 @@ class SetupScreen(Screen[None]):
         # A thread: keyring backends may talk to D-Bus, which must not hold up the first paint.
         kind = SecretType.of(account)
         try:
-            secret = self.store.read_secret(account.email, kind)
+            secret = self.store.read_secret(account)
         except SecretError as error:
             self.app.call_from_thread(
                 self._set_banner, f"The saved {kind.noun} could not be read: {error}"
