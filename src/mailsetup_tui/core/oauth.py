@@ -13,11 +13,12 @@ only here, when a sign-in or refresh actually happens.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import ssl
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -39,6 +40,8 @@ last is what yields a refresh token) by itself, and refuses them when passed exp
 SIGN_IN_AGAIN = frozenset({FailureKind.CREDENTIALS, FailureKind.SIGNIN, FailureKind.SIGNIN_REVOKED})
 """Failures after which a held sign-in is dropped, so the next test signs in afresh: another
 user, a revoked or refused sign-in."""
+
+CODE_EXPIRED = "the code expired before the sign-in was finished: start the sign-in again"
 
 REFRESH_MARGIN = 300.0
 """Seconds before its expiry an access token is refreshed, so that it cannot run out between
@@ -68,12 +71,10 @@ class SignInError(Exception):
         self.reason = reason
 
     def as_probe_failure(self) -> ProbeFailure:
-        kind = (
-            FailureKind.SIGNIN_REVOKED
-            if self.kind is SignInFailure.REVOKED
-            else (FailureKind.SIGNIN)
+        revoked = self.kind is SignInFailure.REVOKED
+        return ProbeFailure(
+            FailureKind.SIGNIN_REVOKED if revoked else FailureKind.SIGNIN, self.reason
         )
-        return ProbeFailure(kind, self.reason)
 
 
 @dataclass(frozen=True)
@@ -170,39 +171,45 @@ class MicrosoftClient:
     def host(self) -> str:
         return self.signin.authority_host.removeprefix("https://")
 
+    @contextlib.contextmanager
+    def _exchanging(self, *secrets: str) -> Iterator[None]:
+        """Turn whatever MSAL or requests raise during an exchange into a `SignInError`."""
+        try:
+            yield
+        except SignInError:
+            raise
+        except Exception as error:
+            raise self._transport_error(error, *secrets) from error
+
     def app(self) -> msal.PublicClientApplication:
         """The MSAL application; reads the tenant's OpenID configuration the first time."""
         if self._app is None:
             import msal
 
-            try:
-                self._app = msal.PublicClientApplication(
-                    self.signin.client_id,
-                    authority=self.signin.authority,
-                    # No lookup at login.microsoftonline.com of whether the host is a known
-                    # Microsoft cloud: the tenant's own configuration is read either way, and a
-                    # national cloud's host must not depend on the global one.
-                    instance_discovery=False,
-                    http_client=_http_session(http_verify(self.ca_file), self.timeout),
-                )
-            except ValueError as error:
-                raise SignInError(
-                    SignInFailure.WRONG_TENANT,
-                    f"the tenant {self.signin.tenant!r} was not found at {self.host}: enter "
-                    "the Directory (tenant) ID or a verified domain of your organisation",
-                ) from error
-            except Exception as error:
-                raise self._transport_error(error) from error
+            with self._exchanging():
+                try:
+                    self._app = msal.PublicClientApplication(
+                        self.signin.client_id,
+                        authority=self.signin.authority,
+                        # No lookup at login.microsoftonline.com of whether the host is a known
+                        # Microsoft cloud: the tenant's own configuration is read either way,
+                        # and a national cloud's host must not depend on the global one.
+                        instance_discovery=False,
+                        http_client=_http_session(http_verify(self.ca_file), self.timeout),
+                    )
+                except ValueError as error:  # MSAL's word for "no OpenID configuration there"
+                    raise SignInError(
+                        SignInFailure.WRONG_TENANT,
+                        f"the tenant {self.signin.tenant!r} was not found at {self.host}: "
+                        "enter the Directory (tenant) ID or a verified domain of your "
+                        "organisation",
+                    ) from error
         return self._app
 
     def start(self) -> tuple[DeviceCode, dict[str, Any]]:
         """Ask for a device code; the flow dict goes back into `poll`."""
-        try:
+        with self._exchanging():
             flow: dict[str, Any] = self.app().initiate_device_flow(scopes=[SMTP_SCOPE])
-        except SignInError:
-            raise
-        except Exception as error:
-            raise self._transport_error(error) from error
         if "user_code" not in flow:
             raise self._reply_error(flow)
         code = DeviceCode(
@@ -215,22 +222,16 @@ class MicrosoftClient:
     def poll(self, flow: dict[str, Any]) -> Tokens | None:
         """One token request for the device code: tokens, None while the user has not
         finished (MSAL lengthens `flow["interval"]` on slow_down), or `SignInError`."""
-        try:
+        with self._exchanging():
             result = self.app().acquire_token_by_device_flow(flow, exit_condition=lambda flow: True)
-        except Exception as error:
-            raise self._transport_error(error) from error
         if result.get("error") in {"authorization_pending", "slow_down"}:
             return None
         return self._tokens(result)
 
     def refresh(self, refresh_token: str) -> Tokens:
         """A new access token (and usually a new refresh token) for a stored sign-in."""
-        try:
+        with self._exchanging(refresh_token):
             result = self.app().acquire_token_by_refresh_token(refresh_token, [SMTP_SCOPE])
-        except SignInError:
-            raise
-        except Exception as error:
-            raise self._transport_error(error, refresh_token) from error
         return self._tokens(result, refresh_token)
 
     def _tokens(self, result: dict[str, Any], previous_refresh_token: str = "") -> Tokens:
@@ -264,10 +265,7 @@ class MicrosoftClient:
                 SignInFailure.DECLINED, "the sign-in was declined on Microsoft's page"
             )
         if error in {"expired_token", "code_expired"}:
-            return SignInError(
-                SignInFailure.EXPIRED,
-                "the code expired before the sign-in was finished: start the sign-in again",
-            )
+            return SignInError(SignInFailure.EXPIRED, CODE_EXPIRED)
         if codes & {"90002", "50059", "90072", "900023", "50020"}:
             return SignInError(
                 SignInFailure.WRONG_TENANT,
@@ -386,10 +384,7 @@ async def sign_in(
     while True:
         await asyncio.sleep(max(1, int(flow.get("interval", 5))))
         if time.time() > code.expires_at:
-            raise SignInError(
-                SignInFailure.EXPIRED,
-                "the code expired before the sign-in was finished: start the sign-in again",
-            )
+            raise SignInError(SignInFailure.EXPIRED, CODE_EXPIRED)
         tokens = await asyncio.to_thread(client.poll, flow)
         if tokens is not None:
             return tokens
