@@ -336,23 +336,28 @@ class SetupScreen(Screen[None]):
     def save_pressed(self) -> None:
         self.action_save()
 
-    def _tested_account(self) -> tuple[AccountDraft, Account] | None:
-        """The values on screen as an account, if they are exactly the ones that passed."""
+    def _tested_account(self) -> tuple[AccountDraft, Account, str] | None:
+        """The values on screen as an account, if they are exactly the ones that passed, with
+        the secret to save or send with: the password, or the held sign-in's refresh token."""
         values = self.tested_ok
         if not self.save_ready or values is None:
             return None
         account = values.to_account()
         assert isinstance(account, Account)  # they passed validation before the test
-        return values, account
+        if account.signin is None:
+            return values, account, values.password
+        if self._held is None or not self._held.fits(account):
+            self.result_panel.show_error(
+                "Not signed in.", "Test again: it starts a new Microsoft sign-in."
+            )
+            return None
+        return values, account, self._held.refresh_token
 
     def action_save(self) -> None:
         tested = self._tested_account()
         if tested is None:
             return
-        values, account = tested
-        secret = self._secret_for(values, account)
-        if secret is None:
-            return
+        values, account, secret = tested
         self.query_one("#save", Button).disabled = True
         self._run_save(values, account, secret)
 
@@ -361,17 +366,6 @@ class SetupScreen(Screen[None]):
         self, values: AccountDraft, account: Account, secret: str
     ) -> tuple[AccountDraft, SaveReport]:
         return values, self.store.save(account, secret)
-
-    def _secret_for(self, values: AccountDraft, account: Account) -> str | None:
-        """What to save or send with: the password, or the held sign-in's refresh token."""
-        if account.signin is None:
-            return values.password
-        if self._held is None or not self._held.fits(account):
-            self.result_panel.show_error(
-                "Not signed in.", "Test again: it starts a new Microsoft sign-in."
-            )
-            return None
-        return self._held.refresh_token
 
     def _save_finished(self, worker: Worker[object], state: WorkerState) -> None:
         if state is WorkerState.ERROR:
@@ -399,21 +393,18 @@ class SetupScreen(Screen[None]):
         tested = self._tested_account()
         if tested is None:
             return
-        values, account = tested
+        _, account, secret = tested
         self.app.push_screen(
             RecipientScreen(account.email),
-            lambda to: self._start_send(values, account, to) if to else None,
+            lambda to: self._start_send(account, secret, to) if to else None,
         )
 
-    def _start_send(self, values: AccountDraft, account: Account, to: str) -> None:
+    def _start_send(self, account: Account, secret: str, to: str) -> None:
         self.result_panel.show_sending(to)
-        self._run_send(values, account, to)
+        self._run_send(account, secret, to)
 
     @work(exclusive=True, group="send", exit_on_error=False)
-    async def _run_send(self, values: AccountDraft, account: Account, to: str) -> Sent:
-        secret = self._secret_for(values, account)
-        if secret is None:
-            raise InvalidMessage("not signed in: Test again first")
+    async def _run_send(self, account: Account, secret: str, to: str) -> Sent:
         held = self._held
         mailer = Mailer(
             account,
