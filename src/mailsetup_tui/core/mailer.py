@@ -168,16 +168,16 @@ class Mailer:
             return self._password
         from mailsetup_tui.core import oauth
 
-        if self._tokens is None or not self._tokens.fresh:
-            refresh_token = self._tokens.refresh_token if self._tokens else self._password
-            try:
-                self._tokens = await oauth.refresh(
-                    self.account.signin, refresh_token, timeout=self.timeout, ca_file=self.ca_file
-                )
-            except oauth.SignInError as error:
-                raise SendError(error.as_probe_failure()) from None
-            if self._tokens.refresh_token != refresh_token and self._keep_refresh_token:
-                self._keep_refresh_token(self._tokens.refresh_token)
+        held = self._tokens or self._password
+        try:
+            self._tokens = await oauth.current(
+                self.account.signin, held, timeout=self.timeout, ca_file=self.ca_file
+            )
+        except oauth.SignInError as error:
+            raise SendError(error.as_probe_failure()) from None
+        previous = held if isinstance(held, str) else held.refresh_token
+        if self._tokens.refresh_token != previous and self._keep_refresh_token:
+            self._keep_refresh_token(self._tokens.refresh_token)
         return self._tokens.access_token
 
     def send(

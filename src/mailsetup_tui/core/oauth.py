@@ -457,6 +457,20 @@ async def sign_in_and_probe(
     return result, held
 
 
+async def current(
+    signin: MicrosoftSignIn,
+    tokens: Tokens | str,
+    *,
+    timeout: float,
+    ca_file: str | os.PathLike[str] | None = None,
+) -> Tokens:
+    """`tokens` while they are fresh; otherwise (or from a bare refresh token) refreshed."""
+    if isinstance(tokens, Tokens) and tokens.fresh:
+        return tokens
+    refresh_token = tokens if isinstance(tokens, str) else tokens.refresh_token
+    return await refresh(signin, refresh_token, timeout=timeout, ca_file=ca_file)
+
+
 async def probe_signed_in(
     account: Account,
     tokens: Tokens | str,
@@ -472,12 +486,10 @@ async def probe_signed_in(
     """
     assert account.signin is not None
     started = time.monotonic()
-    if isinstance(tokens, str) or not tokens.fresh:
-        refresh_token = tokens if isinstance(tokens, str) else tokens.refresh_token
-        try:
-            tokens = await refresh(account.signin, refresh_token, timeout=timeout, ca_file=ca_file)
-        except SignInError as error:
-            failure = error.as_probe_failure()
-            return ProbeResult(failure, Step.AUTH, time.monotonic() - started), None
+    try:
+        tokens = await current(account.signin, tokens, timeout=timeout, ca_file=ca_file)
+    except SignInError as error:
+        failure = error.as_probe_failure()
+        return ProbeResult(failure, Step.AUTH, time.monotonic() - started), None
     result = await probe(account, tokens.access_token, timeout=timeout, ca_file=ca_file)
     return result, tokens
