@@ -1,0 +1,16 @@
+"""The two ways the saved account can fail to load or save, for callers to catch by kind."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """The config or the secret could not be read or written; the text names the file."""
+
+
+class SecretError(StoreError):
+    """The password could not be stored or read; the text says where and why."""
+
+    def __init__(self, message: str, *, missing: bool = False) -> None:
+        super().__init__(message)
+        self.missing = missing
+        """True when nothing is stored (as opposed to something stored but unreadable)."""
