@@ -9,6 +9,7 @@ import keyring
 import keyring.backends.fail
 import pytest
 
+from mailsetup_tui.core.session import SetupSession
 from mailsetup_tui.core.store import AccountStore
 from mailsetup_tui.tui.app import MailSetupApp
 
@@ -134,13 +135,13 @@ def microsoft_server(certificates: Certificates, auth_server: AuthServer) -> Ite
 def make_app(store: AccountStore, certificates: Certificates) -> Callable[..., MailSetupApp]:
     """Builds the form's app on the test's store, trusting the test CA, at xterm-256color."""
 
-    def make(**kwargs: object) -> MailSetupApp:
-        options: dict[str, object] = {
-            "timeout": 5.0,
-            "ca_file": str(certificates.ca_file),
-            "environ": {"TERM": "xterm-256color"},
-        }
-        options |= kwargs
-        return MailSetupApp(store, **options)  # type: ignore[arg-type]
+    def make(
+        *,
+        timeout: float = 5.0,
+        ca_file: str | None = str(certificates.ca_file),
+        environ: dict[str, str] | None = None,
+    ) -> MailSetupApp:
+        session = SetupSession(store, timeout=timeout, ca_file=ca_file)
+        return MailSetupApp(session, environ=environ or {"TERM": "xterm-256color"})
 
     return make

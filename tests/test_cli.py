@@ -68,7 +68,7 @@ def test_save_with_a_private_ca_stores_the_account_without_its_password(
     )  # fmt: skip
     assert ran.code == 0, ran.err
     assert ran.lines[0] == OK
-    assert ran.lines[1].startswith(f"{HOST}:{starttls_server.port} over TLSv1.")
+    assert ran.lines[1].startswith(f"Login as {LOGIN} accepted over TLSv1.")
     assert f"Saved to {config}" in ran.lines
     assert any(line.startswith("Password stored in the system keyring") for line in ran.lines)
     assert 'email = "mfa@example.com"' in config.read_text()
@@ -178,7 +178,7 @@ def test_security_none_warns_before_sending_the_password(
     )  # fmt: skip
     assert ran.code == 0, ran.err
     assert "sends the password unencrypted" in ran.err
-    assert f"without encryption: login as {LOGIN} accepted" in ran.lines[1]
+    assert f"Login as {LOGIN} accepted without encryption" in ran.lines[1]
 
 
 def test_verbose_logs_steps_but_never_the_password(

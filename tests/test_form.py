@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Input, Select, Static
 
 from mailsetup_tui.core.account import Account
-from mailsetup_tui.core.probe import MESSAGE_FAILED, MESSAGE_OK
+from mailsetup_tui.core.outcomes import MESSAGE_FAILED, MESSAGE_OK
 from mailsetup_tui.core.providers import ProviderId, Security
 from mailsetup_tui.core.store import KEYRING_SERVICE, AccountStore
 from mailsetup_tui.tui.account_form import AccountForm
@@ -369,7 +369,7 @@ async def test_save_writes_config_and_secret_and_says_where(
     async with running(app) as pilot:
         await pass_test_then_save(pilot, starttls_server.port, store.path)
         assert text_of(app, "#headline") == f"Saved to {store.path}"
-        assert "Password in the system keyring" in text_of(app, "#detail")
+        assert "Password stored in the system keyring" in text_of(app, "#detail")
         assert text_of(app, "#mode").startswith("Editing the saved account")
         assert not screen_of(app).has_unsaved_changes
     assert store.load() == Account.create(
@@ -386,8 +386,8 @@ async def test_save_without_keyring_says_the_fallback_file_plainly(
     async with running(app) as pilot:
         await pass_test_then_save(pilot, starttls_server.port, store.secret_path)
         assert text_of(app, "#detail") == (
-            f"No system keyring was found, so the password is in {store.secret_path} "
-            "(readable only by you)."
+            f"Password stored in the file {store.secret_path} (mode 0600; no system keyring "
+            "is available)"
         )
 
 

@@ -73,9 +73,7 @@ def test_signin_shows_the_code_tests_and_saves_then_test_send_and_show_use_it(
     assert f"    {USER_CODE}" in ran.lines
     assert f"Signed in as {LOGIN}." in ran.lines
     assert OK in ran.lines
-    assert any(
-        "Microsoft sign-in (XOAUTH2) as mfa@example.com accepted" in line for line in ran.lines
-    )
+    assert any(f"Login as {LOGIN} accepted over TLSv1." in line for line in ran.lines)
     assert any(
         line.startswith("Microsoft sign-in stored in the system keyring") for line in ran.lines
     )

@@ -13,7 +13,7 @@ from textual.widgets import Button, Input, Select
 
 from mailsetup_tui.core import oauth
 from mailsetup_tui.core.account import AUTHORITY_HOST_ENV, SignInMethod
-from mailsetup_tui.core.probe import MESSAGE_FAILED, MESSAGE_OK
+from mailsetup_tui.core.outcomes import MESSAGE_FAILED, MESSAGE_OK
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId
 from mailsetup_tui.core.store import KEYRING_SERVICE, AccountStore
 from mailsetup_tui.tui.app import MailSetupApp
@@ -104,7 +104,7 @@ async def test_exchange_sign_in_test_save_and_send_end_to_end(
         await pilot.press("ctrl+s")
         await wait_until(store.path.exists, pilot)
         await pilot.pause(0.1)
-        assert "Microsoft sign-in in the system keyring" in text_of(app, "#detail")
+        assert "Microsoft sign-in stored in the system keyring" in text_of(app, "#detail")
         screenshots(app, shots)()
 
         await pilot.press("ctrl+n")

@@ -17,7 +17,9 @@ from textual.widgets import Input, Select
 
 from mailsetup_tui.core.account import SignInMethod
 from mailsetup_tui.core.oauth import DeviceCode
+from mailsetup_tui.core.outcomes import TestOutcome
 from mailsetup_tui.core.probe import FailureKind, ProbeFailure, ProbeResult, Step
+from mailsetup_tui.core.session import SetupSession
 from mailsetup_tui.core.store import AccountStore
 from mailsetup_tui.tui.app import MailSetupApp
 from mailsetup_tui.tui.dialogs import DeviceCodeScreen
@@ -40,7 +42,7 @@ class SnapCompare(Protocol):
 
 def app(**environ: str) -> MailSetupApp:
     return MailSetupApp(
-        AccountStore(SNAPSHOT_CONFIG), environ={"TERM": "xterm-256color", **environ}
+        SetupSession(AccountStore(SNAPSHOT_CONFIG)), environ={"TERM": "xterm-256color", **environ}
     )
 
 
@@ -76,8 +78,8 @@ def test_failed_test(snap_compare: SnapCompare) -> None:
             "the server rejected the e-mail or password (535 5.7.8 Authentication credentials "
             "invalid); use the password (or app password) your mail administrator gave you",
         )
-        pilot.app.setup_screen.result_panel.show_probe(
-            ProbeResult(failure, Step.AUTH, 0.4), "codes@example.com"
+        pilot.app.setup_screen.result_panel.show_test(
+            TestOutcome(ProbeResult(failure, Step.AUTH, 0.4), "codes@example.com")
         )
         await pilot.pause()
 
@@ -89,8 +91,8 @@ def test_successful_test(snap_compare: SnapCompare) -> None:
         await fill_other(pilot)
         assert isinstance(pilot.app, MailSetupApp)
         screen = pilot.app.setup_screen
-        screen.result_panel.show_probe(
-            ProbeResult(None, Step.DONE, 0.4, "TLSv1.3"), "codes@example.com"
+        screen.result_panel.show_test(
+            TestOutcome(ProbeResult(None, Step.DONE, 0.4, "TLSv1.3"), "codes@example.com")
         )
         screen.tested_ok = screen.form.values
         await pilot.pause()
@@ -129,8 +131,12 @@ def test_microsoft_sign_in_fields(snap_compare: SnapCompare) -> None:
     async def succeeded(pilot: Pilot[None]) -> None:
         await fill_exchange_with_sign_in(pilot)
         assert isinstance(pilot.app, MailSetupApp)
-        pilot.app.setup_screen.result_panel.show_probe(
-            ProbeResult(None, Step.DONE, 0.9, "TLSv1.3"), "codes@contoso.com", "codes@contoso.com"
+        pilot.app.setup_screen.result_panel.show_test(
+            TestOutcome(
+                ProbeResult(None, Step.DONE, 0.9, "TLSv1.3"),
+                "codes@contoso.com",
+                signed_in_as="codes@contoso.com",
+            )
         )
         await pilot.pause()
 

@@ -44,7 +44,7 @@ def test_type_test_and_save_through_the_form(
         assert f"Login as {LOGIN} accepted over TLSv1." in screen
         term.send(CTRL_S)
         screen = term.wait_for("Saved to")
-        assert "Password in the system keyring" in screen
+        assert "Password stored in the system keyring" in screen
         term.wait_for("Editing the saved account")
         assert PASSWORD.encode() not in term.received
         term.send(CTRL_Q)  # saved: no question, straight out

@@ -14,20 +14,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TextIO
 
-from mailsetup_tui.core import oauth
+from mailsetup_tui.cli import ExitCode
 from mailsetup_tui.core.account import (
-    Account,
     AccountDraft,
     Field,
     FieldProblem,
     SignInMethod,
     default_authority_host,
 )
-from mailsetup_tui.core.probe import MESSAGE_FAILED, MESSAGE_OK, ProbeResult, probe
+from mailsetup_tui.core.outcomes import (
+    CLEAR_TEXT_WARNING,
+    TestOutcome,
+    TestProgress,
+    sign_in_instructions,
+)
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security, provider
-from mailsetup_tui.core.store import AccountStore, SecretError, SecretType, StoreError
-
-EXIT_OK, EXIT_TEST_FAILED, EXIT_INPUT_ENDED, EXIT_STORE = 0, 1, 2, 3
+from mailsetup_tui.core.session import DeviceCode, SetupSession, StoreError, UnreadableSecret
 
 
 def wants_plain(environ: Mapping[str, str], stdin_tty: bool, stdout_tty: bool) -> bool:
@@ -39,35 +41,29 @@ class InputEnded(Exception):
     """End of input (Ctrl+D, or a script that ran out of answers): nothing is saved."""
 
 
-class Wizard:
-    """One run of the line-mode setup."""
+class Wizard(TestProgress):
+    """One run of the line-mode setup; it shows a test's progress as lines too."""
 
     def __init__(
         self,
-        store: AccountStore,
+        session: SetupSession,
         *,
-        timeout: float,
-        ca_file: str | None,
         stdin: TextIO,
         stdout: TextIO,
         read_secret: Callable[[str], str] | None = None,
     ) -> None:
-        self.store = store
-        self.timeout = timeout
-        self.ca_file = ca_file
+        self.session = session
         self.stdin = stdin
         self.stdout = stdout
         self.read_secret = read_secret or self._read_secret
         self.draft = AccountDraft(ProviderId.EXCHANGE)
         """The values entered so far."""
-        self.held: oauth.HeldSignIn | None = None
-        """A Microsoft sign-in to test with and save: the saved refresh token, or the tokens
-        of a sign-in made in this run."""
 
     # --- I/O --------------------------------------------------------------------------------
 
-    def say(self, text: str = "") -> None:
-        print(text, file=self.stdout, flush=True)
+    def say(self, *lines: str) -> None:
+        for line in lines or ("",):
+            print(line, file=self.stdout, flush=True)
 
     def ask(self, prompt: str, *, secret: bool = False) -> str:
         self.stdout.write(prompt)
@@ -103,90 +99,63 @@ class Wizard:
                 return False
             self.say("  Please answer y or n.")
 
+    # --- a test's progress ------------------------------------------------------------------
+
+    def show_code(self, code: DeviceCode) -> None:
+        self.say(sign_in_instructions(code))
+
+    def signed_in(self, sentence: str) -> None:
+        self.say(sentence)
+
+    def testing(self, sentence: str) -> None:
+        self.say(sentence)
+
     # --- the steps --------------------------------------------------------------------------
 
-    def run(self) -> int:
+    def run(self) -> ExitCode:
         try:
             return self._run()
         except InputEnded:
             self.say("Input ended: nothing was saved.")
-            return EXIT_INPUT_ENDED
+            return ExitCode.USAGE
 
-    def _run(self) -> int:
+    def _run(self) -> ExitCode:
         self.say("System E-mail Account Setup (line mode)")
         self.draft = self._start()
         while True:
             self._enter_fields()
-            account = self.draft.account().normalized()
-            password = self.draft.password
+            account = self.draft.account()
             if account.sends_password_in_clear and not self.yes(
-                "Security is none: the password will cross the network unencrypted. Test anyway?",
-                default=False,
+                f"{CLEAR_TEXT_WARNING} Test anyway?", default=False
             ):
                 continue
-            result = self._test(account, password)
-            if result.ok:
-                via = f"over {result.tls_version}" if result.tls_version else "unencrypted"
-                self.say(MESSAGE_OK)
-                self.say(f"Login as {account.email} accepted {via} in {result.elapsed:.1f} s.")
+            outcome = self._test()
+            self.say(outcome.headline, outcome.detail)
+            if outcome.ok:
                 if not self.yes("Save these settings?", default=True):
                     self.say("Not saved.")
-                    return EXIT_OK
-                if account.signin is not None and self.held is not None:
-                    password = self.held.refresh_token
-                return self._save(account, password)
-            assert result.failure is not None
-            self.say(MESSAGE_FAILED)
-            self.say(result.failure.reason)
+                    return ExitCode.OK
+                return self._save()
             if not self.yes("Change the values and test again?", default=True):
                 self.say("Nothing was saved.")
-                return EXIT_TEST_FAILED
+                return ExitCode.FAILED
 
-    def _test(self, account: Account, password: str) -> ProbeResult:
-        """The connection test; for Microsoft sign-in, signing in first unless a sign-in for
-        exactly this account is held."""
-        if account.signin is None or (self.held is not None and self.held.fits(account)):
-            self.say(f"Testing {account.server}:{account.port} ...")
-        if account.signin is None:
-            return asyncio.run(probe(account, password, timeout=self.timeout, ca_file=self.ca_file))
-        result, self.held = asyncio.run(
-            oauth.sign_in_and_probe(
-                account,
-                self.held,
-                lambda code: self.say(oauth.instructions(code)),
-                signed_in=lambda tokens: self._signed_in(tokens, account),
-                timeout=self.timeout,
-                ca_file=self.ca_file,
-            )
-        )
-        return result
-
-    def _signed_in(self, tokens: oauth.Tokens, account: Account) -> None:
-        self.say(oauth.signed_in_text(tokens, account.email))
-        self.say(f"Testing {account.server}:{account.port} ...")
+    def _test(self) -> TestOutcome:
+        return asyncio.run(self.session.test(self.draft, self))
 
     def _start(self) -> AccountDraft:
-        try:
-            saved = self.store.load()
-        except StoreError as error:
-            self.say(f"The saved config could not be read: {error}")
-            self.say("Saving will keep the unreadable file as a backup.")
-            saved = None
-        if saved is None:
-            self.say(f"New account (will be saved to {self.store.path}).")
+        opened = self.session.open()
+        self.say(opened.mode)
+        if opened.warning:
+            self.say(opened.warning)
+        if opened.account is None:
             return AccountDraft(ProviderId.EXCHANGE, authority_host=default_authority_host())
-        self.say(f"Editing the saved account ({self.store.path}).")
-        kind = SecretType.of(saved)
         try:
-            secret = self.store.read_secret(saved)
-        except SecretError as error:
-            self.say(f"The saved {kind.noun} could not be read: {error}")
-            secret = ""
-        if saved.signin is not None:
-            if secret:
-                self.held = oauth.HeldSignIn(saved.email, saved.signin, secret)
-            return AccountDraft.of(saved)
-        return AccountDraft.of(saved, secret)
+            password = self.session.load_saved_secret(opened.account)
+        except UnreadableSecret as problem:
+            self.say(str(problem))
+            password = None
+        return AccountDraft.of(opened.account, password or "")
 
     def _update(self, **values: object) -> None:
         self.draft = replace(self.draft, **values)  # type: ignore[arg-type]
@@ -305,17 +274,14 @@ class Wizard:
     def _problem(self, field: Field) -> FieldProblem | None:
         return next((p for p in self.draft.problems() if p.field is field), None)
 
-    def _save(self, account: Account, password: str) -> int:
+    def _save(self) -> ExitCode:
         try:
-            report = self.store.save(account, password)
+            saved = self.session.save(self.draft)
         except StoreError as error:
             self.say(f"Not saved: {error}")
-            return EXIT_STORE
-        if report.backup_path is not None:
-            self.say(f"The unreadable old config was kept as {report.backup_path}.")
-        self.say(f"Saved to {report.config_path}")
-        self.say(f"{report.secret_type.noun.capitalize()} stored in {report.secret.describe()}")
-        return EXIT_OK
+            return ExitCode.STORE
+        self.say(saved.headline, *saved.details)
+        return ExitCode.OK
 
 
 _ATTRIBUTES = {
@@ -328,12 +294,5 @@ _ATTRIBUTES = {
 }
 
 
-def run_wizard(
-    store: AccountStore,
-    *,
-    timeout: float,
-    ca_file: str | None,
-    stdin: TextIO,
-    stdout: TextIO,
-) -> int:
-    return Wizard(store, timeout=timeout, ca_file=ca_file, stdin=stdin, stdout=stdout).run()
+def run_wizard(session: SetupSession, *, stdin: TextIO, stdout: TextIO) -> ExitCode:
+    return Wizard(session, stdin=stdin, stdout=stdout).run()

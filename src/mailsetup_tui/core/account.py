@@ -284,18 +284,19 @@ class AccountDraft:
             signin=signin,
         )
 
-    def problems(self) -> tuple[FieldProblem, ...]:
-        """Every problem with the draft, the port's own wording included."""
+    def problems(self, *, with_password: bool = True) -> tuple[FieldProblem, ...]:
+        """Every problem with the draft, the port's own wording included (and the password's,
+        unless `with_password` is False)."""
         account = self.account()
-        problems = validate(account, self.password)
+        problems = validate(account, self.password if with_password else None)
         port = parse_port(self.port)
         if isinstance(port, FieldProblem):
             problems = (*(p for p in problems if p.field is not Field.PORT), port)
         return problems
 
-    def to_account(self) -> Account | tuple[FieldProblem, ...]:
+    def to_account(self, *, with_password: bool = True) -> Account | tuple[FieldProblem, ...]:
         """The validated, normalized account, or every problem with the draft."""
-        problems = self.problems()
+        problems = self.problems(with_password=with_password)
         return problems if problems else self.account().normalized()
 
 

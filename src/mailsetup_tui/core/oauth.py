@@ -346,25 +346,6 @@ def _first_sentence(description: str) -> str:
     return (match[1] if match else text).strip()
 
 
-def instructions(code: DeviceCode) -> str:
-    """What to do with a device code, as plain lines for any terminal or log."""
-    expires = time.strftime("%H:%M", time.localtime(code.expires_at))
-    return (
-        f"To sign in, open {code.verification_uri} on any device and enter the code\n\n"
-        f"    {code.user_code}\n\n"
-        f"Waiting for the sign-in (the code expires at {expires}; Ctrl+C cancels)..."
-    )
-
-
-def signed_in_text(tokens: Tokens, email: str) -> str:
-    """Who signed in, and a warning when it is not the account's own address."""
-    who = tokens.username or "an unnamed user"
-    text = f"Signed in as {who}."
-    if tokens.username and tokens.username.lower() != email.lower():
-        text += f" Note: the Email is {email}; the server must let {who} send as it."
-    return text
-
-
 async def sign_in(
     signin: MicrosoftSignIn,
     show_code: Callable[[DeviceCode], None],
@@ -404,8 +385,8 @@ async def refresh(
 
 @dataclass(frozen=True, repr=False)
 class HeldSignIn:
-    """A sign-in an interface holds between tests, and saves: for which address and app
-    registration, and its tokens (or only the refresh token, as read from the store)."""
+    """A Microsoft sign-in in hand: for which address and app registration, and its tokens
+    (or only the refresh token, as read from the store)."""
 
     email: str
     signin: MicrosoftSignIn
@@ -419,42 +400,8 @@ class HeldSignIn:
         return self.secret if isinstance(self.secret, str) else self.secret.refresh_token
 
     @property
-    def username(self) -> str | None:
-        return self.secret.username if isinstance(self.secret, Tokens) else None
-
-
-async def sign_in_and_probe(
-    account: Account,
-    held: HeldSignIn | None,
-    show_code: Callable[[DeviceCode], None],
-    *,
-    signed_in: Callable[[Tokens], None] = lambda tokens: None,
-    timeout: float,
-    ca_file: str | os.PathLike[str] | None = None,
-) -> tuple[ProbeResult, HeldSignIn | None]:
-    """The connection test for a Microsoft sign-in account, as the form and the wizard run it:
-    sign in first unless `held` is a sign-in for exactly this account, then test.
-
-    Returns the result and the sign-in to hold from now on; None after a failure that a new
-    sign-in may cure (another user, a revoked or refused sign-in), so the next test starts
-    one. `signed_in` hears of a sign-in as soon as it is made, before the test.
-    """
-    assert account.signin is not None
-    if held is None or not held.fits(account):
-        started = time.monotonic()
-        try:
-            tokens = await sign_in(account.signin, show_code, timeout=timeout, ca_file=ca_file)
-        except SignInError as error:
-            failure = error.as_probe_failure()
-            return ProbeResult(failure, Step.AUTH, time.monotonic() - started), None
-        signed_in(tokens)
-        held = HeldSignIn(account.email, account.signin, tokens)
-    result, renewed = await probe_signed_in(account, held.secret, timeout=timeout, ca_file=ca_file)
-    if result.failure is not None and result.failure.kind in SIGN_IN_AGAIN:
-        return result, None
-    if renewed is not None:
-        held = HeldSignIn(account.email, account.signin, renewed)
-    return result, held
+    def tokens(self) -> Tokens | None:
+        return self.secret if isinstance(self.secret, Tokens) else None
 
 
 async def current(

@@ -1,9 +1,10 @@
 """The connection test: connect, encrypt, log in and ask to send, without sending anything.
 
-One coroutine under one deadline. The steps follow shared/design.md: resolve, connect, greeting,
-EHLO, STARTTLS (or implicit TLS), EHLO again, AUTH, MAIL FROM and RCPT TO the account's own
-address (which catches an account that may not send as that address), RSET, QUIT. Every failure
-becomes a `ProbeFailure` whose reason says what to change; no reason ever contains the password.
+One coroutine under one deadline. The steps: resolve, connect, greeting, EHLO, STARTTLS (or
+implicit TLS), EHLO again, AUTH, MAIL FROM and RCPT TO the account's own address (which catches
+an account that may not send as that address), RSET, QUIT. Every failure becomes a
+`ProbeFailure` whose reason says what to change; no reason ever contains the password. The
+front ends reach this through `core.session` (ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -30,10 +31,6 @@ from mailsetup_tui.core.redact import redact
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 15.0
-
-MESSAGE_OK = "Connected successfully"
-MESSAGE_FAILED = "Test connection failed. Please review email account information entered."
-"""The spec's two outcomes, word for word, for every interface to print."""
 
 
 class Step(StrEnum):

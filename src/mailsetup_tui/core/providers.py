@@ -1,8 +1,8 @@
 """The catalogue of SMTP Mail choices: servers, ports, security and accepted domains.
 
 Kept as data so that a provider change is a one-row edit, checked by the tests, rather than an
-if-chain spread over the form, the CLI and the probe. The values follow shared/design.md, which
-records where each fact comes from.
+if-chain spread over the form, the CLI and the probe. Servers, ports and security are the
+providers' published SMTP settings; the consumer domains follow Thunderbird's ISPDB.
 """
 
 from __future__ import annotations

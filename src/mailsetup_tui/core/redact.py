@@ -25,3 +25,20 @@ def _forms(secret: str) -> list[str]:
     encoded = base64.b64encode(secret.encode("utf-8", "surrogatepass")).decode("ascii")
     # Longest first, so a secret that contains another form is masked whole.
     return sorted({secret, encoded}, key=len, reverse=True)
+
+
+class SecretsSeen:
+    """Every secret one session has handled (passwords, tokens), to mask in any text that
+    leaves it: outcome reasons, and the last-resort report of an unexpected error."""
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"SecretsSeen({len(self._secrets)})"
+
+    def add(self, *secrets: str) -> None:
+        self._secrets.update(secret for secret in secrets if secret)
+
+    def redact(self, text: str) -> str:
+        return redact(text, *self._secrets)

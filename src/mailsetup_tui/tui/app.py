@@ -14,11 +14,10 @@ from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 from textual.widgets import Input
 
-from mailsetup_tui.core.probe import DEFAULT_TIMEOUT
-from mailsetup_tui.core.store import AccountStore
+from mailsetup_tui.core.session import SetupSession
 from mailsetup_tui.terminal.driver import FrugalLinuxDriver, frugal_enabled
 from mailsetup_tui.tui.account_form import AccountForm
-from mailsetup_tui.tui.setup_screen import ProbeSettings, SetupScreen
+from mailsetup_tui.tui.setup_screen import SetupScreen
 
 
 def styles_dir() -> Path:
@@ -70,18 +69,12 @@ class MailSetupApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", key_display="^Q", priority=True)
     ]
 
-    def __init__(
-        self,
-        store: AccountStore,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        ca_file: str | None = None,
-        environ: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, session: SetupSession, *, environ: Mapping[str, str] | None = None) -> None:
         environ = os.environ if environ is None else environ
         limited = wants_ansi(environ)
-        # Decided before App.__init__: NO_COLOR with an ANSI theme but without ansi_color=True
-        # renders black on black in Textual 8 (shared/textual8.md, 3.12).
+        # Decided before App.__init__: in Textual 8, NO_COLOR with an ANSI theme but without
+        # ansi_color=True renders black on black (its Monochrome filter maps the theme's
+        # unmaterialised ANSI colours to #000000).
         super().__init__(
             ansi_color=True if limited else None,
             driver_class=FrugalLinuxDriver if frugal_enabled(environ) else None,
@@ -89,7 +82,7 @@ class MailSetupApp(App[None]):
         if limited:
             self.theme = "ansi-dark"
         self.set_class(limited, "-limited")
-        self.setup_screen = SetupScreen(store, ProbeSettings(timeout=timeout, ca_file=ca_file))
+        self.setup_screen = SetupScreen(session)
 
     def get_default_screen(self) -> SetupScreen:
         return self.setup_screen

@@ -14,8 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from mailsetup_tui.core.account import SignInMethod
-from mailsetup_tui.core.oauth import DeviceCode
 from mailsetup_tui.core.providers import Provider
+from mailsetup_tui.core.session import DeviceCode
 
 
 class ConfirmScreen(ModalScreen[bool]):

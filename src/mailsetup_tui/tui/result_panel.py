@@ -1,4 +1,5 @@
-"""Where the outcome of Test and Save appears, under the buttons, in the spec's words."""
+"""Where the outcome of Test, Save and Send test appears, under the buttons, in the session's
+words."""
 
 from __future__ import annotations
 
@@ -6,9 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from mailsetup_tui.core.mailer import Sent
-from mailsetup_tui.core.probe import MESSAGE_FAILED, MESSAGE_OK, ProbeResult
-from mailsetup_tui.core.store import SaveReport, SecretKind
+from mailsetup_tui.core.outcomes import SaveOutcome, SendOutcome, TestOutcome
 
 
 class ResultPanel(Vertical):
@@ -29,25 +28,16 @@ class ResultPanel(Vertical):
     def clear(self) -> None:
         self._show(None, "")
 
-    def show_testing(self, where: str) -> None:
-        self._show("-busy", f"Testing {where} ...", "Esc cancels the test.")
+    def show_busy(self, headline: str, detail: str = "") -> None:
+        self._show("-busy", headline, detail)
 
-    def show_signing_in(self) -> None:
-        self._show("-busy", "Starting Microsoft sign-in ...", "Esc cancels.")
-
-    def show_probe(self, result: ProbeResult, login: str, signed_in_as: str | None = None) -> None:
-        if result.ok:
-            via = f"over {result.tls_version}" if result.tls_version else "without encryption"
-            who = f"Signed in as {signed_in_as}. " if signed_in_as else ""
-            self._show(
-                "-ok",
-                MESSAGE_OK,
-                f"{who}Login as {login} accepted {via} in {result.elapsed:.1f} s. Save and "
-                "Send test are now available.",
-            )
-        else:
-            assert result.failure is not None
-            self._show("-failed", MESSAGE_FAILED, result.failure.reason)
+    def show_test(self, outcome: TestOutcome) -> None:
+        if not outcome.ok:
+            self._show("-failed", outcome.headline, outcome.detail)
+            return
+        # The code dialog that said who signed in is gone by now: say it here.
+        sentences = [outcome.signed_in, outcome.detail, "Save and Send test are now available."]
+        self._show("-ok", outcome.headline, " ".join(s for s in sentences if s))
 
     def show_cancelled(self) -> None:
         self._show("-failed", "Test cancelled.", "Nothing was saved.")
@@ -55,28 +45,8 @@ class ResultPanel(Vertical):
     def show_error(self, headline: str, detail: str) -> None:
         self._show("-failed", headline, detail)
 
-    def show_sending(self, to: str) -> None:
-        self._show("-busy", f"Sending a test message to {to} ...")
+    def show_saved(self, outcome: SaveOutcome) -> None:
+        self._show("-saved", outcome.headline, ". ".join(outcome.details))
 
-    def show_sent(self, sent: Sent) -> None:
-        self._show(
-            "-ok",
-            f"Test message sent to {', '.join(sent.recipients)}",
-            f"The server accepted it as {sent.message_id}; check that it arrived.",
-        )
-
-    def show_saved(self, report: SaveReport) -> None:
-        if report.secret.kind is SecretKind.FILE:
-            secret = (
-                f"No system keyring was found, so the {report.secret_type.noun} is in "
-                f"{report.secret.where} "
-                "(readable only by you)."
-            )
-        else:
-            secret = f"{report.secret_type.noun.capitalize()} in {report.secret.describe()}."
-        backup = (
-            f" The unreadable old config was kept as {report.backup_path}."
-            if report.backup_path
-            else ""
-        )
-        self._show("-saved", f"Saved to {report.config_path}", secret + backup)
+    def show_sent(self, outcome: SendOutcome) -> None:
+        self._show("-ok" if outcome.ok else "-failed", outcome.headline, outcome.detail)

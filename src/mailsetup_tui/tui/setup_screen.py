@@ -9,24 +9,28 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.reactive import reactive, var
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 from textual.worker import Worker, WorkerState
 
-from mailsetup_tui.core import oauth
 from mailsetup_tui.core.account import Account, AccountDraft, SignInMethod
-from mailsetup_tui.core.mailer import InvalidMessage, Mailer, SendError, Sent
-from mailsetup_tui.core.oauth import DeviceCode, HeldSignIn, Tokens
-from mailsetup_tui.core.probe import ProbeResult, probe
+from mailsetup_tui.core.outcomes import (
+    CLEAR_TEXT_WARNING,
+    SaveOutcome,
+    SendOutcome,
+    TestOutcome,
+    TestProgress,
+)
 from mailsetup_tui.core.providers import provider
-from mailsetup_tui.core.redact import redact
-from mailsetup_tui.core.store import (
-    AccountStore,
-    SaveReport,
-    SecretError,
-    SecretType,
+from mailsetup_tui.core.session import (
+    DeviceCode,
+    NeedsSignIn,
+    NotTested,
+    SetupSession,
     StoreError,
+    UnreadableSecret,
 )
 from mailsetup_tui.tui.account_form import AccountForm
 from mailsetup_tui.tui.dialogs import ConfirmScreen, DeviceCodeScreen, HelpScreen, RecipientScreen
@@ -35,17 +39,6 @@ from mailsetup_tui.tui.result_panel import ResultPanel
 
 class QuitConfirmation(ConfirmScreen):
     """The unsaved-changes question, a type of its own so a second Ctrl+Q can confirm it."""
-
-
-@dataclass(frozen=True)
-class ProbeSettings:
-    """What the command line decided for every test: deadline and trusted CA."""
-
-    timeout: float
-    ca_file: str | None
-
-
-ProbeOutcome = tuple[AccountDraft, ProbeResult, HeldSignIn | None]
 
 
 MIN_WIDTH, MIN_HEIGHT = 60, 20
@@ -82,15 +75,39 @@ class SetupScreen(Screen[None]):
     """The values as last loaded or saved: differing values are unsaved changes."""
     save_ready = reactive(False, bindings=True)
     testing = reactive(False, bindings=True)
-    """A probe is running: Test shows it is busy and Escape cancels it."""
+    """A test is running: Test shows it is busy and Escape cancels it."""
 
-    def __init__(self, store: AccountStore, settings: ProbeSettings) -> None:
+    @dataclass
+    class SecretLoaded(Message):
+        """The saved account's secret was read (in a thread: keyrings may be slow)."""
+
+        password: str | None
+        """The saved password; None for a Microsoft sign-in, which the session holds."""
+        problem: str | None = None
+        """Why it could not be read."""
+
+    @dataclass
+    class TestFinished(Message):
+        """A test ran to its end (a cancelled one posts nothing)."""
+
+        values: AccountDraft
+        outcome: TestOutcome
+
+    @dataclass
+    class SaveFinished(Message):
+        values: AccountDraft
+        outcome: SaveOutcome | None
+        problem: str | None = None
+        """Why nothing was saved."""
+
+    @dataclass
+    class SendFinished(Message):
+        outcome: SendOutcome
+
+    def __init__(self, session: SetupSession) -> None:
         super().__init__()
-        self.store = store
-        self.settings = settings
-        self._probe_worker: Worker[ProbeOutcome] | None = None
-        self._held: HeldSignIn | None = None
-        """The Microsoft sign-in to test with and to save; replaced by each new sign-in."""
+        self.session = session
+        self._test_worker: Worker[None] | None = None
         self._code_screen: DeviceCodeScreen | None = None
 
     def compose(self) -> ComposeResult:
@@ -123,51 +140,37 @@ class SetupScreen(Screen[None]):
         )
 
     def on_mount(self) -> None:
-        self._load_saved_account()
+        self._open_saved_account()
         self.values = self.saved = self.form.values
         self.form.query_one("#provider").focus()
 
     # --- loading ----------------------------------------------------------------------------
 
-    def _load_saved_account(self) -> None:
-        try:
-            account = self.store.load()
-        except StoreError as error:
-            self._set_mode(f"New account. The saved config could not be read: {error}")
-            self._set_banner(
-                "Saving will keep the unreadable file as a backup; fix or replace it first if "
-                "it holds something you need."
-            )
-            return
-        if account is None:
-            self._set_mode(f"New account (will be saved to {self.store.path})")
-            return
-        self.form.load(account, None)
-        self._set_mode(f"Editing the saved account ({self.store.path})")
-        self._read_saved_secret(account)
+    def _open_saved_account(self) -> None:
+        opened = self.session.open()
+        self._set_mode(opened.mode)
+        self._set_banner(opened.warning or "")
+        if opened.account is not None:
+            self.form.load(opened.account, None)
+            self._read_saved_secret(opened.account)
 
     @work(thread=True, exit_on_error=False, group="secret")
     def _read_saved_secret(self, account: Account) -> None:
-        # A thread: keyring backends may talk to D-Bus, which must not hold up the first paint.
-        kind = SecretType.of(account)
         try:
-            secret = self.store.read_secret(account)
-        except SecretError as error:
-            self.app.call_from_thread(
-                self._set_banner, f"The saved {kind.noun} could not be read: {error}"
-            )
-            return
-        if account.signin is not None:
-            held = HeldSignIn(account.email, account.signin, secret)
-            self.app.call_from_thread(setattr, self, "_held", held)
-            return
-        self.app.call_from_thread(self._secret_loaded, secret)
+            password = self.session.load_saved_secret(account)
+        except UnreadableSecret as problem:
+            self.post_message(self.SecretLoaded(None, str(problem)))
+        else:
+            self.post_message(self.SecretLoaded(password))
 
-    def _secret_loaded(self, password: str) -> None:
-        if self.form.values.password:
-            return  # the user typed one meanwhile: theirs wins
+    @on(SecretLoaded)
+    def fill_in_saved_password(self, message: SecretLoaded) -> None:
+        if message.problem is not None:
+            self._set_banner(message.problem)
+        if message.password is None or self.form.values.password:
+            return  # a Microsoft sign-in, or the user typed a password meanwhile: theirs wins
         unchanged = self.values == self.saved
-        self.form.set_password(password)
+        self.form.set_password(message.password)
         self.values = self.form.values
         if unchanged:
             self.saved = self.values
@@ -232,7 +235,7 @@ class SetupScreen(Screen[None]):
 
     def action_test(self) -> None:
         if self.testing:
-            return  # one probe at a time; Escape cancels the running one
+            return  # one test at a time; Escape cancels the running one
         values = self.form.values
         checked = values.to_account()
         if isinstance(checked, tuple):
@@ -243,92 +246,64 @@ class SetupScreen(Screen[None]):
         if checked.sends_password_in_clear:
             self.app.push_screen(
                 ConfirmScreen(
-                    "Security is None: the password will cross the network unencrypted, "
-                    "readable by anyone on the path. Test anyway?",
-                    yes="Send unencrypted",
-                    no="Cancel",
+                    f"{CLEAR_TEXT_WARNING} Test anyway?", yes="Send unencrypted", no="Cancel"
                 ),
-                lambda yes: self._start_probe(values, checked) if yes else None,
+                lambda yes: self._start_test(values, checked) if yes else None,
             )
             return
-        self._start_probe(values, checked)
+        self._start_test(values, checked)
 
-    def _start_probe(self, values: AccountDraft, account: Account) -> None:
+    def _start_test(self, values: AccountDraft, account: Account) -> None:
         self.testing = True
-        self.result_panel.show_testing(f"{account.server}:{account.port}")
-        self._probe_worker = self._run_probe(values, account)
+        self._test_worker = self._run_test(values, _FormProgress(self, account.email))
 
-    @work(exclusive=True, group="probe", exit_on_error=False)
-    async def _run_probe(self, values: AccountDraft, account: Account) -> ProbeOutcome:
-        timeout, ca_file = self.settings.timeout, self.settings.ca_file
-        if account.signin is None:
-            result = await probe(account, values.password, timeout=timeout, ca_file=ca_file)
-            return values, result, None
-        if self._held is None or not self._held.fits(account):
-            self.result_panel.show_signing_in()
+    @work(exclusive=True, group="test", exit_on_error=False)
+    async def _run_test(self, values: AccountDraft, progress: _FormProgress) -> None:
         try:
-            result, held = await oauth.sign_in_and_probe(
-                account,
-                self._held,
-                lambda code: self._show_code(code, account.email),
-                signed_in=lambda tokens: self._signed_in(account),
-                timeout=timeout,
-                ca_file=ca_file,
-            )
+            outcome = await self.session.test(values, progress)
         finally:
-            self._close_code_screen()
-        return values, result, held
+            self.close_code_screen()
+        self.post_message(self.TestFinished(values, outcome))
 
-    def _signed_in(self, account: Account) -> None:
-        self._close_code_screen()
-        self.result_panel.show_testing(f"{account.server}:{account.port}")
-
-    def _show_code(self, code: DeviceCode, email: str) -> None:
+    def show_code(self, code: DeviceCode, email: str) -> None:
         self._code_screen = DeviceCodeScreen(code, email)
         self.app.push_screen(
             self._code_screen, lambda cancel: self.action_cancel_test() if cancel else None
         )
 
-    def _close_code_screen(self) -> None:
+    def close_code_screen(self) -> None:
         screen, self._code_screen = self._code_screen, None
         if screen is not None and self.app.screen is screen:
             screen.dismiss(False)
 
     def action_cancel_test(self) -> None:
-        if self._probe_worker is not None and self.testing:
-            self._probe_worker.cancel()
+        if self._test_worker is not None and self.testing:
+            self._test_worker.cancel()
+
+    @on(TestFinished)
+    def show_test_outcome(self, message: TestFinished) -> None:
+        self._test_ended()
+        self.result_panel.show_test(message.outcome)
+        self.tested_ok = message.values if message.outcome.ok else None
+
+    def _test_ended(self) -> None:
+        self.testing = False
+        self._test_worker = None
 
     @on(Worker.StateChanged)
-    def worker_changed(self, event: Worker.StateChanged) -> None:
-        worker = event.worker
-        if worker.group == "probe":
-            self._probe_finished(worker, event.state)
-        elif worker.group == "save":
-            self._save_finished(worker, event.state)
-        elif worker.group == "send":
-            self._send_finished(worker, event.state)
-
-    def _probe_finished(self, worker: Worker[object], state: WorkerState) -> None:
-        if state not in (WorkerState.SUCCESS, WorkerState.CANCELLED, WorkerState.ERROR):
-            return
-        self.testing = False
-        self._probe_worker = None
-        if state is WorkerState.CANCELLED:
+    def worker_ended_without_outcome(self, event: Worker.StateChanged) -> None:
+        """A cancelled or crashed worker posts no outcome of its own: say what happened."""
+        worker, state = event.worker, event.state
+        if state is WorkerState.CANCELLED and worker.group == "test":
+            self._test_ended()
             self.result_panel.show_cancelled()
         elif state is WorkerState.ERROR:
-            password = self.form.values.password
-            self.result_panel.show_error(
-                "The test stopped on an internal error.", redact(str(worker.error), password)
-            )
-        else:
-            result = worker.result
-            assert isinstance(result, tuple)
-            values, outcome, held = result
-            if values.signin is SignInMethod.MICROSOFT:
-                self._held = held  # None after a failure a new sign-in may cure
-            signed_in_as = held.username if held is not None else None
-            self.result_panel.show_probe(outcome, values.email.strip(), signed_in_as)
-            self.tested_ok = values if outcome.ok else None
+            if worker.group == "test":
+                self._test_ended()
+            headline = _CRASH_HEADLINES.get(worker.group, "Something went wrong.")
+            detail = self.session.secrets.redact(f"unexpected: {worker.error!r}")
+            self.result_panel.show_error(headline, detail)
+            self._sync_save_button()
 
     # --- Save -------------------------------------------------------------------------------
 
@@ -336,52 +311,49 @@ class SetupScreen(Screen[None]):
     def save_pressed(self) -> None:
         self.action_save()
 
-    def _tested_account(self) -> tuple[AccountDraft, Account, str] | None:
-        """The values on screen as an account, if they are exactly the ones that passed, with
-        the secret to save or send with: the password, or the held sign-in's refresh token."""
+    def _ready_tested_values(self) -> AccountDraft | None:
+        """The values on screen, if they are exactly what passed and their secret is in hand
+        (for Save and Send test); None, saying why where it is not obvious, otherwise."""
         values = self.tested_ok
         if not self.save_ready or values is None:
             return None
-        account = values.to_account()
-        assert isinstance(account, Account)  # they passed validation before the test
-        if account.signin is None:
-            return values, account, values.password
-        if self._held is None or not self._held.fits(account):
+        try:
+            self.session.tested_account(values)
+        except NeedsSignIn:
             self.result_panel.show_error(
                 "Not signed in.", "Test again: it starts a new Microsoft sign-in."
             )
             return None
-        return values, account, self._held.refresh_token
+        except NotTested:
+            return None
+        return values
 
     def action_save(self) -> None:
-        tested = self._tested_account()
-        if tested is None:
+        values = self._ready_tested_values()
+        if values is None:
             return
-        values, account, secret = tested
         self.query_one("#save", Button).disabled = True
-        self._run_save(values, account, secret)
+        self._run_save(values)
 
     @work(thread=True, group="save", exit_on_error=False)
-    def _run_save(
-        self, values: AccountDraft, account: Account, secret: str
-    ) -> tuple[AccountDraft, SaveReport]:
-        return values, self.store.save(account, secret)
+    def _run_save(self, values: AccountDraft) -> None:
+        try:
+            outcome = self.session.save(values)
+        except StoreError as error:
+            self.post_message(self.SaveFinished(values, None, str(error)))
+        else:
+            self.post_message(self.SaveFinished(values, outcome))
 
-    def _save_finished(self, worker: Worker[object], state: WorkerState) -> None:
-        if state is WorkerState.ERROR:
-            error = worker.error
-            detail = str(error) if isinstance(error, StoreError) else f"unexpected: {error!r}"
-            self.result_panel.show_error("Not saved.", redact(detail, self.form.values.password))
-            self._sync_save_button()
-        elif state is WorkerState.SUCCESS:
-            result = worker.result
-            assert isinstance(result, tuple)
-            values, report = result
-            self.saved = values
-            self.result_panel.show_saved(report)
-            self._set_mode(f"Editing the saved account ({report.config_path})")
+    @on(SaveFinished)
+    def show_save_outcome(self, message: SaveFinished) -> None:
+        if message.outcome is None:
+            self.result_panel.show_error("Not saved.", message.problem or "")
+        else:
+            self.saved = message.values
+            self.result_panel.show_saved(message.outcome)
+            self._set_mode(message.outcome.mode)
             self._set_banner("")
-            self._sync_save_button()
+        self._sync_save_button()
 
     # --- Send test message --------------------------------------------------------------------
 
@@ -390,56 +362,25 @@ class SetupScreen(Screen[None]):
         self.action_send_test()
 
     def action_send_test(self) -> None:
-        tested = self._tested_account()
-        if tested is None:
+        values = self._ready_tested_values()
+        if values is None:
             return
-        _, account, secret = tested
         self.app.push_screen(
-            RecipientScreen(account.email),
-            lambda to: self._start_send(account, secret, to) if to else None,
+            RecipientScreen(values.email.strip()),
+            lambda to: self._start_send(values, to) if to else None,
         )
 
-    def _start_send(self, account: Account, secret: str, to: str) -> None:
-        self.result_panel.show_sending(to)
-        self._run_send(account, secret, to)
+    def _start_send(self, values: AccountDraft, to: str) -> None:
+        self.result_panel.show_busy(f"Sending a test message to {to} ...")
+        self._run_send(values, to)
 
     @work(exclusive=True, group="send", exit_on_error=False)
-    async def _run_send(self, account: Account, secret: str, to: str) -> Sent:
-        held = self._held
-        mailer = Mailer(
-            account,
-            secret,
-            timeout=self.settings.timeout,
-            ca_file=self.settings.ca_file,
-            tokens=held.secret if held and isinstance(held.secret, Tokens) else None,
-            keep_refresh_token=lambda token: self._sign_in_renewed(account, token),
-        )
-        return await mailer.send_async(
-            to,
-            "mailsetup test message",
-            f"This test message was sent by mailsetup through {account.email} "
-            f"({account.server}:{account.port}).\n\nIt shows that the system e-mail account "
-            "works: verification codes will be sent from this address.\n",
-        )
+    async def _run_send(self, values: AccountDraft, to: str) -> None:
+        self.post_message(self.SendFinished(await self.session.send_test_message(values, to)))
 
-    def _send_finished(self, worker: Worker[object], state: WorkerState) -> None:
-        if state is WorkerState.SUCCESS:
-            sent = worker.result
-            assert isinstance(sent, Sent)
-            self.result_panel.show_sent(sent)
-        elif state is WorkerState.ERROR:
-            error = worker.error
-            if isinstance(error, SendError):
-                detail = error.failure.reason
-            elif isinstance(error, InvalidMessage):
-                detail = str(error)
-            else:
-                detail = redact(f"unexpected: {error!r}", self.form.values.password)
-            self.result_panel.show_error("Test message not sent.", detail)
-
-    def _sign_in_renewed(self, account: Account, refresh_token: str) -> None:
-        assert account.signin is not None
-        self._held = HeldSignIn(account.email, account.signin, refresh_token)
+    @on(SendFinished)
+    def show_send_outcome(self, message: SendFinished) -> None:
+        self.result_panel.show_sent(message.outcome)
 
     # --- the rest ---------------------------------------------------------------------------
 
@@ -462,3 +403,30 @@ class SetupScreen(Screen[None]):
             ),
             lambda yes: self.app.exit() if yes else None,
         )
+
+
+_CRASH_HEADLINES = {
+    "test": "The test stopped on an internal error.",
+    "save": "Not saved.",
+    "send": "Test message not sent.",
+}
+
+
+class _FormProgress(TestProgress):
+    """A test's stages on the form: the result panel, and the device-code dialog."""
+
+    def __init__(self, screen: SetupScreen, email: str) -> None:
+        self.screen = screen
+        self.email = email
+
+    def signing_in(self) -> None:
+        self.screen.result_panel.show_busy("Starting Microsoft sign-in ...", "Esc cancels.")
+
+    def show_code(self, code: DeviceCode) -> None:
+        self.screen.show_code(code, self.email)
+
+    def signed_in(self, sentence: str) -> None:
+        self.screen.close_code_screen()
+
+    def testing(self, sentence: str) -> None:
+        self.screen.result_panel.show_busy(sentence, "Esc cancels the test.")

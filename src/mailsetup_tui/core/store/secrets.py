@@ -73,9 +73,17 @@ class SecretState(StrEnum):
 
 @dataclass(frozen=True)
 class SecretStatus:
+    """Whether an account's secret can be read, and where it is (or would be) kept."""
+
+    type: SecretType
     location: SecretLocation
     state: SecretState
     problem: str | None = None
+
+    def describe(self) -> str:
+        if self.state is SecretState.STORED:
+            return f"stored in {self.location.describe()}"
+        return f"{self.state.value}: {self.problem}"
 
 
 @dataclass(frozen=True)
@@ -127,13 +135,13 @@ class SecretStore:
         return self._read_file(email, kind)
 
     def status(self, account: Account) -> SecretStatus:
-        location = self.location(account.email)
+        kind, location = SecretType.of(account), self.location(account.email)
         try:
             self.read(account)
         except SecretError as error:
             state = SecretState.MISSING if error.missing else SecretState.UNREADABLE
-            return SecretStatus(location, state, str(error))
-        return SecretStatus(location, SecretState.STORED)
+            return SecretStatus(kind, location, state, str(error))
+        return SecretStatus(kind, location, SecretState.STORED)
 
     def snapshot(self, account: Account | None) -> StoredSecret | None:
         """The secret stored for `account` now, to restore if a save fails; None if none."""

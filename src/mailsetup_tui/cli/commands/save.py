@@ -1,0 +1,37 @@
+"""`mailsetup save`: test, then save only if the test passed (the spec's rule)."""
+
+from __future__ import annotations
+
+import argparse
+
+from mailsetup_tui.cli import ExitCode
+from mailsetup_tui.cli.context import Command, Context
+from mailsetup_tui.cli.credentials import draft_to_test
+from mailsetup_tui.cli.parser import add_account_options
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_account_options(parser, password=True)
+
+
+def run(context: Context) -> ExitCode:
+    draft = draft_to_test(context)
+    outcome = context.test(draft)
+    context.output.tested(outcome)
+    if not outcome.ok:
+        context.output.say("Not saved: the test must pass first.")
+        return ExitCode.FAILED
+    context.output.saved(context.session.save(draft))
+    return ExitCode.OK
+
+
+COMMAND = Command(
+    name="save",
+    help="test, then save only if the test passed",
+    description=(
+        "Test the account and save it only if the test passed. With no account options, "
+        "re-tests and re-saves the saved account (e.g. with a new password)."
+    ),
+    add_arguments=add_arguments,
+    run=run,
+)

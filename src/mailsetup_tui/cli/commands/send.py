@@ -1,0 +1,55 @@
+"""`mailsetup send`: one message through the saved account, for hosts not written in Python."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from mailsetup_tui.cli import ExitCode
+from mailsetup_tui.cli.context import Command, Context, UsageError
+from mailsetup_tui.cli.parser import add_json_option
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--to", metavar="ADDR", action="append", required=True,
+                        help="a recipient (repeat for more)")  # fmt: skip
+    parser.add_argument("--subject", metavar="S", help="the subject (default: from the name)")
+    parser.add_argument("--body-file", metavar="F", help="the text body (default: standard input)")
+    add_json_option(parser)
+
+
+def run(context: Context) -> ExitCode:
+    args = context.args
+    text = _body(args.body_file)
+    outcome = asyncio.run(context.session.send(args.to, args.subject, text))
+    context.output.sent(outcome)
+    return ExitCode.of(outcome.ok)
+
+
+def _body(body_file: str | None) -> str:
+    if body_file is not None:
+        try:
+            text = Path(body_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise UsageError(f"--body-file {body_file}: cannot be read ({error})") from None
+    elif not sys.stdin.isatty():
+        text = sys.stdin.read()
+    else:
+        raise UsageError("give the body on standard input or with --body-file")
+    if not text.strip():
+        raise UsageError("the message body is empty")
+    return text
+
+
+COMMAND = Command(
+    name="send",
+    help="send a message through the saved account",
+    description=(
+        "Send one message through the saved account, connected exactly as `test` connects. "
+        "The body comes from --body-file or standard input."
+    ),
+    add_arguments=add_arguments,
+    run=run,
+)

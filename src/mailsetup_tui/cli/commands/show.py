@@ -1,0 +1,39 @@
+"""`mailsetup show`: the saved account and where its config and secret live (never the
+secret)."""
+
+from __future__ import annotations
+
+import argparse
+
+from mailsetup_tui.cli import ExitCode
+from mailsetup_tui.cli.context import Command, Context
+from mailsetup_tui.cli.output import no_account_object, show_object, show_rows
+from mailsetup_tui.cli.parser import add_json_option
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_json_option(parser)
+
+
+def run(context: Context) -> ExitCode:
+    output, session = context.output, context.session
+    config_path = str(session.config_path)
+    account = session.saved()
+    if account is None:
+        output.say(f"No saved account (the config would be at {config_path}).")
+        output.emit_json(no_account_object(config_path))
+        return ExitCode.STORE
+    status = session.secret_status(account)
+    output.emit_json(show_object(account, status, config_path))
+    rows = show_rows(account, status, config_path)
+    width = max(len(label) for label, _ in rows) + 2
+    output.say(*(f"{label + ':':<{width}}{value}" for label, value in rows))
+    return ExitCode.OK
+
+
+COMMAND = Command(
+    name="show",
+    help="the saved account and where its config and password live (never the password)",
+    add_arguments=add_arguments,
+    run=run,
+)

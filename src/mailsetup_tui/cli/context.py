@@ -1,0 +1,50 @@
+"""What every sub-command gets, and how it declares itself to the parser."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mailsetup_tui.cli.output import Output
+from mailsetup_tui.core.account import AccountDraft
+from mailsetup_tui.core.outcomes import TestOutcome, TestProgress
+from mailsetup_tui.core.session import SetupSession
+
+if TYPE_CHECKING:
+    from mailsetup_tui.cli import ExitCode
+
+
+class UsageError(Exception):
+    """Bad input: printed as `mailsetup: error: ...` with exit code 2."""
+
+
+@dataclass
+class Context:
+    """The parsed options, where output goes, and the session every command works through."""
+
+    args: argparse.Namespace
+    output: Output
+    session: SetupSession
+
+    def test(
+        self, draft: AccountDraft, progress: TestProgress | None = None, **options: Any
+    ) -> TestOutcome:
+        """`SetupSession.test`, run to its end (the CLI has no other work meanwhile)."""
+        return asyncio.run(self.session.test(draft, progress, **options))
+
+
+@dataclass(frozen=True)
+class Command:
+    """A sub-command: its name and help, the options it adds, and what it runs.
+
+    Each lives in a module of `cli.commands` beside its options; the registry there lists them.
+    """
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[Context], ExitCode]
+    description: str | None = None

@@ -1,0 +1,167 @@
+"""What the CLI prints: the session's sentences as text, or one JSON object per command.
+
+Scripts read the first two lines of `test` and `save` (the result, then the reason) and, with
+`--json`, exactly one object on standard output; each object is built in one function here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TextIO
+
+from mailsetup_tui.core.account import DEFAULT_AUTHORITY_HOST, Account
+from mailsetup_tui.core.outcomes import SaveOutcome, SendOutcome, TestOutcome
+from mailsetup_tui.core.redact import SecretsSeen
+from mailsetup_tui.core.session import SecretStatus
+
+
+class Output:
+    """Standard output and error for one command, in text or (`--json`) as JSON."""
+
+    def __init__(
+        self, out: TextIO, err: TextIO, *, json: bool, secrets: SecretsSeen | None = None
+    ) -> None:
+        self.out = out
+        self.err = err
+        self.json = json
+        self.secrets = secrets or SecretsSeen()
+        """Masked in error texts, which may quote what a server or library said."""
+
+    def say(self, *lines: str) -> None:
+        """Text for a person; nothing under --json, where standard output is one object."""
+        if not self.json:
+            for line in lines:
+                print(line, file=self.out, flush=True)
+
+    def note(self, line: str) -> None:
+        """A line for the person at the terminal that never mixes into standard output."""
+        print(line, file=self.err, flush=True)
+
+    def emit_json(self, data: dict[str, object]) -> None:
+        if self.json:
+            print(json.dumps(data, ensure_ascii=False), file=self.out, flush=True)
+
+    def error(self, kind: str, *reasons: str, prefix: str = "error: ") -> None:
+        """A usage, input or store error: each reason on standard error after `prefix`, and
+        under --json the error object on standard output."""
+        reasons = tuple(self.secrets.redact(reason) for reason in reasons)
+        for reason in reasons:
+            self.note(f"mailsetup: {prefix}{reason}")
+        self.emit_json(error_object(kind, "; ".join(reasons)))
+
+    # --- outcomes -------------------------------------------------------------------------
+
+    def tested(self, outcome: TestOutcome, **extra: object) -> None:
+        """The result on the first line and the reason on the second (a contract), or the
+        JSON object with `extra` keys."""
+        self.say(outcome.headline, outcome.detail)
+        self.emit_json(test_object(outcome) | extra)
+
+    def saved(self, outcome: SaveOutcome) -> None:
+        self.say(outcome.headline, *outcome.details)
+
+    def sent(self, outcome: SendOutcome) -> None:
+        self.say(outcome.headline, outcome.detail)
+        self.emit_json(send_object(outcome))
+
+
+# --- the JSON objects ------------------------------------------------------------------------
+
+
+def error_object(kind: str, reason: str) -> dict[str, object]:
+    return {"status": "error", "changed": False, "reason_kind": kind, "reason": reason}
+
+
+def failure_fields(outcome: TestOutcome | SendOutcome) -> dict[str, object]:
+    """status, reason_kind and reason: the keys every outcome object starts with."""
+    failure = outcome.failure
+    if failure is None:
+        return {"status": "ok", "reason_kind": None, "reason": None}
+    return {"status": "failed", "reason_kind": failure.kind.value, "reason": failure.reason}
+
+
+def test_object(outcome: TestOutcome) -> dict[str, object]:
+    data = failure_fields(outcome) | {"changed": False}
+    if outcome.sign_in_failure is not None:
+        data["signin"] = outcome.sign_in_failure.value
+    return data | {"tls": outcome.result.tls_version, "elapsed": round(outcome.result.elapsed, 3)}
+
+
+def send_object(outcome: SendOutcome) -> dict[str, object]:
+    data = failure_fields(outcome) | {"changed": outcome.ok}
+    if outcome.sent is not None:
+        data |= {
+            "message_id": outcome.sent.message_id,
+            "recipients": list(outcome.sent.recipients),
+        }
+    return data
+
+
+def no_account_object(config_path: str) -> dict[str, object]:
+    return {"status": "none", "config_path": config_path}
+
+
+def show_object(account: Account, status: SecretStatus, config_path: str) -> dict[str, object]:
+    signin: dict[str, object] = {"signin": account.signin_method.value}
+    if account.signin is not None:
+        signin |= {
+            "client_id": account.signin.client_id,
+            "tenant": account.signin.tenant,
+            "authority_host": account.signin.authority_host,
+        }
+    return {
+        "status": "ok",
+        "account": {
+            "smtp_mail": account.provider_id.value,
+            "display_name": account.display_name,
+            "email": account.email,
+            "server": account.server,
+            "port": account.port,
+            "security": account.security.value,
+        }
+        | signin,
+        "config_path": config_path,
+        "secret": {
+            "type": status.type.value,
+            "kind": status.location.kind.value,
+            "where": status.location.where,
+            "state": status.state.value,
+            "problem": status.problem,
+        },
+    }
+
+
+def show_rows(account: Account, status: SecretStatus, config_path: str) -> list[tuple[str, str]]:
+    """`show` as "Label: value" rows, labelled as the form labels its fields."""
+    rows = [
+        ("SMTP Mail", account.provider.label),
+        ("Display Name", account.display_name),
+        ("Email", account.email),
+        ("SMTP Server Name", account.server),
+        ("SMTP Server Port", str(account.port)),
+        ("Security", account.security.label),
+        ("Sign-in", account.signin_method.label),
+    ]
+    signin = account.signin
+    if signin is not None:
+        rows += [("Client ID", signin.client_id), ("Tenant", signin.tenant)]
+        if signin.authority_host != DEFAULT_AUTHORITY_HOST:
+            rows.append(("Login host", signin.authority_host))
+    rows += [
+        ("Config", config_path),
+        ("Password" if signin is None else "Sign-in token", status.describe()),
+    ]
+    return rows
+
+
+def configure_logging(verbose: bool, err: TextIO) -> None:
+    """`-v`: each step of a test or send on standard error."""
+    if not verbose:
+        return
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("mailsetup: %(message)s"))
+    for name in ("mailsetup_tui", "aiosmtplib"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)

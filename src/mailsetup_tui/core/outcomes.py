@@ -1,0 +1,198 @@
+"""Every outcome a front end shows, worded once: the form, the line mode and the CLI say the
+same sentences because they take them from here.
+
+The spec's two Test messages stay word for word. Everything else is a sentence with what to do
+next where there is something to do. See ARCHITECTURE.md (the session layer).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mailsetup_tui.core.account import Account
+from mailsetup_tui.core.mailer import Sent
+from mailsetup_tui.core.oauth import DeviceCode, SignInFailure
+from mailsetup_tui.core.probe import ProbeFailure, ProbeResult
+from mailsetup_tui.core.store import SaveReport
+
+MESSAGE_OK = "Connected successfully"
+MESSAGE_FAILED = "Test connection failed. Please review email account information entered."
+"""The spec's two outcomes of Test, word for word."""
+
+CLEAR_TEXT_WARNING = (
+    "Security None sends the password unencrypted: anyone on the network path can read it."
+)
+
+
+class TestProgress:
+    """What a front end shows while a test runs. Each hook does nothing unless a front end
+    overrides it; `show_code` must be overridden, since a test without anywhere to show a
+    device code cannot start a sign-in."""
+
+    __test__ = False  # pytest: not a test class, despite the name
+
+    def signing_in(self) -> None:
+        """A Microsoft sign-in starts (a code will follow)."""
+
+    def show_code(self, code: DeviceCode) -> None:
+        raise NotImplementedError
+
+    def signed_in(self, sentence: str) -> None:
+        """The sign-in ended well: who signed in (`signed_in_text`)."""
+
+    def testing(self, sentence: str) -> None:
+        """The connection test itself starts (`testing_text`)."""
+
+
+def testing_text(account: Account) -> str:
+    return f"Testing {account.server}:{account.port} ..."
+
+
+def sign_in_instructions(code: DeviceCode) -> str:
+    """What to do with a device code, as plain lines for any terminal or log."""
+    expires = time.strftime("%H:%M", time.localtime(code.expires_at))
+    return (
+        f"To sign in, open {code.verification_uri} on any device and enter the code\n\n"
+        f"    {code.user_code}\n\n"
+        f"Waiting for the sign-in (the code expires at {expires}; Ctrl+C cancels)..."
+    )
+
+
+def editing_text(config_path: Path) -> str:
+    return f"Editing the saved account ({config_path})"
+
+
+def signed_in_text(username: str | None, email: str) -> str:
+    """Who signed in, and a warning when it is not the account's own address."""
+    who = username or "an unnamed user"
+    text = f"Signed in as {who}."
+    if username and username.lower() != email.lower():
+        text += f" Note: the Email is {email}; the server must let {who} send as it."
+    return text
+
+
+@dataclass(frozen=True)
+class Opened:
+    """Where a front end starts: the saved account, if there is one that can be read."""
+
+    account: Account | None
+    config_path: Path
+    problem: str | None = None
+    """Why the saved config could not be read."""
+
+    @property
+    def mode(self) -> str:
+        if self.problem is not None:
+            return f"New account. The saved config could not be read: {self.problem}"
+        if self.account is None:
+            return f"New account (will be saved to {self.config_path})"
+        return editing_text(self.config_path)
+
+    @property
+    def warning(self) -> str | None:
+        if self.problem is None:
+            return None
+        return (
+            "Saving will keep the unreadable file as a backup; fix or replace it first if it "
+            "holds something you need."
+        )
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """How one Test ended: the spec's headline and one sentence under it."""
+
+    __test__ = False  # pytest: not a test class, despite the name
+
+    result: ProbeResult
+    email: str
+    signed_in_as: str | None = None
+    """Who the Microsoft sign-in used by this test belongs to, when it used one."""
+    sign_in_failure: SignInFailure | None = None
+    """Why the device-code sign-in itself failed (the test never reached the server)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.result.ok
+
+    @property
+    def failure(self) -> ProbeFailure | None:
+        return self.result.failure
+
+    @property
+    def headline(self) -> str:
+        return MESSAGE_OK if self.ok else MESSAGE_FAILED
+
+    @property
+    def detail(self) -> str:
+        if self.result.failure is not None:
+            return self.result.failure.reason
+        via = f"over {self.result.tls_version}" if self.result.tls_version else "without encryption"
+        return f"Login as {self.email} accepted {via} in {self.result.elapsed:.1f} s."
+
+    @property
+    def signed_in(self) -> str | None:
+        """The sign-in sentence, for a front end that did not say it when the sign-in ended."""
+        if self.signed_in_as is None:
+            return None
+        return signed_in_text(self.signed_in_as, self.email)
+
+
+@dataclass(frozen=True)
+class SaveOutcome:
+    """What Save wrote, and where, in the words every front end prints."""
+
+    report: SaveReport
+
+    @property
+    def headline(self) -> str:
+        return f"Saved to {self.report.config_path}"
+
+    @property
+    def secret_where(self) -> str:
+        return self.report.secret.describe()
+
+    @property
+    def details(self) -> tuple[str, ...]:
+        """The lines under the headline: where the secret went, and a kept backup."""
+        lines = [f"{self.report.secret_type.noun.capitalize()} stored in {self.secret_where}"]
+        if self.report.backup_path is not None:
+            lines.append(f"The unreadable old config was kept as {self.report.backup_path}")
+        return tuple(lines)
+
+    @property
+    def mode(self) -> str:
+        """What a form now edits: the account just saved."""
+        return editing_text(self.report.config_path)
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """How sending a message ended."""
+
+    sent: Sent | None
+    failure: ProbeFailure | None = None
+    """Why the server did not take it."""
+    invalid: str | None = None
+    """Why the message could not be made (a recipient typed in the form that is no address)."""
+    test_message: bool = False
+    """A test message from the form, so the words say so."""
+
+    @property
+    def ok(self) -> bool:
+        return self.sent is not None
+
+    @property
+    def headline(self) -> str:
+        what = "Test message" if self.test_message else "Message"
+        if self.sent is None:
+            return f"{what} not sent."
+        return f"{what} sent to {', '.join(self.sent.recipients)}"
+
+    @property
+    def detail(self) -> str:
+        if self.sent is None:
+            return self.failure.reason if self.failure else self.invalid or ""
+        return f"The server accepted it as {self.sent.message_id}; check that it arrived."

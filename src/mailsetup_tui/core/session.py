@@ -1,0 +1,461 @@
+"""One setup session: what the form, the line mode and the CLI each do with an account.
+
+The front ends gather input and show outcomes; everything between is here, once (the layers are
+drawn in ARCHITECTURE.md). A session holds what every step needs: the store, the deadline, the
+trusted CAs, the Microsoft sign-in in hand, and the last draft that passed a test. What it
+returns is worded in `core.outcomes`, so that every front end says the same sentences.
+
+Two decisions are made here and nowhere else.
+
+Which secret a test uses:
+    App password: the draft's password. An empty one means the saved password, when the draft
+    is for the saved account's address (otherwise `NoPassword`).
+    Microsoft sign-in: the sign-in held for exactly this address and app registration (made or
+    refreshed earlier in this session, else the saved account's stored refresh token). With
+    none, a device-code sign-in when the front end can show a code, else `NeedsSignIn`.
+    `new_sign_in=True` always starts one (that is `mailsetup signin`).
+
+When a rotated refresh token is stored:
+    Microsoft may hand out a new refresh token with each refresh. It is written to the store
+    at once when it belongs to the saved account's sign-in (same address and app
+    registration), whichever step refreshed: a test, a send, or the API's `Mailer`. A sign-in
+    that is not saved yet is held in memory and stored by `save`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from mailsetup_tui.core import oauth
+from mailsetup_tui.core.account import Account, AccountDraft, InvalidAccount, MicrosoftSignIn
+from mailsetup_tui.core.mailer import InvalidMessage, Mailer, SendError
+from mailsetup_tui.core.oauth import (
+    SIGN_IN_AGAIN,
+    DeviceCode,
+    HeldSignIn,
+    SignInError,
+    SignInFailure,
+    Tokens,
+)
+from mailsetup_tui.core.outcomes import (
+    Opened,
+    SaveOutcome,
+    SendOutcome,
+    TestOutcome,
+    TestProgress,
+    signed_in_text,
+    testing_text,
+)
+from mailsetup_tui.core.probe import (
+    DEFAULT_TIMEOUT,
+    ProbeResult,
+    Step,
+    probe,
+    tls_context,
+)
+from mailsetup_tui.core.redact import SecretsSeen
+from mailsetup_tui.core.store import (
+    AccountStore,
+    SecretError,
+    SecretStatus,
+    SecretType,
+    StoreError,
+    account_from_toml,
+)
+
+__all__ = [
+    # What front ends catch, type or show, so that none of them imports the layers below.
+    "DEFAULT_TIMEOUT",
+    "DeviceCode",
+    "InvalidMessage",
+    "NeedsSignIn",
+    "NoPassword",
+    "NotTested",
+    "SecretError",
+    "SecretStatus",
+    "SetupSession",
+    "StoreError",
+    "UnreadableSecret",
+    "ca_file_problem",
+]
+
+TEST_MESSAGE_SUBJECT = "mailsetup test message"
+
+
+class NeedsSignIn(Exception):
+    """A Microsoft sign-in account with no sign-in held or stored for it, where the front end
+    cannot show a device code (the CLI's `test`, `save`, `send`, `apply`)."""
+
+    def __init__(self, account: Account) -> None:
+        super().__init__(f"no Microsoft sign-in is stored for {account.email}")
+        self.account = account
+
+
+class NoPassword(Exception):
+    """An empty password, and no saved password for that address to use instead."""
+
+    def __init__(self, email: str) -> None:
+        super().__init__(f"no password for {email}")
+        self.email = email
+
+
+class NotTested(Exception):
+    """Save or a test message asked for values other than those of the last passed test."""
+
+
+class UnreadableSecret(Exception):
+    """The saved account's secret could not be read; the text is the sentence to show."""
+
+
+@dataclass(frozen=True, repr=False)
+class Tested:
+    """The last draft that passed a test: what Save stores and a test message goes through."""
+
+    draft: AccountDraft
+    account: Account
+    password: str
+    """The password the test used (perhaps the saved one); empty for Microsoft sign-in, whose
+    secret is the held sign-in."""
+
+
+def ca_file_problem(path: Path) -> str | None:
+    """Why `path` cannot serve as the trusted CAs, or None."""
+    if not path.is_file():
+        return "no such file"
+    try:
+        tls_context(path)
+    except (ssl.SSLError, OSError) as error:
+        return f"not a readable PEM certificate file ({error})"
+    return None
+
+
+# --- the session -----------------------------------------------------------------------------
+
+
+class SetupSession:
+    """One run of a front end against one config; see the module docstring for its rules."""
+
+    def __init__(
+        self,
+        store: AccountStore,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        ca_file: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.store = store
+        self.timeout = timeout
+        """The one deadline each test, sign-in exchange and send must meet, in seconds."""
+        self.ca_file = ca_file
+        """Trust exactly these CAs instead of the system store (SMTP and sign-in alike)."""
+        self.secrets = SecretsSeen()
+        """Every password and token handled, masked in whatever text leaves the session."""
+        self.held: HeldSignIn | None = None
+        self.tested: Tested | None = None
+        self._refused: tuple[str, MicrosoftSignIn | None] | None = None
+        """The address and app registration whose sign-in the server or Microsoft refused
+        last: the stored one is not tried again where a new sign-in can be made."""
+
+    @classmethod
+    def at(
+        cls,
+        config: str | os.PathLike[str] | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        ca_file: str | os.PathLike[str] | None = None,
+    ) -> SetupSession:
+        """A session on `config`, else $MAILSETUP_CONFIG, else the per-user config path."""
+        return cls(AccountStore.at(config), timeout=timeout, ca_file=ca_file)
+
+    @property
+    def config_path(self) -> Path:
+        return self.store.path
+
+    # --- the saved account ------------------------------------------------------------------
+
+    def saved(self) -> Account | None:
+        """The saved account; None if there is none, `StoreError` if it cannot be read."""
+        return self.store.load()
+
+    def saved_or_none(self) -> Account | None:
+        """The saved account; None when there is none or it cannot be read."""
+        try:
+            return self.store.load()
+        except StoreError:
+            return None
+
+    def open(self) -> Opened:
+        """The saved account to start from, with a problem to show if it cannot be read."""
+        try:
+            return Opened(self.saved(), self.config_path)
+        except StoreError as error:
+            return Opened(None, self.config_path, str(error))
+
+    def load_saved_secret(self, account: Account) -> str | None:
+        """Read `account`'s stored secret: the password, to fill a password field, or (None
+        returned) a Microsoft sign-in, which the session holds for the next test.
+
+        Blocking (a keyring may be slow to answer): front ends call it off their UI loop.
+        `UnreadableSecret` says what could not be read.
+        """
+        try:
+            secret = self.store.read_secret(account)
+        except SecretError as error:
+            noun = SecretType.of(account).noun
+            raise UnreadableSecret(f"The saved {noun} could not be read: {error}") from None
+        self.secrets.add(secret)
+        if account.signin is None:
+            return secret
+        self.held = HeldSignIn(account.email, account.signin, secret)
+        return None
+
+    def secret_status(self, account: Account) -> SecretStatus:
+        return self.store.secret_status(account)
+
+    @staticmethod
+    def read_account_file(path: Path) -> Account:
+        """An account from a TOML file in the config's schema (`apply`); `StoreError` names
+        the file and what is wrong."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise StoreError(f"{path}: cannot be read ({error})") from None
+        return account_from_toml(text, path)
+
+    # --- Test -------------------------------------------------------------------------------
+
+    async def test(
+        self,
+        draft: AccountDraft,
+        progress: TestProgress | None = None,
+        *,
+        new_sign_in: bool = False,
+    ) -> TestOutcome:
+        """Test `draft` against its server; for Microsoft sign-in, sign in first if needed.
+
+        `progress` hears each stage; without it no sign-in can start. `new_sign_in` signs in
+        even when a sign-in is held or stored. Raises `InvalidAccount` for a draft with
+        problems, `NoPassword`, `NeedsSignIn`, or `StoreError` when a stored secret it needs
+        cannot be read; every connection problem is an outcome. Cancelling the task stops the
+        sign-in or the test at once.
+        """
+        progress = progress or _SILENT
+        account = _checked(draft)
+        if account.signin is None:
+            return await self._test_with_password(draft, account, progress)
+        held = None
+        if not new_sign_in:
+            held = await self._sign_in_for(account, can_sign_in=progress is not _SILENT)
+        if held is None:
+            if progress is _SILENT:
+                raise NeedsSignIn(account)
+            signed_in = await self._sign_in(account, progress)
+            if isinstance(signed_in, TestOutcome):
+                return signed_in
+            held = signed_in
+        progress.testing(testing_text(account))
+        result, tokens = await oauth.probe_signed_in(
+            account, held.secret, timeout=self.timeout, ca_file=self.ca_file
+        )
+        if tokens is not None:
+            held = await self._renewed(account, held, tokens)
+        if result.failure is not None and result.failure.kind in SIGN_IN_AGAIN:
+            self.held, self._refused = None, (account.email, account.signin)
+        else:
+            self.held, self._refused = held, None
+        self.tested = Tested(draft, account, "") if result.ok else None
+        return self._outcome(result, account, signed_in_as=tokens.username if tokens else None)
+
+    async def _sign_in(self, account: Account, progress: TestProgress) -> HeldSignIn | TestOutcome:
+        """A new device-code sign-in for `account`: held, or the failed test it ends in."""
+        assert account.signin is not None
+        progress.signing_in()
+        started = time.monotonic()
+        try:
+            tokens = await oauth.sign_in(
+                account.signin, progress.show_code, timeout=self.timeout, ca_file=self.ca_file
+            )
+        except SignInError as error:
+            self.held = self.tested = None
+            failed = ProbeResult(error.as_probe_failure(), Step.AUTH, time.monotonic() - started)
+            return self._outcome(failed, account, sign_in_failure=error.kind)
+        self.secrets.add(tokens.access_token, tokens.refresh_token)
+        progress.signed_in(signed_in_text(tokens.username, account.email))
+        return HeldSignIn(account.email, account.signin, tokens)
+
+    async def _test_with_password(
+        self, draft: AccountDraft, account: Account, progress: TestProgress
+    ) -> TestOutcome:
+        password = draft.password or await self._saved_password(account)
+        self.secrets.add(password)
+        progress.testing(testing_text(account))
+        result = await probe(account, password, timeout=self.timeout, ca_file=self.ca_file)
+        self.tested = Tested(draft, account, password) if result.ok else None
+        return self._outcome(result, account)
+
+    async def _saved_password(self, account: Account) -> str:
+        saved = self.saved_or_none()
+        if saved is None or saved.signin is not None or saved.email != account.email:
+            raise NoPassword(account.email)
+        return await asyncio.to_thread(self.store.read_secret, saved)
+
+    async def _sign_in_for(self, account: Account, *, can_sign_in: bool) -> HeldSignIn | None:
+        """The sign-in to test `account` with: the one held, else the stored one; None if a
+        new one is needed."""
+        if self.held is not None and self.held.fits(account):
+            return self.held
+        if can_sign_in and self._refused == (account.email, account.signin):
+            return None
+        if not self.store.keeps_sign_in(account.email, account.signin):
+            return None
+        assert account.signin is not None
+        try:
+            token = await asyncio.to_thread(self.store.read_secret, account)
+        except SecretError:
+            if can_sign_in:
+                return None  # a new sign-in replaces what cannot be read
+            raise
+        self.secrets.add(token)
+        self.held = HeldSignIn(account.email, account.signin, token)
+        return self.held
+
+    async def _renewed(self, account: Account, held: HeldSignIn, tokens: Tokens) -> HeldSignIn:
+        """Hold `tokens`, and store a rotated refresh token as the module docstring says."""
+        self.secrets.add(tokens.access_token, tokens.refresh_token)
+        if tokens.refresh_token != held.refresh_token:
+            await asyncio.to_thread(self.store.replace_refresh_token, account, tokens.refresh_token)
+        assert account.signin is not None
+        return HeldSignIn(account.email, account.signin, tokens)
+
+    def _outcome(
+        self,
+        result: ProbeResult,
+        account: Account,
+        *,
+        signed_in_as: str | None = None,
+        sign_in_failure: SignInFailure | None = None,
+    ) -> TestOutcome:
+        if result.failure is not None:
+            failure = replace(result.failure, reason=self.secrets.redact(result.failure.reason))
+            result = replace(result, failure=failure)
+        return TestOutcome(result, account.email, signed_in_as, sign_in_failure)
+
+    # --- after a passed test ------------------------------------------------------------------
+
+    def tested_account(self, draft: AccountDraft) -> Account:
+        """The account of `draft` if it is exactly what passed the last test and its secret is
+        in hand; `NotTested` or `NeedsSignIn` otherwise."""
+        tested = self.tested
+        if tested is None or tested.draft != draft:
+            raise NotTested("test these values first: Save is only for values that passed")
+        if tested.account.signin is not None and (
+            self.held is None or not self.held.fits(tested.account)
+        ):
+            raise NeedsSignIn(tested.account)
+        return tested.account
+
+    def _tested_secret(self, draft: AccountDraft) -> tuple[Account, str]:
+        account = self.tested_account(draft)
+        assert self.tested is not None
+        if account.signin is None:
+            return account, account.provider.normalize_password(self.tested.password)
+        assert self.held is not None
+        return account, self.held.refresh_token
+
+    def tested_is_saved(self, draft: AccountDraft) -> bool:
+        """Whether saving `draft` (which passed) would change nothing: the same account and
+        the same secret are saved already."""
+        account, secret = self._tested_secret(draft)
+        if self.saved_or_none() != account:
+            return False
+        try:
+            return self.store.read_secret(account) == secret
+        except StoreError:
+            return False
+
+    def save(self, draft: AccountDraft) -> SaveOutcome:
+        """Store `draft`, which must be what passed the last test (the spec's rule), with its
+        password or the held sign-in's refresh token. `StoreError` if it cannot be written."""
+        account, secret = self._tested_secret(draft)
+        return SaveOutcome(self.store.save(account, secret))
+
+    # --- sending ------------------------------------------------------------------------------
+
+    async def send(self, to: str | Sequence[str], subject: str | None, text: str) -> SendOutcome:
+        """Send one message through the saved account, connected exactly as a test connects
+        (subject None: "Message from" the display name).
+
+        `StoreError` when there is no saved account or its secret cannot be read,
+        `InvalidMessage` for a bad recipient or subject.
+        """
+        account = self.saved()
+        if account is None:
+            raise StoreError(f"no saved account at {self.config_path}; run mailsetup to set one up")
+        secret = await asyncio.to_thread(self.store.read_secret, account)
+        self.secrets.add(secret)
+        subject = subject or f"Message from {account.display_name}"
+        return await self._send(account, secret, to, subject, text)
+
+    async def send_test_message(self, draft: AccountDraft, to: str) -> SendOutcome:
+        """A short message through the account that just passed its test (the form's Send
+        test), to see a code's way to an inbox before saving."""
+        account, secret = self._tested_secret(draft)
+        body = (
+            f"This test message was sent by mailsetup through {account.email} "
+            f"({account.server}:{account.port}).\n\nIt shows that the system e-mail account "
+            "works: verification codes will be sent from this address.\n"
+        )
+        return await self._send(account, secret, to, TEST_MESSAGE_SUBJECT, body, test=True)
+
+    async def _send(
+        self,
+        account: Account,
+        secret: str,
+        to: str | Sequence[str],
+        subject: str,
+        text: str,
+        *,
+        test: bool = False,
+    ) -> SendOutcome:
+        held = self.held if self.held is not None and self.held.fits(account) else None
+        mailer = Mailer(
+            account,
+            secret,
+            timeout=self.timeout,
+            ca_file=self.ca_file,
+            tokens=held.tokens if held else None,
+            keep_refresh_token=lambda token: self._keep_refresh_token(account, token),
+        )
+        try:
+            sent = await mailer.send_async(to, subject, text)
+        except InvalidMessage as error:
+            if not test:
+                raise  # a script's bad recipient is a usage error
+            return SendOutcome(None, invalid=str(error), test_message=True)
+        except SendError as error:
+            failure = replace(error.failure, reason=self.secrets.redact(error.failure.reason))
+            return SendOutcome(None, failure, test_message=test)
+        return SendOutcome(sent, test_message=test)
+
+    def _keep_refresh_token(self, account: Account, token: str) -> None:
+        self.secrets.add(token)
+        assert account.signin is not None
+        self.held = HeldSignIn(account.email, account.signin, token)
+        self.store.replace_refresh_token(account, token)
+
+
+_SILENT = TestProgress()
+"""The progress of a caller that shows none, and so cannot show a device code either."""
+
+
+def _checked(draft: AccountDraft) -> Account:
+    # An empty password is not a problem here: it means the saved one (see the docstring).
+    account = draft.to_account(with_password=bool(draft.password))
+    if isinstance(account, tuple):
+        raise InvalidAccount(account)
+    return account
