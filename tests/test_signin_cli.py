@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from mailsetup_tui.core.store import account_to_toml
+
 from support.authserver import CLIENT_ID, TENANT, USER_CODE, AuthServer
 from support.cli import Ran, mailsetup_env, run_mailsetup
-from support.servers import HOST, LOGIN, PASSWORD, Certificates, SmtpServer
+from support.servers import HOST, LOGIN, PASSWORD, Certificates, SmtpServer, other_account
 
 OK = "Connected successfully"
 FAILED = "Test connection failed. Please review email account information entered."
@@ -264,3 +266,30 @@ def test_a_bad_login_host_variable_is_a_usage_error(env: dict[str, str]) -> None
     ran = run_mailsetup("show", env=env | {"MAILSETUP_AUTHORITY_HOST": "http://login.example"})
     assert ran.code == 2
     assert "MAILSETUP_AUTHORITY_HOST='http://login.example': must be an https:// URL" in ran.err
+
+
+def test_client_id_and_tenant_alone_switch_the_saved_account_to_microsoft_sign_in(
+    auth_server: AuthServer,
+    microsoft_server: SmtpServer,
+    certificates: Certificates,
+    signin_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    # A password account saved before the tenant turned password sign-in off.
+    config = tmp_path / "config" / "account.toml"
+    config.parent.mkdir()
+    config.write_text(account_to_toml(other_account(microsoft_server.port)))
+    ran = run_mailsetup(
+        "signin", "--client-id", CLIENT_ID, "--tenant", TENANT, *ca(certificates),
+        env=signin_env,
+    )  # fmt: skip
+    assert ran.code == 0, ran.out + ran.err
+    assert f"Signed in as {LOGIN}." in ran.lines
+    text = config.read_text()
+    assert 'signin = "microsoft"' in text
+    assert f'client_id = "{CLIENT_ID}"' in text
+    assert f"port = {microsoft_server.port}" in text  # the rest of the account is kept
+    assert run_mailsetup("test", *ca(certificates), env=signin_env).code == 0
+    alone = run_mailsetup("signin", "--email", LOGIN, *ca(certificates), env=signin_env)
+    assert alone.code == 2
+    assert "--smtp-mail is required" in alone.err

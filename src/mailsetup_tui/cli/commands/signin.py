@@ -67,6 +67,10 @@ def run(context: Context) -> ExitCode:
     return ExitCode.OK
 
 
+SIGN_IN = ("client_id", "tenant")
+"""The options that may go without --smtp-mail: they change the saved account's sign-in."""
+
+
 def _account_to_sign_in(context: Context) -> Account:
     """From the options, or the saved account (its sign-in replaced by --client-id/--tenant
     when given)."""
@@ -78,7 +82,7 @@ def _account_to_sign_in(context: Context) -> Account:
                 "(see README: Microsoft sign-in)"
             )
         return account_from_options(args).checked()
-    if any(getattr(args, name) is not None for name in ACCOUNT_OPTIONS):
+    if any(getattr(args, name) is not None for name in ACCOUNT_OPTIONS if name not in SIGN_IN):
         raise UsageError("--smtp-mail is required when account options are given")
     saved = context.session.saved()
     if saved is None:
