@@ -157,6 +157,23 @@ def test_gmail_email_rules(email: str, message: str) -> None:
     assert message in problems[0].message
 
 
+@pytest.mark.parametrize(
+    ("provider_id", "email", "advice"),
+    [
+        (ProviderId.GMAIL, "codes@acme.com", "a Google Workspace address uses Other with "
+         "smtp.gmail.com, port 587"),
+        (ProviderId.HOTMAIL, "codes@acme.com", "a Microsoft 365 work or school address uses "
+         "Exchange"),
+    ],
+)  # fmt: skip
+def test_a_custom_domain_says_which_choice_it_belongs_to(
+    provider_id: ProviderId, email: str, advice: str
+) -> None:
+    (problem,) = validate(Account.create(provider_id, "Codes", email))
+    assert problem.field is Field.EMAIL
+    assert problem.message.endswith(advice)
+
+
 def test_email_is_checked_without_dns() -> None:
     # A domain that does not exist is fine: validation must never cause network traffic.
     assert validate(other(email="codes@no-such-domain-4711.example")) == ()

@@ -164,7 +164,8 @@ def test_stalled_server_fails_within_the_timeout(env: dict[str, str]) -> None:
     assert ran.code == 1
     assert ran.lines == [FAILED, f"{HOST}:{server.port} did not answer within 1 s "
                          f"(wrong port or firewall? If port {server.port} expects implicit "
-                         "TLS, choose TLS)"]  # fmt: skip
+                         "TLS, choose TLS); this may be temporary: if the settings are right, "
+                         "try again in a few minutes"]  # fmt: skip
     # timeout + 1 s, plus the interpreter's own start-up
     assert elapsed < 4, f"{elapsed:.2f} s"
 

@@ -190,7 +190,10 @@ async def test_email_is_checked_against_the_provider_on_leaving(make_app: AppFac
         await pilot.press("g", "tab", "tab", *"codes@example.com")
         assert problem(app, "email") == ""  # not while typing
         await pilot.press("tab")
-        assert problem(app, "email") == "a Gmail address must end in @gmail.com (not @example.com)"
+        assert problem(app, "email") == (
+            "a Gmail address must end in @gmail.com (not @example.com); a Google Workspace "
+            "address uses Other with smtp.gmail.com, port 587"
+        )
         app.setup_screen.query_one("#provider").focus()
         await pilot.press("o")
         assert problem(app, "email") == ""  # Other takes any domain

@@ -10,6 +10,7 @@ import ssl
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,9 +38,9 @@ def other_account(port: int, security: Security = Security.AUTO) -> Account:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
+def free_port(host: str = HOST) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
 
@@ -53,9 +54,20 @@ class Certificates:
     server_context: ssl.SSLContext
 
     @classmethod
-    def create(cls, directory: Path, name: str) -> Certificates:
+    def create(
+        cls,
+        directory: Path,
+        name: str,
+        *identities: str,
+        not_before: datetime | None = None,
+        not_after: datetime | None = None,
+    ) -> Certificates:
+        """A CA named `name` and a server certificate for `identities` (default: 127.0.0.1,
+        ::1 and localhost), valid as trustme makes it unless `not_before`/`not_after`."""
         ca = trustme.CA(organization_name=f"mailsetup test CA {name}")
-        leaf = ca.issue_cert(HOST, "localhost")
+        leaf = ca.issue_cert(
+            *(identities or (HOST, "::1", "localhost")), not_before=not_before, not_after=not_after
+        )
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         leaf.configure_cert(context)
         ca_file = directory / f"{name}-ca.pem"
@@ -119,6 +131,9 @@ class RecordingHandler:
         self.refuse_data = refuse_data
         self.hide_auth = False
         """Drop AUTH from the EHLO reply: a relay that offers no login at all."""
+        self.hidden: set[str] = set()
+        """Other extensions to drop from the EHLO reply (e.g. 8BITMIME)."""
+        self.mail_options: list[list[str]] = []
         self.delivered: list[Delivered] = []
         self.mail_from: list[str] = []
 
@@ -131,14 +146,14 @@ class RecordingHandler:
         responses: list[str],
     ) -> list[str]:
         session.host_name = hostname
-        if self.hide_auth:
-            return [line for line in responses if not line[4:].startswith("AUTH")]
-        return responses
+        hidden = self.hidden | ({"AUTH"} if self.hide_auth else set())
+        return [line for line in responses if line[4:].split(" ")[0] not in hidden]
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         self.mail_from.append(address)
+        self.mail_options.append(list(options))
         if self.refuse_sender:
             return self.refuse_sender
         envelope.mail_from = address
@@ -188,17 +203,18 @@ def run_smtp_server(
     handler: RecordingHandler | None = None,
     auth: bool = True,
     auth_exclude: tuple[str, ...] = (),
+    host: str = HOST,
 ) -> Iterator[SmtpServer]:
-    """Start aiosmtpd in a thread on a free loopback port; stop it on exit."""
+    """Start aiosmtpd in a thread on a free loopback port (of `host`); stop it on exit."""
     handler = handler or RecordingHandler()
     if auth and authenticator is None:
         authenticator = Authenticator()
     if not auth:
         authenticator = None
         handler.hide_auth = True
-    port = free_port()
+    port = free_port(host)
     kwargs: dict[str, Any] = {
-        "hostname": HOST,
+        "hostname": host,
         "port": port,
         "authenticator": authenticator,
         "auth_required": False,

@@ -29,6 +29,9 @@ class ExitCode(IntEnum):
     """The config or the secret could not be read or written, or there is none."""
     SOFTWARE = 70
     """EX_SOFTWARE: a bug, reported without a traceback that might carry a secret."""
+    TEMPFAIL = 75
+    """EX_TEMPFAIL, as sendmail exits: `send` failed in a way that may pass in a few
+    minutes (a 4xx reply, a time-out, the network). `test` says so too, but exits 1."""
     INTERRUPTED = 130
 
     @classmethod
@@ -65,7 +68,7 @@ def run(
         Output(out, err, json=json_output).error("usage", str(error))
         return ExitCode.USAGE
     session = SetupSession.at(args.config, timeout=args.timeout, ca_file=args.ca_file)
-    context = Context(args, Output(out, err, json=json_output, secrets=session.secrets), session)
+    context = Context(args, Output(out, err, json=json_output), session)
     return _run_command(context)
 
 
@@ -75,6 +78,7 @@ def _run_command(context: Context) -> ExitCode:
     from mailsetup_tui.cli.parser import PASSWORD_ENV
     from mailsetup_tui.core.account import InvalidAccount
     from mailsetup_tui.core.session import InvalidMessage, NeedsSignIn, NoPassword, StoreError
+    from mailsetup_tui.core.untrusted import shown
 
     output = context.output
     try:
@@ -108,9 +112,10 @@ def _run_command(context: Context) -> ExitCode:
         return ExitCode.INTERRUPTED
     except Exception as error:  # last resort: never a raw traceback that might carry a secret
         secrets = context.session.secrets
-        output.note(f"mailsetup: internal error: {secrets.redact(str(error))}")
+        output.note(f"mailsetup: internal error: {shown(secrets.redact(str(error)))}")
         if context.args.verbose:
-            output.note(secrets.redact(traceback.format_exc()))
+            for line in secrets.redact(traceback.format_exc()).splitlines():
+                output.note(shown(line))
         return ExitCode.SOFTWARE
     return ExitCode.USAGE  # every error above that returned nothing is one of input
 

@@ -6,27 +6,22 @@ Scripts read the first two lines of `test` and `save` (the result, then the reas
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import TextIO
 
 from mailsetup_tui.core.account import DEFAULT_AUTHORITY_HOST, Account
 from mailsetup_tui.core.outcomes import SaveOutcome, SendOutcome, TestOutcome
-from mailsetup_tui.core.redact import SecretsSeen
 from mailsetup_tui.core.session import SecretStatus
+from mailsetup_tui.core.untrusted import json_text, shown
 
 
 class Output:
     """Standard output and error for one command, in text or (`--json`) as JSON."""
 
-    def __init__(
-        self, out: TextIO, err: TextIO, *, json: bool, secrets: SecretsSeen | None = None
-    ) -> None:
+    def __init__(self, out: TextIO, err: TextIO, *, json: bool) -> None:
         self.out = out
         self.err = err
         self.json = json
-        self.secrets = secrets or SecretsSeen()
-        """Masked in error texts, which may quote what a server or library said."""
 
     def say(self, *lines: str) -> None:
         """Text for a person; nothing under --json, where standard output is one object."""
@@ -40,14 +35,13 @@ class Output:
 
     def emit_json(self, data: dict[str, object]) -> None:
         if self.json:
-            print(json.dumps(data, ensure_ascii=False), file=self.out, flush=True)
+            print(json_text(data), file=self.out, flush=True)
 
     def error(self, kind: str, *reasons: str, prefix: str = "error: ") -> None:
         """A usage, input or store error: each reason on standard error after `prefix`, and
         under --json the error object on standard output."""
-        reasons = tuple(self.secrets.redact(reason) for reason in reasons)
         for reason in reasons:
-            self.note(f"mailsetup: {prefix}{reason}")
+            self.note(f"mailsetup: {prefix}{shown(reason)}")
         self.emit_json(error_object(kind, "; ".join(reasons)))
 
     # --- outcomes -------------------------------------------------------------------------
@@ -70,15 +64,27 @@ class Output:
 
 
 def error_object(kind: str, reason: str) -> dict[str, object]:
-    return {"status": "error", "changed": False, "reason_kind": kind, "reason": reason}
+    return {
+        "status": "error",
+        "changed": False,
+        "reason_kind": kind,
+        "reason": reason,
+        "temporary": False,
+    }
 
 
 def failure_fields(outcome: TestOutcome | SendOutcome) -> dict[str, object]:
-    """status, reason_kind and reason: the keys every outcome object starts with."""
+    """status, reason_kind, reason and temporary: the keys every outcome object starts with.
+    The reason is the exact text (a server's words included); JSON escaping keeps it safe."""
     failure = outcome.failure
     if failure is None:
-        return {"status": "ok", "reason_kind": None, "reason": None}
-    return {"status": "failed", "reason_kind": failure.kind.value, "reason": failure.reason}
+        return {"status": "ok", "reason_kind": None, "reason": None, "temporary": False}
+    return {
+        "status": "failed",
+        "reason_kind": failure.kind.value,
+        "reason": failure.reason,
+        "temporary": failure.temporary,
+    }
 
 
 def test_object(outcome: TestOutcome) -> dict[str, object]:
@@ -155,13 +161,20 @@ def show_rows(account: Account, status: SecretStatus, config_path: str) -> list[
     return rows
 
 
+class _ShownFormatter(logging.Formatter):
+    """Log lines quote servers: each passes the one sanitiser before reaching the terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"mailsetup: {shown(record.getMessage(), 2000)}"
+
+
 def configure_logging(verbose: bool, err: TextIO) -> None:
-    """`-v`: each step of a test or send on standard error."""
+    """`-v`: each step of a test or send on standard error (mailsetup's own step lines only:
+    a library's debug output could carry what AUTH sent)."""
     if not verbose:
         return
     handler = logging.StreamHandler(err)
-    handler.setFormatter(logging.Formatter("mailsetup: %(message)s"))
-    for name in ("mailsetup_tui", "aiosmtplib"):
-        logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+    handler.setFormatter(_ShownFormatter())
+    logger = logging.getLogger("mailsetup_tui")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)

@@ -394,9 +394,11 @@ def _email_problems(email: str, entry: Provider) -> Iterator[FieldProblem]:
         return
     domain = checked.ascii_domain
     if not entry.domains.matches(domain):
+        elsewhere = f"; {entry.domains.elsewhere}" if entry.domains.elsewhere else ""
         yield FieldProblem(
             Field.EMAIL,
-            f"a {entry.label} address must end in {entry.domains.description} (not @{domain})",
+            f"a {entry.label} address must end in {entry.domains.description} (not @{domain})"
+            + elsewhere,
         )
 
 

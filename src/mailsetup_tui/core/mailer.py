@@ -26,7 +26,8 @@ from aiosmtplib import SMTP
 from email_validator import EmailNotValidError, validate_email
 
 from mailsetup_tui.core.account import Account, line_break_in
-from mailsetup_tui.core.probe import DEFAULT_TIMEOUT, ProbeFailure, Session, Step
+from mailsetup_tui.core.failures import ProbeFailure, Step
+from mailsetup_tui.core.probe import DEFAULT_TIMEOUT, Session
 from mailsetup_tui.core.store import AccountStore, StoreError
 
 if TYPE_CHECKING:
@@ -46,6 +47,12 @@ class SendError(Exception):
     def __init__(self, failure: ProbeFailure) -> None:
         super().__init__(failure.reason)
         self.failure = failure
+
+    @property
+    def temporary(self) -> bool:
+        """A 4xx reply, a time-out or a network error: the same send may pass in a few
+        minutes, so a caller with a queue should retry (`mailsetup send` exits 75)."""
+        return self.failure.temporary
 
 
 @dataclass(frozen=True)
@@ -113,9 +120,20 @@ class Mailer:
         )
 
     def message(
-        self, to: str | Sequence[str], subject: str, text: str, html: str | None = None
+        self,
+        to: str | Sequence[str],
+        subject: str,
+        text: str,
+        html: str | None = None,
+        *,
+        eight_bit: bool = True,
     ) -> EmailMessage:
-        """The message `send` would send (validated), for inspection or logging."""
+        """The message `send` would send (validated), for inspection or logging.
+
+        A non-ASCII body goes as 8-bit text where the server offers 8BITMIME (`eight_bit`),
+        and as quoted-printable otherwise: 8-bit data to a server that did not offer it may be
+        mangled or refused on its way.
+        """
         recipients = _recipients(to)
         if line_break_in(subject):
             raise InvalidMessage("the subject must be one line (no line breaks)")
@@ -128,9 +146,11 @@ class Mailer:
         message["Date"] = formatdate(localtime=True)
         message["Message-ID"] = make_msgid(domain=self.account.email.rsplit("@", 1)[1])
         message["Auto-Submitted"] = "auto-generated"
-        message.set_content(text)
+        cte = None if eight_bit or text.isascii() else "quoted-printable"
+        message.set_content(text, cte=cte)
         if html is not None:
-            message.add_alternative(html, subtype="html")
+            html_cte = None if eight_bit or html.isascii() else "quoted-printable"
+            message.add_alternative(html, subtype="html", cte=html_cte)
         return message
 
     async def send_async(
@@ -142,25 +162,32 @@ class Mailer:
         a verification code reaching some of its addressees is a failure to report, not a
         partial success to hide.
         """
-        message = self.message(to, subject, text, html)
+        self.message(to, subject, text, html)  # invalid input fails here, before connecting
         recipients = _recipients(to)
+        sent: list[EmailMessage] = []
 
         async def deliver(session: Session, smtp: SMTP) -> None:
+            eight_bit = smtp.supports_extension("8bitmime")
+            message = self.message(to, subject, text, html, eight_bit=eight_bit)
+            sent.append(message)
+            non_ascii = not (text.isascii() and (html or "").isascii())
+            options = ["BODY=8BITMIME"] if eight_bit and non_ascii else []
             with session.classified():
                 session.step = Step.MAIL_FROM
-                await smtp.mail(self.account.email)
+                sender = self.account.email
+                session.log_reply(f"MAIL FROM:<{sender}>", await smtp.mail(sender, options=options))
                 for recipient in recipients:
                     session.step, session.recipient = Step.RCPT_TO, recipient
-                    await smtp.rcpt(recipient)
+                    session.log_reply(f"RCPT TO:<{recipient}>", await smtp.rcpt(recipient))
                 session.recipient = None
                 session.step = Step.DATA
-                await smtp.data(message.as_bytes())
+                session.log_reply("DATA", await smtp.data(message.as_bytes()))
 
         session = Session(self.account, await self._credential(), self.timeout, self.ca_file)
         result = await session.run(deliver)
         if result.failure is not None:
             raise SendError(result.failure)
-        return Sent(str(message["Message-ID"]), recipients, result.elapsed)
+        return Sent(str(sent[0]["Message-ID"]), recipients, result.elapsed)
 
     async def _credential(self) -> str:
         """The password, or a current access token for Microsoft sign-in."""

@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailsetup_tui.core.account import Account, MicrosoftSignIn
-from mailsetup_tui.core.probe import FailureKind, ProbeFailure, ProbeResult, Step, probe
+from mailsetup_tui.core.failures import FailureKind, ProbeFailure, ProbeResult, Step
+from mailsetup_tui.core.probe import probe
 from mailsetup_tui.core.redact import redact
+from mailsetup_tui.core.untrusted import shown
 
 if TYPE_CHECKING:
     import msal
@@ -213,8 +215,11 @@ class MicrosoftClient:
         if "user_code" not in flow:
             raise self._reply_error(flow)
         code = DeviceCode(
-            user_code=flow["user_code"],
-            verification_uri=flow.get("verification_uri") or flow.get("verification_url", ""),
+            # Shown on screen as they came: the network's words, made safe once here.
+            user_code=shown(str(flow["user_code"]), 40),
+            verification_uri=shown(
+                str(flow.get("verification_uri") or flow.get("verification_url", "")), 200
+            ),
             expires_at=float(flow["expires_at"]),
         )
         return code, flow
@@ -250,7 +255,7 @@ class MicrosoftClient:
             access_token=result["access_token"],
             refresh_token=refresh_token,
             expires_at=time.time() + float(result.get("expires_in", 3600)),
-            username=username if isinstance(username, str) else None,
+            username=shown(username, 200) if isinstance(username, str) else None,
         )
 
     def _reply_error(self, result: dict[str, Any], *, refresh: bool = False) -> SignInError:

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailsetup_tui.core.account import Account
+from mailsetup_tui.core.failures import ProbeFailure, ProbeResult
 from mailsetup_tui.core.mailer import Sent
 from mailsetup_tui.core.oauth import DeviceCode, SignInFailure
-from mailsetup_tui.core.probe import ProbeFailure, ProbeResult
 from mailsetup_tui.core.store import SaveReport
+from mailsetup_tui.core.untrusted import shown
 
 MESSAGE_OK = "Connected successfully"
 MESSAGE_FAILED = "Test connection failed. Please review email account information entered."
@@ -126,11 +127,20 @@ class TestOutcome:
         return MESSAGE_OK if self.ok else MESSAGE_FAILED
 
     @property
+    def temporary(self) -> bool:
+        """Trying again in a few minutes may pass (a 4xx reply, a time-out, the network)."""
+        return self.result.failure is not None and self.result.failure.temporary
+
+    @property
     def detail(self) -> str:
+        """The reason, or what passed (and what could not be checked), safe to show."""
         if self.result.failure is not None:
-            return self.result.failure.reason
+            return shown(self.result.failure.reason)
         via = f"over {self.result.tls_version}" if self.result.tls_version else "without encryption"
-        return f"Login as {self.email} accepted {via} in {self.result.elapsed:.1f} s."
+        text = f"Login as {self.email} accepted {via} in {self.result.elapsed:.1f} s."
+        if self.result.note:
+            text += f" Note: {self.result.note}."
+        return shown(text)
 
     @property
     def signed_in(self) -> str | None:
@@ -185,6 +195,11 @@ class SendOutcome:
         return self.sent is not None
 
     @property
+    def temporary(self) -> bool:
+        """Trying again in a few minutes may pass (a 4xx reply, a time-out, the network)."""
+        return self.failure is not None and self.failure.temporary
+
+    @property
     def headline(self) -> str:
         what = "Test message" if self.test_message else "Message"
         if self.sent is None:
@@ -194,5 +209,5 @@ class SendOutcome:
     @property
     def detail(self) -> str:
         if self.sent is None:
-            return self.failure.reason if self.failure else self.invalid or ""
+            return shown(self.failure.reason if self.failure else self.invalid or "")
         return f"The server accepted it as {self.sent.message_id}; check that it arrived."

@@ -73,6 +73,8 @@ class DomainRule:
     families: tuple[str, ...] = ()
     exact: tuple[str, ...] = ()
     description: str = "any domain"
+    elsewhere: str | None = None
+    """Where an address on another domain belongs, said when one is entered here."""
 
     @property
     def accepts_any(self) -> bool:
@@ -155,7 +157,11 @@ PROVIDERS: dict[ProviderId, Provider] = {
         server="smtp.gmail.com",
         port=587,
         security=Security.STARTTLS,
-        domains=DomainRule(exact=("gmail.com", "googlemail.com"), description="@gmail.com"),
+        domains=DomainRule(
+            exact=("gmail.com", "googlemail.com"),
+            description="@gmail.com",
+            elsewhere="a Google Workspace address uses Other with smtp.gmail.com, port 587",
+        ),
         app_password_hint=(
             "turn on 2-Step Verification, then create an app password at "
             "https://myaccount.google.com/apppasswords"
@@ -174,6 +180,7 @@ PROVIDERS: dict[ProviderId, Provider] = {
             # suffixes, and these single domains.
             exact=("msn.com", "windowslive.com", "livemail.tw"),
             description="@hotmail.*, @outlook.*, @live.*, @msn.com",
+            elsewhere="a Microsoft 365 work or school address uses Exchange",
         ),
         app_password_hint=(
             "create an app password under Security > Advanced security options at "

@@ -29,18 +29,18 @@ import os
 import ssl
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from mailsetup_tui.core import oauth
 from mailsetup_tui.core.account import Account, AccountDraft, InvalidAccount, MicrosoftSignIn
+from mailsetup_tui.core.failures import ProbeResult, Step
 from mailsetup_tui.core.mailer import InvalidMessage, Mailer, SendError
 from mailsetup_tui.core.oauth import (
     SIGN_IN_AGAIN,
     DeviceCode,
     HeldSignIn,
     SignInError,
-    SignInFailure,
     Tokens,
 )
 from mailsetup_tui.core.outcomes import (
@@ -52,13 +52,7 @@ from mailsetup_tui.core.outcomes import (
     signed_in_text,
     testing_text,
 )
-from mailsetup_tui.core.probe import (
-    DEFAULT_TIMEOUT,
-    ProbeResult,
-    Step,
-    probe,
-    tls_context,
-)
+from mailsetup_tui.core.probe import DEFAULT_TIMEOUT, probe, tls_context
 from mailsetup_tui.core.redact import SecretsSeen
 from mailsetup_tui.core.store import (
     AccountStore,
@@ -269,7 +263,7 @@ class SetupSession:
         else:
             self.held, self._refused = held, None
         self.tested = Tested(draft, account, "") if result.ok else None
-        return self._outcome(result, account, signed_in_as=tokens.username if tokens else None)
+        return TestOutcome(result, account.email, tokens.username if tokens else None)
 
     async def _sign_in(self, account: Account, progress: TestProgress) -> HeldSignIn | TestOutcome:
         """A new device-code sign-in for `account`: held, or the failed test it ends in."""
@@ -283,7 +277,7 @@ class SetupSession:
         except SignInError as error:
             self.held = self.tested = None
             failed = ProbeResult(error.as_probe_failure(), Step.AUTH, time.monotonic() - started)
-            return self._outcome(failed, account, sign_in_failure=error.kind)
+            return TestOutcome(failed, account.email, sign_in_failure=error.kind)
         self.secrets.add(tokens.access_token, tokens.refresh_token)
         progress.signed_in(signed_in_text(tokens.username, account.email))
         return HeldSignIn(account.email, account.signin, tokens)
@@ -296,7 +290,7 @@ class SetupSession:
         progress.testing(testing_text(account))
         result = await probe(account, password, timeout=self.timeout, ca_file=self.ca_file)
         self.tested = Tested(draft, account, password) if result.ok else None
-        return self._outcome(result, account)
+        return TestOutcome(result, account.email)
 
     async def _saved_password(self, account: Account) -> str:
         saved = self.saved_or_none()
@@ -331,19 +325,6 @@ class SetupSession:
             await asyncio.to_thread(self.store.replace_refresh_token, account, tokens.refresh_token)
         assert account.signin is not None
         return HeldSignIn(account.email, account.signin, tokens)
-
-    def _outcome(
-        self,
-        result: ProbeResult,
-        account: Account,
-        *,
-        signed_in_as: str | None = None,
-        sign_in_failure: SignInFailure | None = None,
-    ) -> TestOutcome:
-        if result.failure is not None:
-            failure = replace(result.failure, reason=self.secrets.redact(result.failure.reason))
-            result = replace(result, failure=failure)
-        return TestOutcome(result, account.email, signed_in_as, sign_in_failure)
 
     # --- after a passed test ------------------------------------------------------------------
 
@@ -438,8 +419,7 @@ class SetupSession:
                 raise  # a script's bad recipient is a usage error
             return SendOutcome(None, invalid=str(error), test_message=True)
         except SendError as error:
-            failure = replace(error.failure, reason=self.secrets.redact(error.failure.reason))
-            return SendOutcome(None, failure, test_message=test)
+            return SendOutcome(None, error.failure, test_message=test)
         return SendOutcome(sent, test_message=test)
 
     def _keep_refresh_token(self, account: Account, token: str) -> None:

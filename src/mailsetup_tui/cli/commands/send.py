@@ -25,7 +25,7 @@ def run(context: Context) -> ExitCode:
     text = _body(args.body_file)
     outcome = asyncio.run(context.session.send(args.to, args.subject, text))
     context.output.sent(outcome)
-    return ExitCode.of(outcome.ok)
+    return ExitCode.TEMPFAIL if outcome.temporary else ExitCode.of(outcome.ok)
 
 
 def _body(body_file: str | None) -> str:
