@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest interop bench clean
 
 run: $(RUN_STAMP)
 	$(BIN)/mailsetup $(ARGS)
@@ -21,7 +21,12 @@ typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
 
 pytest: $(TEST_STAMP)
+	@PYTHONPATH=tests $(BIN)/python -m support.mailsystem
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Only the suite against Debian's Postfix + Dovecot (needs both installed, and root).
+interop: $(TEST_STAMP)
+	$(BIN)/pytest tests/interop $(PYTEST_ARGS)
 
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/smtp_latency.py

@@ -1,0 +1,1 @@
+"""The interop suite: mailsetup against Debian's Postfix and Dovecot."""
