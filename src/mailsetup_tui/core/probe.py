@@ -447,6 +447,6 @@ def _verification_error(error: BaseException) -> ssl.SSLCertVerificationError | 
 
 def _name(rdns: Any) -> str:
     """A certificate name from `getpeercert()` (nested tuples) as `CN=..., O=...`."""
-    short = {"commonName": "CN", "organizationName": "O", "countryName": "C"}
+    short = {"commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU"}
     pairs = [pair for rdn in rdns for pair in rdn]
     return ", ".join(f"{short.get(key, key)}={value}" for key, value in pairs) or "(none)"
