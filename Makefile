@@ -21,7 +21,7 @@ typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
 
 pytest: $(TEST_STAMP)
-	@PYTHONPATH=tests $(BIN)/python -m support.mailsystem
+	@PYTHONPATH=tests $(BIN)/python -m support.preflight
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Only the suite against Debian's Postfix + Dovecot (needs both installed, and root).

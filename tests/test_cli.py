@@ -73,7 +73,7 @@ def test_save_with_a_private_ca_stores_the_account_without_its_password(
     assert any(line.startswith("Password stored in the system keyring") for line in ran.lines)
     assert 'email = "mfa@example.com"' in config.read_text()
     assert_no_password(ran, config)
-    assert json.loads(keyring_file.read_text()) == {f"mailsetup/{LOGIN}": PASSWORD}
+    assert json.loads(keyring_file.read_text()) == {f"mailsetup/{LOGIN}#1": PASSWORD}
 
 
 def test_save_without_a_keyring_uses_the_fallback_file_and_says_so(

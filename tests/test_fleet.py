@@ -74,7 +74,8 @@ def test_apply_notices_a_new_password_and_a_changed_field(
     account_file.write_text(account_file.read_text().replace("Fleet Codes", "Fleet Codes 2"))
     changed = apply(account_file, env, certificates)
     assert (changed["changed"], changed["result"]) == (True, "changed")
-    assert json.loads(keyring_file.read_text()) == {f"mailsetup/{LOGIN}": PASSWORD}
+    # The second save's secret generation; the first one's entry is gone.
+    assert json.loads(keyring_file.read_text()) == {f"mailsetup/{LOGIN}#2": PASSWORD}
 
 
 def test_apply_check_never_saves(
@@ -130,15 +131,20 @@ def test_send_delivers_the_body_from_stdin(
 
 
 def test_send_failure_and_bad_recipient_exit_codes(
-    account_file: Path, env: dict[str, str], certificates: Certificates, tmp_path: Path
+    account_file: Path,
+    env: dict[str, str],
+    certificates: Certificates,
+    foreign_certificates: Certificates,
+    tmp_path: Path,
 ) -> None:
     apply(account_file, env, certificates)
     bad = run_mailsetup("send", "--to", "nobody", *ca(certificates), env=env, stdin="x")
     assert bad.code == 2 and "invalid message: recipient 'nobody'" in bad.err
     body = tmp_path / "body.txt"
     body.write_text("Code 1\n")
+    # The CA saved with the account is trusted unless another is named: this one is not it.
     failed = run_mailsetup("send", "--to", "a@example.org", "--body-file", str(body), "--json",
-                           env=env)  # no --ca-file: the private CA is not trusted  # fmt: skip
+                           *ca(foreign_certificates), env=env)  # fmt: skip
     assert failed.code == 1
     assert json.loads(failed.out)["reason_kind"] == "certificate", failed.out
 

@@ -379,7 +379,7 @@ async def test_save_writes_config_and_secret_and_says_where(
         ProviderId.OTHER, "Codes", LOGIN, server=HOST, port=starttls_server.port
     )
     assert PASSWORD not in store.path.read_text()
-    assert memory_keyring.entries == {(KEYRING_SERVICE, LOGIN): PASSWORD}
+    assert memory_keyring.entries == {(KEYRING_SERVICE, f"{LOGIN}#1"): PASSWORD}
 
 
 async def test_save_without_keyring_says_the_fallback_file_plainly(

@@ -412,9 +412,10 @@ def test_config_keeps_the_app_registration_and_no_token(
     # No keyring: the 0600 fallback file, under its own key.
     assert report.secret.where == str(store.secret_path)
     assert stat.S_IMODE(store.secret_path.stat().st_mode) == 0o600
-    secret = tomllib.loads(store.secret_path.read_text())
+    (secret,) = tomllib.loads(store.secret_path.read_text())["secret"]
     assert secret["refresh_token"] == "rt-the-refresh-token"
     assert "password" not in secret
+    assert secret["renewed"]  # when the sign-in was last stored, for `show`'s warning
     assert store.read_secret(account) == "rt-the-refresh-token"
 
 

@@ -83,7 +83,7 @@ def test_signin_shows_the_code_tests_and_saves_then_test_send_and_show_use_it(
     config = (tmp_path / "config" / "account.toml").read_text()
     assert 'signin = "microsoft"' in config
     assert f'client_id = "{CLIENT_ID}"' in config
-    stored = json.loads(keyring_file.read_text())[f"mailsetup/{LOGIN}"]
+    stored = json.loads(keyring_file.read_text())[f"mailsetup/{LOGIN}#1"]
     assert stored in auth_server.state.refresh_tokens
 
     tested = run_mailsetup("test", "-v", *ca(certificates), env=signin_env)  # logs too
@@ -91,7 +91,7 @@ def test_signin_shows_the_code_tests_and_saves_then_test_send_and_show_use_it(
     assert tested.lines[0] == OK
     assert "succeeded" in tested.err  # the -v log is there, and is checked for tokens below
     assert auth_server.state.refreshes == 1
-    rotated = json.loads(keyring_file.read_text())[f"mailsetup/{LOGIN}"]
+    rotated = json.loads(keyring_file.read_text())[f"mailsetup/{LOGIN}#1"]
     assert rotated != stored and rotated in auth_server.state.refresh_tokens
 
     sent = run_mailsetup(

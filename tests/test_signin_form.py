@@ -120,7 +120,7 @@ async def test_exchange_sign_in_test_save_and_send_end_to_end(
     assert (saved.provider_id, saved.signin.client_id, saved.signin.tenant) == (
         ProviderId.EXCHANGE, CLIENT_ID, TENANT,
     )  # fmt: skip
-    stored = memory_keyring.entries[(KEYRING_SERVICE, LOGIN)]
+    stored = memory_keyring.entries[(KEYRING_SERVICE, f"{LOGIN}#1")]
     assert stored in auth_server.state.refresh_tokens  # the newest, after the send refreshed
     config = store.path.read_text()
     for token in [*auth_server.state.access_tokens, *auth_server.state.refresh_tokens]:

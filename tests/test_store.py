@@ -21,8 +21,10 @@ from mailsetup_tui.core.store import (
     SecretKind,
     SecretState,
     StoreError,
+    resolve_config,
     resolve_config_path,
 )
+from mailsetup_tui.core.store.config import Chosen, ConfigLocation
 
 from support.keyrings import MemoryKeyring
 
@@ -45,12 +47,32 @@ def mode(path: Path) -> int:
 # --- where ----------------------------------------------------------------------------------
 
 
-def test_config_path_precedence(tmp_path: Path, sandbox: Path) -> None:
+def test_config_lookup_order(tmp_path: Path, sandbox: Path) -> None:
     explicit = tmp_path / "explicit.toml"
-    assert resolve_config_path(explicit, {"MAILSETUP_CONFIG": "/env.toml"}) == explicit
-    assert resolve_config_path(None, {"MAILSETUP_CONFIG": "/env.toml"}) == Path("/env.toml")
-    default = resolve_config_path(None, {})
-    assert default == sandbox / ".config" / "mailsetup" / "account.toml"
+    env = {"MAILSETUP_CONFIG": "/env.toml"}
+    assert resolve_config(explicit, env, euid=1000) == ConfigLocation(explicit, Chosen.OPTION)
+    assert resolve_config(None, env, euid=0) == ConfigLocation(
+        Path("/env.toml"), Chosen.ENVIRONMENT
+    )
+    system = Path("/etc/mailsetup/account.toml")
+    # Root keeps the system account; a service user without an account of its own uses it.
+    assert resolve_config(None, {}, euid=0) == ConfigLocation(system, Chosen.ROOT)
+    own = sandbox / ".config" / "mailsetup" / "account.toml"
+    installed = tmp_path / "etc" / "account.toml"
+    with_system = {"MAILSETUP_SYSTEM_CONFIG": str(installed)}
+    # Neither exists: a user's new account is their own; once root saved one, they use it.
+    assert resolve_config(None, with_system, euid=1000) == ConfigLocation(own, Chosen.NEW_OWN)
+    installed.parent.mkdir()
+    installed.write_text("")
+    fallback = ConfigLocation(installed, Chosen.FALLBACK)
+    assert resolve_config(None, with_system, euid=1000) == fallback
+    own.parent.mkdir(parents=True)
+    own.write_text("")
+    assert resolve_config(None, with_system, euid=1000) == ConfigLocation(own, Chosen.OWN)
+    assert resolve_config(None, {}, euid=0).path == system  # root: the system account, always
+    moved = {"MAILSETUP_SYSTEM_CONFIG": "/srv/mailsetup/account.toml"}
+    assert resolve_config(None, moved, euid=0).path == Path("/srv/mailsetup/account.toml")
+    assert resolve_config_path(None, env) == Path("/env.toml")
 
 
 # --- round trip and modes -------------------------------------------------------------------
@@ -66,7 +88,7 @@ def test_round_trip_keeps_the_account_and_not_the_password(
     assert PASSWORD not in text
     assert "schema = 1" in text
     assert report.secret.kind is SecretKind.KEYRING
-    assert memory_keyring.entries == {(KEYRING_SERVICE, account.email): PASSWORD}
+    assert memory_keyring.entries == {(KEYRING_SERVICE, f"{account.email}#1"): PASSWORD}
     assert store.read_secret(account) == PASSWORD
 
 
@@ -109,7 +131,7 @@ def test_changing_the_address_removes_the_old_keyring_entry(
     store.save(GMAIL, PASSWORD)
     renamed = Account.create(ProviderId.GMAIL, "Codes", "other@gmail.com")
     store.save(renamed, "new-password")
-    assert memory_keyring.entries == {(KEYRING_SERVICE, "other@gmail.com"): "new-password"}
+    assert memory_keyring.entries == {(KEYRING_SERVICE, "other@gmail.com#2"): "new-password"}
 
 
 # --- the fallback secret file ---------------------------------------------------------------

@@ -55,7 +55,7 @@ def test_type_test_and_save_through_the_form(
     assert f"port = {starttls_server.port}" in text
     assert PASSWORD not in text
     keyring = json.loads((tmp_path / "keyring.json").read_text())
-    assert keyring == {f"mailsetup/{LOGIN}": PASSWORD}
+    assert keyring == {f"mailsetup/{LOGIN}#1": PASSWORD}
 
 
 def test_without_a_terminal_the_line_mode_runs(terminal_env: dict[str, str]) -> None:

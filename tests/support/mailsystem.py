@@ -336,12 +336,3 @@ def running_mail_system() -> Iterator[MailSystem]:
     finally:
         system.stop()
         shutil.rmtree(root, ignore_errors=True)
-
-
-if __name__ == "__main__":  # `make test` says in one line whether the suite will run
-    reason = missing()
-    print(
-        f"interop suite (tests/interop): skipped, {reason}"
-        if reason
-        else "interop suite (tests/interop): runs against private Postfix and Dovecot instances"
-    )

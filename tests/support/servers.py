@@ -90,6 +90,8 @@ class Authenticator:
     attempts: list[AuthAttempt] = field(default_factory=list)
     accepts_password: bool = True
     """False: every password login is refused, as where only OAuth2 is allowed."""
+    password: str = PASSWORD
+    """The one password this server accepts for LOGIN."""
 
     def __call__(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
@@ -100,7 +102,7 @@ class Authenticator:
         assert server.transport is not None
         encrypted = server.transport.get_extra_info("ssl_object") is not None
         self.attempts.append(AuthAttempt(login, password, encrypted))
-        if self.accepts_password and (login, password) == (LOGIN, PASSWORD):
+        if self.accepts_password and (login, password) == (LOGIN, self.password):
             return AuthResult(success=True)
         # handled=False makes aiosmtpd send the reply; with the default it sends none.
         return AuthResult(success=False, handled=False, message=self.reject_reply)

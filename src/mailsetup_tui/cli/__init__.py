@@ -41,6 +41,9 @@ class ExitCode(IntEnum):
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Console-script entry point."""
+    from mailsetup_tui.core.hardening import no_core_dumps
+
+    no_core_dumps()  # every command may hold a password or a token in memory
     sys.exit(run(argv))
 
 
@@ -51,12 +54,25 @@ def run(
     # Imported here, not above: the command modules import ExitCode from this package.
     from mailsetup_tui.cli.context import Context, UsageError
     from mailsetup_tui.cli.output import Output, configure_logging
-    from mailsetup_tui.cli.parser import build_parser, check_global_options, unrecognized_arguments
+    from mailsetup_tui.cli.parser import (
+        build_parser,
+        check_global_options,
+        password_given_inline,
+        unrecognized_arguments,
+    )
     from mailsetup_tui.core.session import SetupSession
 
     out = out or sys.stdout
     err = err or sys.stderr
-    args, unknown = build_parser().parse_known_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if password_given_inline(words):
+        Output(out, err, json=False).error(
+            "usage",
+            "--password-stdin takes no value (the value is not repeated here): the password "
+            "comes on standard input. Change that password now if it was a real one.",
+        )
+        return ExitCode.USAGE
+    args, unknown = build_parser().parse_known_args(words)
     json_output = getattr(args, "json", False)
     if unknown:
         Output(out, err, json=False).error("usage", unrecognized_arguments(unknown))

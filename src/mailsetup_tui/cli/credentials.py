@@ -16,7 +16,7 @@ from mailsetup_tui.cli.parser import (
     account_from_options,
     account_options_given,
 )
-from mailsetup_tui.core.account import AccountDraft
+from mailsetup_tui.core.account import Account, AccountDraft
 from mailsetup_tui.core.outcomes import CLEAR_TEXT_WARNING
 from mailsetup_tui.core.session import StoreError
 
@@ -26,36 +26,63 @@ def draft_to_test(context: Context) -> AccountDraft:
     password to test it with. Account problems are reported before a password is asked for:
     nobody should type a password twice."""
     if not account_options_given(context.args):
-        account = context.session.saved()
-        if account is None:
-            raise StoreError(
-                f"no saved account at {context.session.config_path}; give the account options "
-                "(see `mailsetup test --help`)"
-            )
-        password = None if account.signin else explicit_password(context)
-        return AccountDraft.of(account, password or "")
+        return saved_draft(context)
     account = account_from_options(context.args).checked()
     if account.signin is not None:
         refuse_password(context)
         return AccountDraft.of(account)
     password = explicit_password(context) or prompt_password(context)
     checked = account.checked(password)
-    if checked.sends_password_in_clear:
-        context.output.note(f"mailsetup: warning: {CLEAR_TEXT_WARNING}")
+    warn_if_clear_text(context, checked)
     return AccountDraft.of(checked, password)
 
 
-def explicit_password(context: Context) -> str | None:
-    """The password from --password-stdin, else $MAILSETUP_PASSWORD, else None."""
-    if getattr(context.args, "password_stdin", False):
-        line = sys.stdin.readline()
-        password = line.removesuffix("\n").removesuffix("\r")
-        if not password:
-            raise UsageError("--password-stdin: standard input held no password")
-    else:
-        password = os.environ.get(PASSWORD_ENV, "")
+def saved_draft(context: Context) -> AccountDraft:
+    """The saved account, with its stored secret (an empty password in the draft) unless a
+    new password comes on standard input (`save --password-stdin` changes it). A stray
+    $MAILSETUP_PASSWORD is ignored, and said so: it belongs to commands given an account."""
+    account = context.session.saved()
+    if account is None:
+        raise StoreError(
+            f"no saved account at {context.session.config_path}; give the account options "
+            "(see `mailsetup test --help`)"
+        )
+    password = "" if account.signin else stdin_password(context) or ""
+    if os.environ.get(PASSWORD_ENV) and not password:
+        context.output.note(
+            f"mailsetup: note: {PASSWORD_ENV} is ignored: the saved account is used with its "
+            "stored secret (give the account options to use another password)"
+        )
+    warn_if_clear_text(context, account)
+    return AccountDraft.of(account, password)
+
+
+def warn_if_clear_text(context: Context, account: Account) -> None:
+    if account.sends_password_in_clear:
+        context.output.note(f"mailsetup: warning: {CLEAR_TEXT_WARNING}")
+
+
+def stdin_password(context: Context) -> str | None:
+    """The password from --password-stdin, if given."""
+    if not getattr(context.args, "password_stdin", False):
+        return None
+    line = sys.stdin.readline()
+    password = line.removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise UsageError("--password-stdin: standard input held no password")
     context.session.secrets.add(password)
-    return password or None
+    return password
+
+
+def explicit_password(context: Context) -> str | None:
+    """The password from --password-stdin, else $MAILSETUP_PASSWORD, else None: for a
+    command given an account (options, or an apply file)."""
+    password = stdin_password(context)
+    if password is None:
+        password = os.environ.get(PASSWORD_ENV) or None
+        if password:
+            context.session.secrets.add(password)
+    return password
 
 
 def prompt_password(context: Context) -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from typing import TextIO
 
-from mailsetup_tui.core.account import DEFAULT_AUTHORITY_HOST, Account
-from mailsetup_tui.core.outcomes import SaveOutcome, SendOutcome, TestOutcome
-from mailsetup_tui.core.session import SecretStatus
+from mailsetup_tui.core.account import DEFAULT_AUTHORITY_HOST
+from mailsetup_tui.core.outcomes import SaveOutcome, SendOutcome, TestOutcome, renewal_text
+from mailsetup_tui.core.session import ConfigLocation, SecretStatus, StoredConfig
 from mailsetup_tui.core.untrusted import json_text, shown
 
 
@@ -104,11 +104,14 @@ def send_object(outcome: SendOutcome) -> dict[str, object]:
     return data
 
 
-def no_account_object(config_path: str) -> dict[str, object]:
-    return {"status": "none", "config_path": config_path}
+def no_account_object(location: ConfigLocation) -> dict[str, object]:
+    return {"status": "none", "config_path": str(location.path)}
 
 
-def show_object(account: Account, status: SecretStatus, config_path: str) -> dict[str, object]:
+def show_object(
+    config: StoredConfig, status: SecretStatus, location: ConfigLocation
+) -> dict[str, object]:
+    account = config.account
     signin: dict[str, object] = {"signin": account.signin_method.value}
     if account.signin is not None:
         signin |= {
@@ -127,20 +130,28 @@ def show_object(account: Account, status: SecretStatus, config_path: str) -> dic
             "security": account.security.value,
         }
         | signin,
-        "config_path": config_path,
+        "config_path": str(location.path),
+        "chosen": location.chosen.value,
+        "ca_file": str(config.ca_file) if config.ca_file else None,
+        "readers_group": config.group,
         "secret": {
             "type": status.type.value,
             "kind": status.location.kind.value,
             "where": status.location.where,
             "state": status.state.value,
             "problem": status.problem,
+            "renewed": status.renewed.isoformat() if status.renewed else None,
         },
     }
 
 
-def show_rows(account: Account, status: SecretStatus, config_path: str) -> list[tuple[str, str]]:
+def show_rows(
+    config: StoredConfig, status: SecretStatus, location: ConfigLocation
+) -> list[tuple[str, str]]:
     """`show` as "Label: value" rows, labelled as the form labels its fields."""
+    account = config.account
     rows = [
+        ("Account", location.chosen.value),
         ("SMTP Mail", account.provider.label),
         ("Display Name", account.display_name),
         ("Email", account.email),
@@ -155,9 +166,14 @@ def show_rows(account: Account, status: SecretStatus, config_path: str) -> list[
         if signin.authority_host != DEFAULT_AUTHORITY_HOST:
             rows.append(("Login host", signin.authority_host))
     rows += [
-        ("Config", config_path),
+        ("Trusted CA", str(config.ca_file) if config.ca_file else "the system store"),
+        ("Readers", f"the group {config.group}" if config.group else "its owner only"),
+        ("Config", str(location.path)),
         ("Password" if signin is None else "Sign-in token", status.describe()),
     ]
+    renewal = renewal_text(status.renewed)
+    if signin is not None and renewal:
+        rows.append(("Sign-in renewed", renewal))
     return rows
 
 

@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def password_given_inline(argv: list[str]) -> bool:
+    """`--password-stdin=VALUE`: argparse would repeat VALUE in its error, and VALUE is
+    likely the password, typed where it should not be."""
+    return any(word.startswith("--password-stdin=") for word in argv)
+
+
 def unrecognized_arguments(unknown: list[str]) -> str:
     """The error for leftover words, naming only the options: one of the words may be a
     password typed where it should not be, and argparse would echo them all."""
@@ -134,6 +140,15 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         action="store_true",
         default=default(False),
         help="log each step of the connection test to standard error",
+    )
+
+
+def add_group_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--group",
+        metavar="GROUP",
+        help="let the members of GROUP use the account too (see `mailsetup access`); "
+        "default: the readers group it has",
     )
 
 

@@ -101,21 +101,25 @@ class Mailer:
         timeout: float = DEFAULT_TIMEOUT,
         ca_file: str | os.PathLike[str] | None = None,
     ) -> Mailer:
-        """The saved account (`config`, else $MAILSETUP_CONFIG, else the default path).
+        """The saved account: `config`, else $MAILSETUP_CONFIG, else (root) the system account,
+        else the user's own account, else the system account, as `mailsetup` finds it; so a
+        service in the account's readers group needs no path. The CA file saved with the
+        account is trusted unless `ca_file` is given.
 
         Raises `StoreError` (or its `SecretError`) when there is no saved account or its
         password cannot be read.
         """
         store = AccountStore.at(config)
-        account = store.load()
-        if account is None:
+        saved = store.load_config()
+        if saved is None:
             raise StoreError(f"no saved account at {store.path}; run mailsetup to set one up")
+        account = saved.account
         secret = store.read_secret(account)
         return cls(
             account,
             secret,
             timeout=timeout,
-            ca_file=ca_file,
+            ca_file=ca_file if ca_file is not None else saved.ca_file,
             keep_refresh_token=lambda token: store.replace_refresh_token(account, token),
         )
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from mailsetup_tui.core.account import Account
 from mailsetup_tui.core.failures import ProbeFailure, ProbeResult
 from mailsetup_tui.core.mailer import Sent
 from mailsetup_tui.core.oauth import DeviceCode, SignInFailure
-from mailsetup_tui.core.store import SaveReport
+from mailsetup_tui.core.store import Chosen, SaveReport
 from mailsetup_tui.core.untrusted import shown
 
 MESSAGE_OK = "Connected successfully"
@@ -76,29 +77,74 @@ def signed_in_text(username: str | None, email: str) -> str:
 
 @dataclass(frozen=True)
 class Opened:
-    """Where a front end starts: the saved account, if there is one that can be read."""
+    """Where a front end starts: the saved account, if there is one that can be read, and
+    which account it is."""
 
     account: Account | None
     config_path: Path
     problem: str | None = None
     """Why the saved config could not be read."""
+    chosen: Chosen = Chosen.OPTION
+    """Why this config: given, the system account, the user's own."""
 
     @property
     def mode(self) -> str:
+        """The form's second line: which account this is, and whether it exists yet."""
         if self.problem is not None:
             return f"New account. The saved config could not be read: {self.problem}"
-        if self.account is None:
-            return f"New account (will be saved to {self.config_path})"
-        return editing_text(self.config_path)
+        return account_text(self.config_path, self.chosen, exists=self.account is not None)
 
     @property
     def warning(self) -> str | None:
-        if self.problem is None:
-            return None
-        return (
-            "Saving will keep the unreadable file as a backup; fix or replace it first if it "
-            "holds something you need."
+        if self.problem is not None:
+            return (
+                "Saving will keep the unreadable file as a backup; fix or replace it first if "
+                "it holds something you need."
+            )
+        if self.account is not None and self.account.sends_password_in_clear:
+            return CLEAR_TEXT_WARNING
+        return None
+
+
+SIGN_IN_IDLE_DAYS = 90
+"""Microsoft ends a sign-in (its refresh token) not used for this long."""
+RENEWAL_WARNING_DAYS = 60
+
+
+def renewal_text(renewed: datetime | None, today: datetime | None = None) -> str | None:
+    """When a stored Microsoft sign-in was last renewed, with a warning well before
+    Microsoft's limit for an unused sign-in; None when it is not recorded."""
+    if renewed is None:
+        return None
+    today = today or datetime.now(UTC)
+    days = (today - renewed).days
+    text = f"renewed {renewed:%Y-%m-%d} ({days} days ago)"
+    if days >= RENEWAL_WARNING_DAYS:
+        text += (
+            f"; warning: Microsoft ends a sign-in unused for {SIGN_IN_IDLE_DAYS} days: run "
+            "`mailsetup test` as the account's owner (README: a daily timer does it)"
         )
+    return text
+
+
+def account_text(config_path: Path, chosen: Chosen, *, exists: bool) -> str:
+    """Which account a front end works on, and why that one."""
+    if chosen is Chosen.ROOT:
+        if exists:
+            return f"Editing the system account ({config_path})"
+        return f"New system account (will be saved to {config_path})"
+    if chosen is Chosen.FALLBACK:
+        return (
+            f"Using the system account ({config_path}): you have no account of your own; "
+            "only root can change it"
+        )
+    if chosen in {Chosen.OWN, Chosen.NEW_OWN}:
+        if exists:
+            return f"Editing your own account ({config_path})"
+        return f"New account of your own (will be saved to {config_path})"
+    if exists:
+        return editing_text(config_path)
+    return f"New account (will be saved to {config_path})"
 
 
 @dataclass(frozen=True)

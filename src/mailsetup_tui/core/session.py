@@ -55,10 +55,15 @@ from mailsetup_tui.core.outcomes import (
 from mailsetup_tui.core.probe import DEFAULT_TIMEOUT, probe, tls_context
 from mailsetup_tui.core.redact import SecretsSeen
 from mailsetup_tui.core.store import (
+    KEEP,
     AccountStore,
+    ConfigLocation,
+    Keep,
+    Readers,
     SecretError,
     SecretStatus,
     SecretType,
+    StoredConfig,
     StoreError,
     account_from_toml,
 )
@@ -66,15 +71,19 @@ from mailsetup_tui.core.store import (
 __all__ = [
     # What front ends catch, type or show, so that none of them imports the layers below.
     "DEFAULT_TIMEOUT",
+    "KEEP",
+    "ConfigLocation",
     "DeviceCode",
     "InvalidMessage",
     "NeedsSignIn",
     "NoPassword",
     "NotTested",
+    "Readers",
     "SecretError",
     "SecretStatus",
     "SetupSession",
     "StoreError",
+    "StoredConfig",
     "UnreadableSecret",
     "ca_file_problem",
 ]
@@ -116,6 +125,8 @@ class Tested:
     password: str
     """The password the test used (perhaps the saved one); empty for Microsoft sign-in, whose
     secret is the held sign-in."""
+    ca_file: Path | None
+    """The CA file the test trusted, saved with the account so later tests trust it too."""
 
 
 def ca_file_problem(path: Path) -> str | None:
@@ -146,7 +157,8 @@ class SetupSession:
         self.timeout = timeout
         """The one deadline each test, sign-in exchange and send must meet, in seconds."""
         self.ca_file = ca_file
-        """Trust exactly these CAs instead of the system store (SMTP and sign-in alike)."""
+        """Trust exactly these CAs instead of the system store (SMTP and sign-in alike); None:
+        the CA file saved with the account, when testing its server, else the system store."""
         self.secrets = SecretsSeen()
         """Every password and token handled, masked in whatever text leaves the session."""
         self.held: HeldSignIn | None = None
@@ -170,6 +182,20 @@ class SetupSession:
     def config_path(self) -> Path:
         return self.store.path
 
+    def trusted_cas(self, account: Account) -> Path | None:
+        """The CA file to trust for `account`: the one given, else the one saved with the
+        account when `account` is on the saved account's server (a CA travels with its
+        server, not to a new one), else None: the system store."""
+        if self.ca_file is not None:
+            return Path(self.ca_file).absolute()
+        try:
+            saved = self.store.load_config()
+        except StoreError:
+            return None
+        if saved is not None and saved.account.server == account.server:
+            return saved.ca_file
+        return None
+
     # --- the saved account ------------------------------------------------------------------
 
     def saved(self) -> Account | None:
@@ -183,12 +209,30 @@ class SetupSession:
         except StoreError:
             return None
 
+    def saved_config(self) -> StoredConfig | None:
+        """The saved account with what travels with it (CA file, readers group)."""
+        return self.store.load_config()
+
     def open(self) -> Opened:
         """The saved account to start from, with a problem to show if it cannot be read."""
+        location = self.store.location
         try:
-            return Opened(self.saved(), self.config_path)
+            return Opened(self.saved(), self.config_path, chosen=location.chosen)
         except StoreError as error:
-            return Opened(None, self.config_path, str(error))
+            return Opened(None, self.config_path, str(error), chosen=location.chosen)
+
+    def check_may_change(self) -> None:
+        """`StoreError` unless the running user may change the saved account (its owner, or
+        root): asked before a test whose only purpose is to save."""
+        self.store.check_may_change()
+
+    def readers(self) -> Readers:
+        """Who can use the saved account."""
+        return self.store.readers()
+
+    def set_readers(self, group: str | None) -> Readers:
+        """Let `group` use the saved account (None: its owner alone); owner only."""
+        return self.store.set_readers(group)
 
     def load_saved_secret(self, account: Account) -> str | None:
         """Read `account`'s stored secret: the password, to fill a password field, or (None
@@ -253,8 +297,9 @@ class SetupSession:
                 return signed_in
             held = signed_in
         progress.testing(testing_text(account))
+        trusted = self.trusted_cas(account)
         result, tokens = await oauth.probe_signed_in(
-            account, held.secret, timeout=self.timeout, ca_file=self.ca_file
+            account, held.secret, timeout=self.timeout, ca_file=trusted
         )
         if tokens is not None:
             held = await self._renewed(account, held, tokens)
@@ -262,7 +307,7 @@ class SetupSession:
             self.held, self._refused = None, (account.email, account.signin)
         else:
             self.held, self._refused = held, None
-        self.tested = Tested(draft, account, "") if result.ok else None
+        self.tested = Tested(draft, account, "", trusted) if result.ok else None
         return TestOutcome(result, account.email, tokens.username if tokens else None)
 
     async def _sign_in(self, account: Account, progress: TestProgress) -> HeldSignIn | TestOutcome:
@@ -272,7 +317,10 @@ class SetupSession:
         started = time.monotonic()
         try:
             tokens = await oauth.sign_in(
-                account.signin, progress.show_code, timeout=self.timeout, ca_file=self.ca_file
+                account.signin,
+                progress.show_code,
+                timeout=self.timeout,
+                ca_file=self.trusted_cas(account),
             )
         except SignInError as error:
             self.held = self.tested = None
@@ -288,8 +336,9 @@ class SetupSession:
         password = draft.password or await self._saved_password(account)
         self.secrets.add(password)
         progress.testing(testing_text(account))
-        result = await probe(account, password, timeout=self.timeout, ca_file=self.ca_file)
-        self.tested = Tested(draft, account, password) if result.ok else None
+        trusted = self.trusted_cas(account)
+        result = await probe(account, password, timeout=self.timeout, ca_file=trusted)
+        self.tested = Tested(draft, account, password, trusted) if result.ok else None
         return TestOutcome(result, account.email)
 
     async def _saved_password(self, account: Account) -> str:
@@ -352,18 +401,27 @@ class SetupSession:
         """Whether saving `draft` (which passed) would change nothing: the same account and
         the same secret are saved already."""
         account, secret = self._tested_secret(draft)
-        if self.saved_or_none() != account:
+        try:
+            saved = self.store.load_config()
+        except StoreError:
+            return False
+        assert self.tested is not None
+        if saved is None or (saved.account, saved.ca_file) != (account, self.tested.ca_file):
             return False
         try:
             return self.store.read_secret(account) == secret
         except StoreError:
             return False
 
-    def save(self, draft: AccountDraft) -> SaveOutcome:
+    def save(self, draft: AccountDraft, *, group: str | Keep | None = KEEP) -> SaveOutcome:
         """Store `draft`, which must be what passed the last test (the spec's rule), with its
-        password or the held sign-in's refresh token. `StoreError` if it cannot be written."""
+        password or the held sign-in's refresh token, the CA file the test trusted, and the
+        readers group (default: the one recorded). `StoreError` if it cannot be written, or
+        the running user may not change the account."""
         account, secret = self._tested_secret(draft)
-        return SaveOutcome(self.store.save(account, secret))
+        assert self.tested is not None
+        report = self.store.save(account, secret, ca_file=self.tested.ca_file, group=group)
+        return SaveOutcome(report)
 
     # --- sending ------------------------------------------------------------------------------
 
@@ -408,7 +466,7 @@ class SetupSession:
             account,
             secret,
             timeout=self.timeout,
-            ca_file=self.ca_file,
+            ca_file=self.trusted_cas(account),
             tokens=held.tokens if held else None,
             keep_refresh_token=lambda token: self._keep_refresh_token(account, token),
         )

@@ -3,7 +3,7 @@ defines `COMMAND`, and one line below."""
 
 from __future__ import annotations
 
-from mailsetup_tui.cli.commands import apply, save, send, show, signin, test
+from mailsetup_tui.cli.commands import access, apply, save, send, show, signin, test
 from mailsetup_tui.cli.context import Command
 
 COMMANDS: tuple[Command, ...] = (
@@ -13,4 +13,5 @@ COMMANDS: tuple[Command, ...] = (
     show.COMMAND,
     send.COMMAND,
     apply.COMMAND,
+    access.COMMAND,
 )

@@ -8,20 +8,27 @@ from pathlib import Path
 from mailsetup_tui.cli import ExitCode
 from mailsetup_tui.cli.context import Command, Context, UsageError
 from mailsetup_tui.cli.credentials import explicit_password, refuse_password
-from mailsetup_tui.cli.parser import add_json_option, add_password_stdin_option
+from mailsetup_tui.cli.parser import (
+    add_group_option,
+    add_json_option,
+    add_password_stdin_option,
+)
 from mailsetup_tui.core.account import AccountDraft
-from mailsetup_tui.core.session import StoreError
+from mailsetup_tui.core.session import KEEP, StoreError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="the account, as TOML")
     parser.add_argument("--check", action="store_true", help="test and report; never save")
     add_password_stdin_option(parser)
+    add_group_option(parser)
     add_json_option(parser)
 
 
 def run(context: Context) -> ExitCode:
     output, session = context.output, context.session
+    if not context.args.check:
+        session.check_may_change()
     try:
         wanted = session.read_account_file(Path(context.args.file))
     except StoreError as error:
@@ -39,19 +46,25 @@ def run(context: Context) -> ExitCode:
     if not outcome.ok:
         output.tested(outcome, **result)
         return ExitCode.FAILED
-    if session.tested_is_saved(draft):
+    group = KEEP if context.args.group is None else context.args.group
+    if session.tested_is_saved(draft) and group in {KEEP, _saved_group(context)}:
         result |= {"result": "unchanged"}
         said = "unchanged"
     elif context.args.check:
         result |= {"changed": True, "result": "would change"}
         said = "would change (not saved: --check)"
     else:
-        saved = session.save(draft)
+        saved = session.save(draft, group=group)
         result |= {"changed": True, "result": "changed", "secret": saved.secret_where}
         said = "changed"
     output.tested(outcome, **result)
     output.say(said)
     return ExitCode.OK
+
+
+def _saved_group(context: Context) -> str | None:
+    config = context.session.saved_config()
+    return config.group if config else None
 
 
 COMMAND = Command(

@@ -7,21 +7,25 @@ import argparse
 from mailsetup_tui.cli import ExitCode
 from mailsetup_tui.cli.context import Command, Context
 from mailsetup_tui.cli.credentials import draft_to_test
-from mailsetup_tui.cli.parser import add_account_options
+from mailsetup_tui.cli.parser import add_account_options, add_group_option
+from mailsetup_tui.core.session import KEEP
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_account_options(parser, password=True)
+    add_group_option(parser)
 
 
 def run(context: Context) -> ExitCode:
+    context.session.check_may_change()
     draft = draft_to_test(context)
     outcome = context.test(draft)
     context.output.tested(outcome)
     if not outcome.ok:
         context.output.say("Not saved: the test must pass first.")
         return ExitCode.FAILED
-    context.output.saved(context.session.save(draft))
+    group = KEEP if context.args.group is None else context.args.group
+    context.output.saved(context.session.save(draft, group=group))
     return ExitCode.OK
 
 

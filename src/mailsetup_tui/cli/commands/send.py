@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mailsetup_tui.cli import ExitCode
 from mailsetup_tui.cli.context import Command, Context, UsageError
+from mailsetup_tui.cli.credentials import warn_if_clear_text
 from mailsetup_tui.cli.parser import add_json_option
 
 
@@ -23,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(context: Context) -> ExitCode:
     args = context.args
     text = _body(args.body_file)
+    account = context.session.saved()
+    if account is not None:
+        warn_if_clear_text(context, account)
     outcome = asyncio.run(context.session.send(args.to, args.subject, text))
     context.output.sent(outcome)
     return ExitCode.TEMPFAIL if outcome.temporary else ExitCode.of(outcome.ok)

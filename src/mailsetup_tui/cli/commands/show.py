@@ -17,15 +17,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(context: Context) -> ExitCode:
     output, session = context.output, context.session
-    config_path = str(session.config_path)
-    account = session.saved()
-    if account is None:
-        output.say(f"No saved account (the config would be at {config_path}).")
-        output.emit_json(no_account_object(config_path))
+    location = session.store.location
+    config = session.saved_config()
+    if config is None:
+        output.say(
+            f"No saved account ({location.chosen.value}: the config would be at {location.path})."
+        )
+        output.emit_json(no_account_object(location))
         return ExitCode.STORE
-    status = session.secret_status(account)
-    output.emit_json(show_object(account, status, config_path))
-    rows = show_rows(account, status, config_path)
+    status = session.secret_status(config.account)
+    output.emit_json(show_object(config, status, location))
+    rows = show_rows(config, status, location)
     width = max(len(label) for label, _ in rows) + 2
     output.say(*(f"{label + ':':<{width}}{value}" for label, value in rows))
     return ExitCode.OK

@@ -11,6 +11,7 @@ from mailsetup_tui.cli.parser import (
     ACCOUNT_OPTIONS,
     account_from_options,
     add_account_options,
+    add_group_option,
     add_json_option,
 )
 from mailsetup_tui.core.account import (
@@ -20,11 +21,12 @@ from mailsetup_tui.core.account import (
     default_authority_host,
 )
 from mailsetup_tui.core.outcomes import TestProgress, sign_in_instructions
-from mailsetup_tui.core.session import DeviceCode, StoreError
+from mailsetup_tui.core.session import KEEP, DeviceCode, StoreError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_account_options(parser, password=False)
+    add_group_option(parser)
     add_json_option(parser)
 
 
@@ -44,6 +46,7 @@ class _Progress(TestProgress):
 
 def run(context: Context) -> ExitCode:
     output, session = context.output, context.session
+    session.check_may_change()
     draft = AccountDraft.of(_account_to_sign_in(context))
     outcome = context.test(draft, _Progress(output), new_sign_in=True)
     result: dict[str, object] = {
@@ -59,7 +62,8 @@ def run(context: Context) -> ExitCode:
         output.say("Not saved: the test must pass first (sign in again once it is fixed).")
         output.emit_json(test_object(outcome) | result)
         return ExitCode.FAILED
-    saved = session.save(draft)
+    group = KEEP if context.args.group is None else context.args.group
+    saved = session.save(draft, group=group)
     output.saved(saved)
     output.emit_json(
         test_object(outcome) | result | {"changed": True, "secret": saved.secret_where}

@@ -10,6 +10,8 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +27,7 @@ from mailsetup_tui.core.account import (
 )
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security
 from mailsetup_tui.core.store.errors import StoreError
+from mailsetup_tui.core.store.files import exists
 
 SCHEMA_VERSION = 1
 CONFIG_ENV = "MAILSETUP_CONFIG"
@@ -38,6 +41,11 @@ _HEADER = (
 )
 
 
+SYSTEM_CONFIG = Path("/etc/mailsetup") / CONFIG_FILE_NAME
+SYSTEM_CONFIG_ENV = "MAILSETUP_SYSTEM_CONFIG"
+"""Where the system account lives instead of /etc/mailsetup (another layout, or a test)."""
+
+
 def default_config_path() -> Path:
     """The per-user config path (platformdirs), e.g. ~/.config/mailsetup/account.toml."""
     from platformdirs import user_config_path
@@ -45,16 +53,80 @@ def default_config_path() -> Path:
     return user_config_path("mailsetup", appauthor=False) / CONFIG_FILE_NAME
 
 
+def system_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    return Path(environ.get(SYSTEM_CONFIG_ENV) or SYSTEM_CONFIG)
+
+
+class Chosen(StrEnum):
+    """Why a config path is the one in use."""
+
+    OPTION = "given with --config"
+    ENVIRONMENT = f"named by ${CONFIG_ENV}"
+    ROOT = "the system account, since you are root"
+    OWN = "your own account"
+    FALLBACK = "the system account, since you have no account of your own"
+    NEW_OWN = "an account of your own (there is no system account yet)"
+
+
+@dataclass(frozen=True)
+class ConfigLocation:
+    """The config in use and why: root sets up the system account, which services use unless
+    their user has an account of their own (Postfix's sasl_passwd convention)."""
+
+    path: Path
+    chosen: Chosen = Chosen.OPTION
+
+    @property
+    def is_system(self) -> bool:
+        """The system account: its secret is a root-owned file beside it (readers can be
+        given access), never root's keyring, which services cannot read."""
+        return self.chosen in {Chosen.ROOT, Chosen.FALLBACK}
+
+
+def resolve_config(
+    explicit: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    euid: int | None = None,
+) -> ConfigLocation:
+    """`--config`, else $MAILSETUP_CONFIG, else (root) the system account, else the user's
+    own account if there is one, else the system account if there is one, else a new account
+    of the user's own."""
+    environ = os.environ if environ is None else environ
+    euid = os.geteuid() if euid is None else euid
+    if explicit is not None:
+        return ConfigLocation(Path(explicit).expanduser(), Chosen.OPTION)
+    if environ.get(CONFIG_ENV):
+        return ConfigLocation(Path(environ[CONFIG_ENV]).expanduser(), Chosen.ENVIRONMENT)
+    if euid == 0:
+        return ConfigLocation(system_config_path(environ), Chosen.ROOT)
+    own, system = default_config_path(), system_config_path(environ)
+    if exists(own):
+        return ConfigLocation(own, Chosen.OWN)
+    if exists(system):
+        return ConfigLocation(system, Chosen.FALLBACK)
+    return ConfigLocation(own, Chosen.NEW_OWN)
+
+
 def resolve_config_path(
     explicit: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> Path:
-    """`--config` if given, else $MAILSETUP_CONFIG, else the platform default."""
-    environ = os.environ if environ is None else environ
-    if explicit is not None:
-        return Path(explicit).expanduser()
-    if environ.get(CONFIG_ENV):
-        return Path(environ[CONFIG_ENV]).expanduser()
-    return default_config_path()
+    """The config path in use (see `resolve_config`)."""
+    return resolve_config(explicit, environ).path
+
+
+@dataclass(frozen=True)
+class StoredConfig:
+    """A config file as saved: the account, and what travels with it."""
+
+    account: Account
+    generation: int = 0
+    """Which secret record goes with this config (0: a secret saved before generations)."""
+    ca_file: Path | None = None
+    """The CA file the account was tested with (`--ca-file` at save): later tests and sends
+    trust it unless told otherwise."""
+    group: str | None = None
+    """The group whose members may read the account (`mailsetup access --group`)."""
 
 
 _ACCOUNT_KEYS = {
@@ -73,8 +145,26 @@ _OTHER_ONLY_KEYS = ("server", "port", "security")
 _MICROSOFT_KEYS = ("client_id", "tenant", "authority_host")
 
 
+def config_to_toml(config: StoredConfig) -> str:
+    """The config file's text: the account, its secret's generation, its CA and readers."""
+    data: dict[str, Any] = {"schema": SCHEMA_VERSION}
+    if config.generation:
+        data["secret_generation"] = config.generation
+    data["account"] = _account_table(config.account)
+    if config.ca_file is not None:
+        data["account"]["ca_file"] = str(config.ca_file)
+    if config.group is not None:
+        data["access"] = {"group": config.group}
+    return _HEADER + tomli_w.dumps(data)
+
+
 def account_to_toml(account: Account) -> str:
-    """The config file's text for `account` (presets store only what the user chose)."""
+    """The config file's text for `account` alone (an `apply` file)."""
+    return config_to_toml(StoredConfig(account))
+
+
+def _account_table(account: Account) -> dict[str, Any]:
+    """The [account] table (presets store only what the user chose)."""
     table: dict[str, Any] = {
         "smtp_mail": account.provider_id.value,
         "display_name": account.display_name,
@@ -92,11 +182,16 @@ def account_to_toml(account: Account) -> str:
             table["tenant"] = account.signin.tenant
         if account.signin.authority_host != DEFAULT_AUTHORITY_HOST:
             table["authority_host"] = account.signin.authority_host
-    return _HEADER + tomli_w.dumps({"schema": SCHEMA_VERSION, "account": table})
+    return table
 
 
 def account_from_toml(text: str, path: Path) -> Account:
     """Parse and check a config (or an `apply` file); every error names `path` and the key."""
+    return config_from_toml(text, path).account
+
+
+def config_from_toml(text: str, path: Path) -> StoredConfig:
+    """The whole config: the account with what travels with it. Errors as for the account."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -107,10 +202,32 @@ def account_from_toml(text: str, path: Path) -> Account:
         raise StoreError(
             f"{path}: schema is {found}; this mailsetup reads schema = {SCHEMA_VERSION}"
         )
+    unknown = sorted(set(data) - {"schema", "secret_generation", "account", "access"})
+    if unknown:
+        raise StoreError(f"{path}: unknown key {unknown[0]!r}")
     table = data.get("account")
     if not isinstance(table, dict):
         raise StoreError(f"{path}: the [account] table is missing")
-    unknown = sorted(set(table) - _ACCOUNT_KEYS)
+    generation = data.get("secret_generation", 0)
+    if not isinstance(generation, int) or isinstance(generation, bool) or generation < 0:
+        raise StoreError(f"{path}: secret_generation must be a whole number, not {generation!r}")
+    access = data.get("access", {})
+    group = access.get("group") if isinstance(access, dict) else None
+    if (
+        not isinstance(access, dict)
+        or set(access) - {"group"}
+        or not (group is None or (isinstance(group, str) and group))
+    ):
+        raise StoreError(f'{path}: [access] holds one key, group = "NAME"')
+    ca_file = table.get("ca_file")
+    if ca_file is not None and not (isinstance(ca_file, str) and Path(ca_file).is_absolute()):
+        raise StoreError(f"{path}: ca_file must be an absolute path, not {ca_file!r}")
+    account = _account_from_table(table, path)
+    return StoredConfig(account, generation, Path(ca_file) if ca_file else None, group)
+
+
+def _account_from_table(table: dict[str, Any], path: Path) -> Account:
+    unknown = sorted(set(table) - _ACCOUNT_KEYS - {"ca_file"})
     if unknown:
         raise StoreError(f"{path}: unknown key {unknown[0]!r} in [account]")
     provider_id = _typed(table, "smtp_mail", str, path)

@@ -1,25 +1,108 @@
-"""Writing a private file so that a crash leaves the old version or the new, never a mix."""
+"""Files that hold an account: written so a crash leaves the old version or the new, never a
+mix, and read only from places no other user could have planted them.
+
+The trust rule is sshd's StrictModes: the file and every directory above it must belong to
+root or to the user running mailsetup, and none may be writable by group or others, except a
+sticky directory such as /tmp, whose sticky bit keeps others from replacing what they do not
+own. Otherwise another user could swap the config (pointing `send` at a server of theirs, with
+Security None) and receive the password.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import grp
 import os
+import pwd
+import stat
 import tempfile
 from pathlib import Path
 
+from mailsetup_tui.core.store.errors import StoreError
 
-def atomic_write(path: Path, data: bytes) -> None:
+TEMP_SUFFIX = ".tmp"
+
+
+def owner_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def check_trusted(path: Path, uid: int | None = None) -> None:
+    """`StoreError` naming the first untrusted part of `path` (the file, if it exists, and
+    every directory above it) and its owner; nothing when all of it is trusted."""
+    uid = os.geteuid() if uid is None else uid
+    trusted = {0, uid}
+    target = Path(os.path.abspath(path))
+    # The real place, symlinks resolved: a link is only as trustworthy as what it points to.
+    with contextlib.suppress(OSError):
+        target = target.resolve(strict=False)
+    for part in [target, *target.parents]:
+        try:
+            info = part.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # to be created, 0700, by us
+        except PermissionError:
+            raise StoreError(
+                f"{path}: cannot be read (Permission denied): only its owner and the account's "
+                "readers group may use it (its owner can add yours: mailsetup access --group)"
+            ) from None
+        except OSError as error:
+            raise StoreError(f"{part}: cannot be checked ({error.strerror})") from None
+        if info.st_uid not in trusted:
+            raise StoreError(
+                f"{part} belongs to {owner_name(info.st_uid)}, not to root or "
+                f"{owner_name(uid)}: another user could change what mailsetup reads there, so "
+                "it is not used; keep the account in a directory of root's or your own"
+            )
+        writable = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+        sticky = stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_ISVTX
+        if writable and not sticky:
+            mode = stat.S_IMODE(info.st_mode)
+            raise StoreError(
+                f"{part} is writable by {'others' if info.st_mode & stat.S_IWOTH else 'its group'} "
+                f"(mode {mode:04o}), so another user could replace the account: it is not "
+                f"used; run: chmod go-w {part}"
+            )
+
+
+def exists(path: Path) -> bool:
+    """Whether `path` exists; a file this user may not even look at counts as existing (it
+    is someone's account, and using it will say why it cannot be read)."""
+    try:
+        path.stat()
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def atomic_write(path: Path, data: bytes, *, group: int | None = None) -> None:
     """Write `data` to `path` so that a crash leaves the old file or the new, never a mix.
 
     Temp file in the same directory (same filesystem, so the rename is atomic), 0600 from
-    creation, fsync before the rename, fsync of the directory after it so the rename survives
-    a power cut.
+    creation (0640 and group `group` when given, set before the rename, so the file never
+    appears with other permissions), fsync before the rename, fsync of the directory after
+    it so the rename survives a power cut.
     """
     ensure_private_dir(path.parent)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as temp:
             os.fchmod(temp.fileno(), 0o600)
+            if group is not None:
+                os.fchown(temp.fileno(), -1, group)
+                os.fchmod(temp.fileno(), 0o640)
             temp.write(data)
             temp.flush()
             os.fsync(temp.fileno())
@@ -29,6 +112,15 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.unlink(temp_name)
         raise
     _fsync_dir(path.parent)
+
+
+def remove_stale_temp_files(path: Path) -> None:
+    """Remove what a killed write of `path` left behind (it may hold a password)."""
+    with contextlib.suppress(OSError):
+        for stale in path.parent.glob(f".{path.name}.*{TEMP_SUFFIX}"):
+            with contextlib.suppress(OSError):
+                if stale.stat().st_uid == os.geteuid():
+                    stale.unlink()
 
 
 def ensure_private_dir(directory: Path) -> None:
@@ -43,6 +135,15 @@ def ensure_private_dir(directory: Path) -> None:
         with contextlib.suppress(FileExistsError):
             path.mkdir(mode=0o700)
         os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+
+
+def share_dir(directory: Path, group: int | None) -> None:
+    """The account's directory: readable by `group` (0750), or by its owner alone (0700)."""
+    if group is None:
+        os.chmod(directory, 0o700)
+        return
+    os.chown(directory, -1, group)
+    os.chmod(directory, 0o750)  # noqa: S103  (read by the group named for it, on purpose)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -1,15 +1,22 @@
-"""The secret beside the config: the OS keyring when one is usable, else a 0600 file.
+"""The secret beside the config: the OS keyring for a personal account when one is usable,
+otherwise a file readable by its owner (and the account's readers group, if it has one).
 
 The secret is the password, or the refresh token of a Microsoft sign-in. Every save and every
 read says where it is, because an administrator must know where a credential sits.
+
+Secrets are kept by generation: the config names the generation that goes with it, and a save
+writes the new generation beside the old before it writes the config, then drops the old. So
+whatever instant a save is killed at, the config on disk finds its own secret.
 """
 
 from __future__ import annotations
 
-import contextlib
+import grp
+import os
 import stat
 import tomllib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -17,11 +24,12 @@ from typing import Any
 import tomli_w
 
 from mailsetup_tui.core.account import Account
-from mailsetup_tui.core.store.config import SCHEMA_VERSION
 from mailsetup_tui.core.store.errors import SecretError
-from mailsetup_tui.core.store.files import atomic_write
+from mailsetup_tui.core.store.files import atomic_write, group_name, owner_name
 
 KEYRING_SERVICE = "mailsetup"
+SECRET_SCHEMA = 2
+"""The secret file's format: a list of records by generation (1: one record, generation 0)."""
 
 
 class SecretKind(StrEnum):
@@ -31,7 +39,7 @@ class SecretKind(StrEnum):
 
 class SecretType(StrEnum):
     """What the secret of an account is: its password, or the refresh token of its Microsoft
-    sign-in. Both live in the same place (one keyring entry, or one fallback file)."""
+    sign-in. Both live in the same place (one keyring entry, or one file)."""
 
     PASSWORD = "password"
     REFRESH_TOKEN = "refresh_token"
@@ -53,16 +61,18 @@ class SecretType(StrEnum):
 
 @dataclass(frozen=True)
 class SecretLocation:
-    """Where a password is (or would be) kept, in words an administrator can check."""
+    """Where a secret is (or would be) kept, in words an administrator can check."""
 
     kind: SecretKind
     where: str
-    """The keyring backend and entry, or the fallback file's path."""
+    """The keyring backend and entry, or the file's path."""
+    why: str = "no system keyring is available"
+    """Why a file: what decided it, and who may read it."""
 
     def describe(self) -> str:
         if self.kind is SecretKind.KEYRING:
             return f"the system keyring ({self.where})"
-        return f"the file {self.where} (mode 0600; no system keyring is available)"
+        return f"the file {self.where} ({self.why})"
 
 
 class SecretState(StrEnum):
@@ -79,6 +89,8 @@ class SecretStatus:
     location: SecretLocation
     state: SecretState
     problem: str | None = None
+    renewed: datetime | None = None
+    """When a Microsoft sign-in's refresh token was last stored (file-kept sign-ins)."""
 
     def describe(self) -> str:
         if self.state is SecretState.STORED:
@@ -86,112 +98,94 @@ class SecretStatus:
         return f"{self.state.value}: {self.problem}"
 
 
-@dataclass(frozen=True)
-class StoredSecret:
-    """A secret as it was before a save, to put back if the save fails half-way."""
+@dataclass(frozen=True, repr=False)
+class Record:
+    """One generation of an account's secret."""
 
+    generation: int
     email: str
-    secret: str
     kind: SecretType
+    secret: str
+    renewed: datetime | None = None
 
 
 class SecretStore:
-    """Where an account's secret lives: one keyring entry per address when a keyring is
-    usable, otherwise the 0600 file at `path`."""
+    """Where the secrets of one config live: the keyring (`keyring` True and one usable), one
+    entry per address and generation; otherwise the file at `path`."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, keyring: bool = True, group: str | None = None) -> None:
         self.path = path
+        self.allow_keyring = keyring and group is None
+        """A system account's secret, or one shared with a group, must be in the file: a
+        keyring is one user's."""
+        self.group = group
 
-    def location(self, email: str) -> SecretLocation:
-        backend = usable_keyring()
-        if backend is None:
-            return SecretLocation(SecretKind.FILE, str(self.path))
-        name = type(backend).__name__
-        module = type(backend).__module__.removeprefix("keyring.backends.")
-        return SecretLocation(
-            SecretKind.KEYRING, f"{module}.{name}, service {KEYRING_SERVICE!r}, user {email!r}"
-        )
+    # --- where ------------------------------------------------------------------------------
 
-    def read(self, account: Account) -> str:
-        """The stored secret of `account`: its password, or the refresh token of its Microsoft
-        sign-in. `SecretError` says where it looked and why not."""
+    def _backend(self) -> Any | None:
+        return usable_keyring() if self.allow_keyring else None
+
+    def location(self, email: str, generation: int = 0) -> SecretLocation:
+        backend = self._backend()
+        if backend is not None:
+            name = type(backend).__name__
+            module = type(backend).__module__.removeprefix("keyring.backends.")
+            return SecretLocation(
+                SecretKind.KEYRING,
+                f"{module}.{name}, service {KEYRING_SERVICE!r}, user "
+                f"{_keyring_user(email, generation)!r}",
+            )
+        if self.group is not None:
+            why = f"mode 0640; readable by the group {self.group}"
+        elif not self.allow_keyring:
+            why = "mode 0600; a system account's secret is never kept in a keyring"
+        else:
+            why = "mode 0600; no system keyring is available"
+        return SecretLocation(SecretKind.FILE, str(self.path), why)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def read(self, account: Account, generation: int = 0) -> str:
+        """The stored secret of `account` at `generation`: its password, or the refresh token
+        of its Microsoft sign-in. `SecretError` says where it looked and why not."""
+        return self.record(account, generation).secret
+
+    def record(self, account: Account, generation: int = 0) -> Record:
         email, kind = account.email, SecretType.of(account)
-        backend = usable_keyring()
+        backend = self._backend()
         if backend is not None:
             try:
-                password = backend.get_password(KEYRING_SERVICE, email)
+                secret = backend.get_password(KEYRING_SERVICE, _keyring_user(email, generation))
             except Exception as error:  # keyring backends raise their own types
                 raise SecretError(
                     f"the system keyring could not be read ({_keyring_error(error)})"
                 ) from None
-            if isinstance(password, str):
-                return password
+            if isinstance(secret, str):
+                return Record(generation, email, kind, secret)
             if not self.path.exists():
                 raise SecretError(
-                    f"no {kind.noun} for {email} in "
-                    f"{self.location(email).describe()}; {kind.remedy}",
+                    f"no {kind.noun} for {email} in {self.location(email).describe()}; "
+                    f"{kind.remedy}",
                     missing=True,
                 )
-        return self._read_file(email, kind)
+        for record in self._records(kind):
+            if record.generation == generation and record.email == email:
+                return record
+        raise SecretError(
+            f"the secret file {self.path} holds no {kind.noun} for {email}; {kind.remedy}",
+            missing=True,
+        )
 
-    def status(self, account: Account) -> SecretStatus:
-        kind, location = SecretType.of(account), self.location(account.email)
+    def status(self, account: Account, generation: int = 0) -> SecretStatus:
+        kind, location = SecretType.of(account), self.location(account.email, generation)
         try:
-            self.read(account)
+            record = self.record(account, generation)
         except SecretError as error:
             state = SecretState.MISSING if error.missing else SecretState.UNREADABLE
             return SecretStatus(kind, location, state, str(error))
-        return SecretStatus(kind, location, SecretState.STORED)
+        return SecretStatus(kind, location, SecretState.STORED, renewed=record.renewed)
 
-    def snapshot(self, account: Account | None) -> StoredSecret | None:
-        """The secret stored for `account` now, to restore if a save fails; None if none."""
-        if account is None:
-            return None
-        try:
-            return StoredSecret(account.email, self.read(account), SecretType.of(account))
-        except SecretError:
-            return None
-
-    def write(self, email: str, secret: str, kind: SecretType) -> SecretLocation:
-        location = self.location(email)
-        if location.kind is SecretKind.FILE:
-            text = tomli_w.dumps({"schema": SCHEMA_VERSION, "email": email, kind.value: secret})
-            try:
-                atomic_write(self.path, text.encode("utf-8"))
-            except OSError as error:
-                raise SecretError(
-                    f"the secret file {self.path} cannot be written ({error.strerror})"
-                ) from None
-            return location
-        try:
-            _keyring_module().set_password(KEYRING_SERVICE, email, secret)
-        except Exception as error:  # keyring backends raise their own types
-            raise SecretError(
-                f"the system keyring refused the {kind.noun} ({_keyring_error(error)}); "
-                "nothing was saved"
-            ) from None
-        # A password left in a fallback file from a keyring-less past must not linger.
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-        return location
-
-    def forget_keyring_entry(self, email: str) -> None:
-        """Drop the keyring entry of an address the account no longer uses (best effort)."""
-        with contextlib.suppress(Exception):
-            _keyring_module().delete_password(KEYRING_SERVICE, email)
-
-    def restore(self, email: str, previous: StoredSecret | None) -> None:
-        """Undo `write(email, ...)`: put `previous` back, or remove what was written."""
-        with contextlib.suppress(Exception):
-            if previous is not None:
-                self.write(previous.email, previous.secret, previous.kind)
-            if previous is None or previous.email != email:
-                if usable_keyring() is not None:
-                    _keyring_module().delete_password(KEYRING_SERVICE, email)
-                else:
-                    self.path.unlink(missing_ok=True)
-
-    def _read_file(self, email: str, kind: SecretType) -> str:
+    def _records(self, kind: SecretType) -> list[Record]:
         path = self.path
         try:
             info = path.stat()
@@ -201,25 +195,145 @@ class SecretStore:
             ) from None
         except OSError as error:
             raise SecretError(f"the secret file {path} cannot be read ({error.strerror})") from None
-        if info.st_mode & 0o077:
-            mode = stat.S_IMODE(info.st_mode)
-            raise SecretError(
-                f"the secret file {path} is open to other users (mode {mode:04o}); "
-                f"run: chmod 600 {path}"
-            )
+        self._check_mode(info)
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except OSError as error:
             raise SecretError(f"the secret file {path} cannot be read ({error.strerror})") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError):
             raise SecretError(f"the secret file {path} is damaged; {kind.remedy}") from None
-        if data.get("email") != email or not isinstance(data.get(kind.value), str):
+        return _parse_records(data)
+
+    def _check_mode(self, info: os.stat_result) -> None:
+        """Owner root or the running user; group access only for the account's readers group,
+        read only; nothing for others. Anything else was opened by hand or by someone else."""
+        path, mode = self.path, stat.S_IMODE(info.st_mode)
+        if info.st_uid not in {0, os.geteuid()}:
             raise SecretError(
-                f"the secret file {path} holds no {kind.noun} for {email}; {kind.remedy}",
-                missing=True,
+                f"the secret file {path} belongs to {owner_name(info.st_uid)}, not to root or "
+                f"{owner_name(os.geteuid())}: it is not used; save the account again"
             )
-        secret: str = data[kind.value]
-        return secret
+        if mode & 0o007:
+            raise SecretError(
+                f"the secret file {path} is open to other users (mode {mode:04o}); "
+                f"run: chmod 600 {path}"
+            )
+        if mode & 0o070:
+            readers = _gid(self.group) if self.group else None
+            if readers is None or info.st_gid != readers or mode & 0o030:
+                given = f"; or to share it: mailsetup access --group {group_name(info.st_gid)}"
+                raise SecretError(
+                    f"the secret file {path} is open to the group {group_name(info.st_gid)} "
+                    f"(mode {mode:04o}), which is not the account's readers group "
+                    f"({self.group or 'none'}); run: chmod 600 {path}"
+                    + ("" if mode & 0o030 else given)
+                )
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def write(self, record: Record, *, keep: tuple[Record, ...] = ()) -> SecretLocation:
+        """Store `record`, keeping `keep` beside it (the generation the config on disk still
+        names, until the new config is written)."""
+        location = self.location(record.email, record.generation)
+        if location.kind is SecretKind.KEYRING:
+            try:
+                _keyring_module().set_password(
+                    KEYRING_SERVICE, _keyring_user(record.email, record.generation), record.secret
+                )
+            except Exception as error:  # keyring backends raise their own types
+                raise SecretError(
+                    f"the system keyring refused the {record.kind.noun} "
+                    f"({_keyring_error(error)}); nothing was saved"
+                ) from None
+            return location
+        records = [r for r in keep if r.generation != record.generation] + [record]
+        self._write_file(records)
+        return location
+
+    def prune(self, current: Record, previous: tuple[Record, ...]) -> None:
+        """Drop every generation but `current` (after the config naming it was written): the
+        file keeps one record, and old keyring entries (another address, an older generation)
+        go. Best effort: a leftover is harmless and goes at the next save."""
+        try:
+            if self.location(current.email).kind is SecretKind.KEYRING:
+                for old in previous:
+                    if (old.email, old.generation) != (current.email, current.generation):
+                        self.forget_keyring_entry(old.email, old.generation)
+                # A password left in a file from a keyring-less past must not linger.
+                self.path.unlink(missing_ok=True)
+            else:
+                self._write_file([current])
+        except (OSError, SecretError):
+            pass
+
+    def replace(self, record: Record) -> None:
+        """Store a newer secret for the same generation (a rotated refresh token)."""
+        self.write(record, keep=())
+
+    def forget_keyring_entry(self, email: str, generation: int) -> None:
+        try:
+            _keyring_module().delete_password(KEYRING_SERVICE, _keyring_user(email, generation))
+        except Exception:  # noqa: S110  (best effort: the entry may be gone already)
+            pass
+
+    def _write_file(self, records: list[Record]) -> None:
+        text = tomli_w.dumps(
+            {"schema": SECRET_SCHEMA, "secret": [_record_table(r) for r in records]}
+        )
+        gid = _gid(self.group) if self.group else None
+        try:
+            atomic_write(self.path, text.encode("utf-8"), group=gid)
+        except OSError as error:
+            raise SecretError(
+                f"the secret file {self.path} cannot be written ({error.strerror})"
+            ) from None
+
+
+def _keyring_user(email: str, generation: int) -> str:
+    return email if generation == 0 else f"{email}#{generation}"
+
+
+def _record_table(record: Record) -> dict[str, Any]:
+    table: dict[str, Any] = {"generation": record.generation, "email": record.email}
+    table[record.kind.value] = record.secret
+    if record.renewed is not None:
+        table["renewed"] = record.renewed
+    return table
+
+
+def _parse_records(data: dict[str, Any]) -> list[Record]:
+    if data.get("schema") == 1:  # one record, from before generations
+        data = {"secret": [data | {"generation": 0}]}
+    records = []
+    for table in data.get("secret", []):
+        if not isinstance(table, dict):
+            continue
+        for kind in SecretType:
+            value = table.get(kind.value)
+            generation, email = table.get("generation"), table.get("email")
+            if isinstance(value, str) and isinstance(generation, int) and isinstance(email, str):
+                renewed = table.get("renewed")
+                records.append(
+                    Record(
+                        generation,
+                        email,
+                        kind,
+                        value,
+                        renewed if isinstance(renewed, datetime) else None,
+                    )
+                )
+    return records
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _gid(group: str) -> int | None:
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        return None
 
 
 def _keyring_module() -> Any:

@@ -1,0 +1,225 @@
+"""The system account as a Debian server uses it, with real users: root saves it, a service
+user in its readers group tests and sends with it, a stranger can neither read nor change it.
+
+Needs root (to create the throwaway users and group, and to save the system account); CI
+runs as root. Elsewhere these tests are skipped, and `make test` says so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from mailsetup_tui.core.store import AccountStore, Chosen, ConfigLocation
+
+from support.cli import Ran, mailsetup_env
+from support.servers import HOST, LOGIN, PASSWORD, Certificates, SmtpServer
+from support.users import Users, as_user, mailsetup_as, throwaway_users
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0,
+    reason="SKIPPED: the system-account tests need root (throwaway users, /etc-like files)",
+)
+
+
+@dataclass
+class System:
+    """A system account location that the throwaway users can reach, and their groups."""
+
+    users: Users
+    root: Path
+    config: Path
+    ca_file: Path
+    env: dict[str, str]
+    """For root: no $MAILSETUP_CONFIG, so the lookup order decides."""
+
+    def env_of(self, user: str) -> dict[str, str]:
+        home = self.root / "home" / user
+        return self.env | {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+
+    def run(self, user: str, *argv: str, stdin: str = "") -> Ran:
+        return mailsetup_as(user, *argv, env=self.env_of(user), stdin=stdin)
+
+    def run_as_root(self, *argv: str, stdin: str = "") -> Ran:
+        return mailsetup_as("root", *argv, env=self.env, stdin=stdin)
+
+
+@pytest.fixture
+def system(tmp_path: Path, certificates: Certificates) -> Iterator[System]:
+    # Reachable by the service user: pytest's own temporary directories are root's, 0700.
+    root = Path(tempfile.mkdtemp(prefix="mailsetup-system-"))
+    root.chmod(0o755)
+    (root / "etc").mkdir(mode=0o755)
+    ca_file = root / "ca.pem"
+    shutil.copy(certificates.ca_file, ca_file)
+    ca_file.chmod(0o644)
+    config = root / "etc" / "mailsetup" / "account.toml"
+    env = mailsetup_env(tmp_path)
+    del env["MAILSETUP_CONFIG"]
+    env |= {"MAILSETUP_SYSTEM_CONFIG": str(config), "PYTHON_KEYRING_BACKEND": ""}
+    try:
+        with throwaway_users() as users:
+            yield System(users, root, config, ca_file, env)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def save_as_root(system: System, port: int, *extra: str) -> Ran:
+    ran = system.run_as_root(
+        "save", "--smtp-mail", "other", "--display-name", "Acme Verification",
+        "--email", LOGIN, "--server", HOST, "--port", str(port), "--password-stdin",
+        "--ca-file", str(system.ca_file), *extra, stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    assert ran.code == 0, ran.out + ran.err
+    return ran
+
+
+def mode_and_group(path: Path) -> tuple[int, str]:
+    import grp
+
+    info = path.stat()
+    return stat.S_IMODE(info.st_mode), grp.getgrgid(info.st_gid).gr_name
+
+
+def test_root_saves_the_system_account_in_its_place_never_in_a_keyring(
+    system: System, starttls_server: SmtpServer
+) -> None:
+    ran = save_as_root(system, starttls_server.port)
+    assert f"Saved to {system.config}" in ran.lines
+    secret = system.config.with_name("account.secret")
+    assert any(
+        line.startswith(f"Password stored in the file {secret} (mode 0600; a system account")
+        for line in ran.lines
+    )
+    assert mode_and_group(system.config)[0] == 0o600
+    shown = system.run_as_root("show")
+    assert "Account:          the system account, since you are root" in shown.out
+
+
+def test_a_service_in_the_readers_group_tests_sends_and_shows(
+    system: System, starttls_server: SmtpServer
+) -> None:
+    save_as_root(system, starttls_server.port)
+    users = system.users
+    granted = system.run_as_root("access", "--group", users.group)
+    assert granted.code == 0, granted.err
+    assert users.service in granted.out
+    assert mode_and_group(system.config.parent) == (0o750, users.group)
+    for path in (system.config, system.config.with_name("account.secret")):
+        assert mode_and_group(path) == (0o640, users.group), path
+
+    tested = system.run(users.service, "test")
+    assert tested.code == 0, tested.out + tested.err
+    shown = system.run(users.service, "show")
+    assert shown.code == 0, shown.err
+    assert "the system account, since you have no account of your own" in shown.out
+    assert PASSWORD not in shown.out
+    sent = system.run(
+        users.service, "send", "--to", "alice@example.org", stdin="Your code is 482913.\n"
+    )
+    assert sent.code == 0, sent.out + sent.err
+    (delivered,) = starttls_server.handler.delivered
+    assert b"Your code is 482913." in delivered.data
+
+    def api() -> int:
+        from mailsetup_tui.core.mailer import Mailer
+
+        Mailer.from_saved().send("bob@example.org", "Code", "Your code is 111111.")
+        return 0
+
+    through_api = as_user(users.service, api, env=system.env_of(users.service))
+    assert through_api.code == 0, through_api.err
+    assert len(starttls_server.handler.delivered) == 2
+
+
+def test_only_the_owner_changes_the_account(system: System, starttls_server: SmtpServer) -> None:
+    save_as_root(system, starttls_server.port)
+    users = system.users
+    system.run_as_root("access", "--group", users.group)
+    before = system.config.read_bytes()
+    for argv in (
+        ["save", "--password-stdin"],
+        ["access", "--group", users.group],
+        ["access", "--none"],
+    ):
+        ran = system.run(users.service, *argv, stdin="other-password\n")
+        assert ran.code == 3, (argv, ran.out, ran.err)
+        assert "only root can change the system account" in ran.err
+        assert "internal error" not in ran.err
+    assert system.config.read_bytes() == before
+
+
+def test_a_stranger_can_neither_read_nor_use_the_account(
+    system: System, starttls_server: SmtpServer
+) -> None:
+    save_as_root(system, starttls_server.port)
+    users = system.users
+    system.run_as_root("access", "--group", users.group)
+    for argv in (["test"], ["show"], ["send", "--to", "a@example.org"]):
+        ran = system.run(users.stranger, *argv, stdin="x\n")
+        assert ran.code == 3, (argv, ran.out, ran.err)
+        assert "Permission denied" in ran.err
+        assert "internal error" not in ran.err
+        assert PASSWORD not in ran.out + ran.err
+
+    def read_secret() -> int:
+        try:
+            system.config.with_name("account.secret").read_text()
+        except PermissionError:
+            return 13
+        return 0
+
+    assert as_user(users.stranger, read_secret, env=system.env_of(users.stranger)).code == 13
+    assert starttls_server.handler.delivered == []
+
+
+def test_a_later_save_keeps_the_readers_group(system: System, starttls_server: SmtpServer) -> None:
+    save_as_root(system, starttls_server.port)
+    users = system.users
+    system.run_as_root("access", "--group", users.group)
+    save_as_root(system, starttls_server.port)  # e.g. a new app password
+    for path in (system.config, system.config.with_name("account.secret")):
+        assert mode_and_group(path) == (0o640, users.group), path
+    assert system.run(users.service, "test").code == 0
+    listed = system.run_as_root("access")
+    assert f"the group {users.group} may use it" in listed.out
+    assert users.service in listed.out
+    revoked = system.run_as_root("access", "--none")
+    assert revoked.code == 0, revoked.err
+    assert mode_and_group(system.config)[0] == 0o600
+    assert system.run(users.service, "test").code == 3
+
+
+def test_group_given_at_save_is_recorded(system: System, starttls_server: SmtpServer) -> None:
+    save_as_root(system, starttls_server.port, "--group", system.users.group)
+    assert f'group = "{system.users.group}"' in system.config.read_text()
+    assert system.run(system.users.service, "test").code == 0
+
+
+def test_a_reader_refreshing_a_sign_in_writes_nothing(system: System) -> None:
+    # What a service in the group does when Microsoft rotates the refresh token: it keeps
+    # using the stored one (which stays valid) and cannot, and does not try to, write.
+    from support.authserver import microsoft_account
+
+    store = AccountStore(system.config, location=ConfigLocation(system.config, Chosen.ROOT))
+    account = microsoft_account(587, "https://login.example")
+    store.save(account, "rt-stored")
+    store.set_readers(system.users.group)
+    secret = system.config.with_name("account.secret")
+    before = secret.read_bytes()
+
+    def rotate() -> int:
+        AccountStore.at().replace_refresh_token(account, "rt-newer")
+        return 0
+
+    assert as_user(system.users.service, rotate, env=system.env_of(system.users.service)).code == 0
+    assert secret.read_bytes() == before
+    store.replace_refresh_token(account, "rt-newer")  # the owner's refresh does store it
+    assert store.read_secret(account) == "rt-newer"
