@@ -223,3 +223,12 @@ def test_a_reader_refreshing_a_sign_in_writes_nothing(system: System) -> None:
     assert secret.read_bytes() == before
     store.replace_refresh_token(account, "rt-newer")  # the owner's refresh does store it
     assert store.read_secret(account) == "rt-newer"
+
+
+def test_an_unreadable_ca_file_is_a_usage_error_not_an_internal_error(system: System) -> None:
+    private = system.root / "private"
+    private.mkdir(mode=0o700)
+    (private / "ca.pem").write_text("not for others")
+    ran = system.run(system.users.stranger, "--ca-file", str(private / "ca.pem"), "show")
+    assert ran.code == 2, ran.out + ran.err
+    assert "cannot be read (Permission denied)" in ran.err

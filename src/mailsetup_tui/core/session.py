@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
+import stat
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -131,8 +132,13 @@ class Tested:
 
 def ca_file_problem(path: Path) -> str | None:
     """Why `path` cannot serve as the trusted CAs, or None."""
-    if not path.is_file():
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return "not a file"
+    except FileNotFoundError:
         return "no such file"
+    except OSError as error:
+        return f"cannot be read ({error.strerror})"
     try:
         tls_context(path)
     except (ssl.SSLError, OSError) as error:
