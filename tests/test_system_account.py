@@ -43,6 +43,15 @@ def account_args(port: int, *extra: str) -> list[str]:
     ]  # fmt: skip
 
 
+def save_with_ca(env: dict[str, str], server: SmtpServer, certificates: Certificates) -> None:
+    """`mailsetup save` of an account on `server`, trusting the test CA with --ca-file."""
+    saved = run_mailsetup(
+        "save", *account_args(server.port, "--password-stdin"),
+        "--ca-file", str(certificates.ca_file), env=env, stdin=PASSWORD,
+    )  # fmt: skip
+    assert saved.code == 0, saved.out + saved.err
+
+
 # --- the CA travels with the account --------------------------------------------------------
 
 
@@ -50,11 +59,7 @@ def test_the_ca_file_given_at_save_is_used_by_later_tests_sends_and_the_api(
     starttls_server: SmtpServer, certificates: Certificates, tmp_path: Path
 ) -> None:
     env = mailsetup_env(tmp_path)
-    saved = run_mailsetup(
-        "save", *account_args(starttls_server.port, "--password-stdin"),
-        "--ca-file", str(certificates.ca_file), env=env, stdin=PASSWORD,
-    )  # fmt: skip
-    assert saved.code == 0, saved.out + saved.err
+    save_with_ca(env, starttls_server, certificates)
     config = tmp_path / "config" / "account.toml"
     assert f'ca_file = "{certificates.ca_file}"' in config.read_text()
     assert run_mailsetup("test", env=env).code == 0
@@ -77,10 +82,7 @@ def test_a_ca_given_now_overrides_the_saved_one(
     tmp_path: Path,
 ) -> None:
     env = mailsetup_env(tmp_path)
-    run_mailsetup(
-        "save", *account_args(starttls_server.port, "--password-stdin"),
-        "--ca-file", str(certificates.ca_file), env=env, stdin=PASSWORD,
-    )  # fmt: skip
+    save_with_ca(env, starttls_server, certificates)
     other = run_mailsetup("test", "--ca-file", str(foreign_certificates.ca_file), env=env)
     assert other.code == 1 and "certificate is not trusted" in other.lines[1]
 
@@ -92,10 +94,7 @@ def test_a_config_in_a_directory_others_may_write_is_refused(
     starttls_server: SmtpServer, certificates: Certificates, tmp_path: Path
 ) -> None:
     env = mailsetup_env(tmp_path)
-    run_mailsetup(
-        "save", *account_args(starttls_server.port, "--password-stdin"),
-        "--ca-file", str(certificates.ca_file), env=env, stdin=PASSWORD,
-    )  # fmt: skip
+    save_with_ca(env, starttls_server, certificates)
     directory = tmp_path / "config"
     directory.chmod(0o777)  # anyone could replace account.toml with a server of theirs
     try:
@@ -114,10 +113,7 @@ def test_a_config_in_another_users_directory_is_refused(
     starttls_server: SmtpServer, certificates: Certificates, tmp_path: Path
 ) -> None:
     env = mailsetup_env(tmp_path)
-    run_mailsetup(
-        "save", *account_args(starttls_server.port, "--password-stdin"),
-        "--ca-file", str(certificates.ca_file), env=env, stdin=PASSWORD,
-    )  # fmt: skip
+    save_with_ca(env, starttls_server, certificates)
     directory = tmp_path / "config"
     logins_before = len(starttls_server.auth_attempts)
     os.chown(directory, 65534, 65534)  # nobody: could swap the config for one of theirs
@@ -224,10 +220,7 @@ def test_a_stray_password_variable_does_not_break_the_saved_account(
     starttls_server: SmtpServer, certificates: Certificates, tmp_path: Path
 ) -> None:
     env = mailsetup_env(tmp_path)
-    run_mailsetup(
-        "save", *account_args(starttls_server.port, "--password-stdin"),
-        "--ca-file", str(certificates.ca_file), env=env, stdin=PASSWORD,
-    )  # fmt: skip
+    save_with_ca(env, starttls_server, certificates)
     stray = env | {"MAILSETUP_PASSWORD": "left-over-from-another-script"}
     ran = run_mailsetup("test", env=stray)
     assert ran.code == 0, ran.out + ran.err
