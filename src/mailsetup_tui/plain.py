@@ -9,8 +9,7 @@ messages as the form, and the spec's order: fields, Test, Save only after a pass
 from __future__ import annotations
 
 import asyncio
-import getpass
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TextIO
 
@@ -30,6 +29,7 @@ from mailsetup_tui.core.outcomes import (
 )
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security, provider
 from mailsetup_tui.core.session import DeviceCode, SetupSession, StoreError, UnreadableSecret
+from mailsetup_tui.terminal.teletype import Teletype
 
 
 def wants_plain(environ: Mapping[str, str], stdin_tty: bool, stdout_tty: bool) -> bool:
@@ -50,12 +50,12 @@ class Wizard(TestProgress):
         *,
         stdin: TextIO,
         stdout: TextIO,
-        read_secret: Callable[[str], str] | None = None,
     ) -> None:
         self.session = session
         self.stdin = stdin
         self.stdout = stdout
-        self.read_secret = read_secret or self._read_secret
+        self.teletype: Teletype | None = None
+        """Reads the answers on a terminal, echoing them itself (see terminal.teletype)."""
         self.draft = AccountDraft(ProviderId.EXCHANGE)
         """The values entered so far."""
 
@@ -68,24 +68,32 @@ class Wizard(TestProgress):
     def ask(self, prompt: str, *, secret: bool = False) -> str:
         self.stdout.write(prompt)
         self.stdout.flush()
+        if self.teletype is not None:
+            return self._ask_terminal(prompt, secret=secret)
         line = self.stdin.readline()
         if not line:
             self.say()
             raise InputEnded
         answer = line.rstrip("\r\n")
-        if not self.stdin.isatty():
-            # A script's answers are not echoed by a terminal: echo them (never a secret) so
-            # the transcript reads as a dialogue.
-            self.say("" if secret else answer)
+        # A script's answers are not echoed by a terminal: echo them (never a secret) so the
+        # transcript reads as a dialogue.
+        self.say("" if secret else answer)
         return answer
 
-    def _read_secret(self, prompt: str) -> str:
-        if self.stdin.isatty():
-            try:
-                return getpass.getpass(prompt, stream=self.stdout)
-            except EOFError:
-                raise InputEnded from None
-        return self.ask(prompt, secret=True)
+    def _ask_terminal(self, prompt: str, *, secret: bool) -> str:
+        assert self.teletype is not None
+        read = self.teletype.read_line(secret=secret)
+        if read is None:
+            self.say()
+            raise InputEnded
+        answer, shown = read
+        if secret and shown and answer:
+            self.say(
+                "  That was typed before mailsetup could hide it, so the terminal showed it: it "
+                "is not used. Type the password again (it is not shown)."
+            )
+            return self.ask(prompt, secret=True)
+        return answer
 
     def yes(self, question: str, default: bool) -> bool:
         hint = "[Y/n]" if default else "[y/N]"
@@ -114,10 +122,15 @@ class Wizard(TestProgress):
 
     def run(self) -> ExitCode:
         try:
+            if self.stdin.isatty():
+                with Teletype(self.stdin, self.stdout) as self.teletype:
+                    return self._run()
             return self._run()
         except InputEnded:
             self.say("Input ended: nothing was saved.")
             return ExitCode.USAGE
+        finally:
+            self.teletype = None
 
     def _run(self) -> ExitCode:
         self.say("System E-mail Account Setup (line mode)")
@@ -251,7 +264,7 @@ class Wizard(TestProgress):
     def _ask_password(self) -> None:
         keep = " (Enter keeps the current one)" if self.draft.password else ""
         while True:
-            entered = self.read_secret(f"Password, not shown{keep}: ")
+            entered = self.ask(f"Password, not shown{keep}: ", secret=True)
             if entered or not self.draft.password:
                 self._update(password=entered)
             problem = self._problem(Field.PASSWORD)

@@ -28,9 +28,16 @@ class Terminal:
         env: dict[str, str],
         columns: int = 80,
         lines: int = 24,
+        old_text: str = "",
+        baud: int | None = None,
     ) -> None:
         self.screen = pyte.Screen(columns, lines)
         self.stream = pyte.ByteStream(self.screen)
+        # A console is rarely blank: what earlier programs left there, as the terminal shows it.
+        self.stream.feed(old_text.replace("\n", "\r\n").encode())
+        self.baud = baud
+        """Read no faster than a serial line at this speed carries (10 bits a byte): what the
+        program writes meanwhile waits in the pty, as it would in a UART's buffer."""
         self.received = bytearray()
         self._lock = threading.Lock()
         master, slave = os.openpty()
@@ -57,7 +64,7 @@ class Terminal:
                     if self.process.poll() is not None:
                         return
                     continue
-                data = os.read(self.master, 65536)
+                data = os.read(self.master, 65536 if self.baud is None else 16)
             except OSError:
                 return
             if not data:
@@ -65,6 +72,8 @@ class Terminal:
             with self._lock:
                 self.received.extend(data)
                 self.stream.feed(data)
+            if self.baud is not None:
+                time.sleep(len(data) * 10 / self.baud)
 
     def resize(self, columns: int, lines: int) -> None:
         """Resize the terminal as a window manager would, and tell the program."""

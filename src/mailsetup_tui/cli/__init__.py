@@ -142,10 +142,16 @@ def open_form(context: Context) -> ExitCode:
 
     if context.args.plain or wants_plain(os.environ, sys.stdin.isatty(), sys.stdout.isatty()):
         return run_wizard(context.session, stdin=sys.stdin, stdout=context.output.out)
-    # Deferred: Textual is only needed here, and the sub-commands start faster without it.
-    from mailsetup_tui.tui.app import MailSetupApp
+    from mailsetup_tui.terminal.teletype import echo_off
 
-    MailSetupApp(context.session).run()
+    # Keys typed while Textual loads must not be echoed (a password typed ahead would show,
+    # and on a terminal with an alternate screen stay there after exit); Textual takes them
+    # as input once it runs, since echo goes off without discarding them.
+    with echo_off(sys.stdin.fileno()):
+        # Deferred: Textual is only needed here, and the sub-commands start faster without it.
+        from mailsetup_tui.tui.app import MailSetupApp
+
+        MailSetupApp(context.session).run()
     return ExitCode.OK
 
 

@@ -19,6 +19,7 @@ from mailsetup_tui.cli.parser import (
 from mailsetup_tui.core.account import Account, AccountDraft
 from mailsetup_tui.core.outcomes import CLEAR_TEXT_WARNING
 from mailsetup_tui.core.session import StoreError
+from mailsetup_tui.terminal.teletype import Teletype
 
 
 def draft_to_test(context: Context) -> AccountDraft:
@@ -86,16 +87,27 @@ def explicit_password(context: Context) -> str | None:
 
 
 def prompt_password(context: Context) -> str:
+    """A no-echo prompt that keeps type-ahead (getpass would flush it and show a password
+    pasted too early): see terminal.teletype."""
     if not sys.stdin.isatty():
         raise UsageError(
             f"no password: use --password-stdin or set {PASSWORD_ENV} "
             "(standard input is not a terminal, so there is no prompt)"
         )
-    import getpass
-
-    password = getpass.getpass("Password (not shown): ")
-    if not password:
-        raise UsageError("no password entered")
+    with Teletype(sys.stdin, sys.stderr) as teletype:
+        while True:
+            sys.stderr.write("Password (not shown): ")
+            sys.stderr.flush()
+            read = teletype.read_line(secret=True)
+            if read is None or not read[0]:
+                raise UsageError("no password entered")
+            password, shown = read
+            if not shown:
+                break
+            sys.stderr.write(
+                "It was typed before the prompt could hide it, so the terminal showed it: it "
+                "is not used. Type it again.\n"
+            )
     context.session.secrets.add(password)
     return password
 

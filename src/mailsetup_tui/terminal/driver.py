@@ -1,9 +1,18 @@
-"""Textual's Linux driver with the frugal writer between the app and the terminal."""
+"""Textual's Linux driver with the frugal writer between the app and the terminal.
+
+Besides writing only the cells that changed (`FrugalWriter`), it adapts to the line: while
+earlier output has not left yet (a slow serial line), it holds new frames and sends only the
+latest difference once the line has room, as curses does; and on a limited terminal it keeps
+the terminal's own cursor visible, where the typing happens.
+"""
 
 from __future__ import annotations
 
+import array
+import fcntl
 import json
 import os
+import termios
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -17,10 +26,23 @@ FRUGAL_ENV = "MAILSETUP_FRUGAL"
 TRACE_ENV = "MAILSETUP_TRACE_WRITES"
 """A file to append each write to, as JSON lines of [what Textual wrote, what went to the
 terminal, the terminal size]: for replay tests and for diagnosing a wrong screen."""
+POLL_SECONDS = 0.015
+"""How often held output checks whether the line has room again."""
 
 
 def frugal_enabled(environ: Mapping[str, str]) -> bool:
     return environ.get(FRUGAL_ENV, "1") != "0"
+
+
+def limited_terminal(environ: Mapping[str, str]) -> bool:
+    """Serial consoles (vt100/vt220), the Linux console, and NO_COLOR: the terminal's own 16
+    colours at most, perhaps none, so whatever must be seen is shown without colour."""
+    term = environ.get("TERM", "")
+    return (
+        "NO_COLOR" in environ
+        or term in {"linux", "dumb", ""}
+        or term.startswith(("vt", "ansi", "cons"))
+    )
 
 
 def needs_ascii(environ: Mapping[str, str]) -> bool:
@@ -36,27 +58,87 @@ def needs_ascii(environ: Mapping[str, str]) -> bool:
 
 
 class FrugalLinuxDriver(LinuxDriver):
-    """Writes only the cells that changed; see `FrugalWriter`."""
+    """Writes only the cells that changed, and no more often than the line takes them."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         width, height = self._get_terminal_size()
-        self.frugal = FrugalWriter(width, height, transliterate=needs_ascii(os.environ))
+        self.frugal = FrugalWriter(
+            width,
+            height,
+            transliterate=needs_ascii(os.environ),
+            keep_cursor_visible=limited_terminal(os.environ),
+        )
         self._trace = os.environ.get(TRACE_ENV)
         self._lock = threading.Lock()
-        """The driver writes from the app's thread and from its input thread (answers to
-        mode queries): one writer model must see one stream, in the order it goes out."""
+        """The driver writes from the app's thread, from its input thread (answers to mode
+        queries) and from the held-output timer: one writer model must see one stream, in the
+        order it goes out."""
+        self._timer: threading.Timer | None = None
 
     def write(self, data: str) -> None:
         with self._lock:
             size = self._get_terminal_size()
             if size != (self.frugal.width, self.frugal.height):
                 self.frugal.resize(*size)
-            out = self.frugal.feed(data)
-            if self._trace:
-                # 0600: the trace holds whatever was drawn, a password shown with Ctrl+R too.
-                fd = os.open(self._trace, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                with os.fdopen(fd, "a", encoding="utf-8") as trace:
-                    trace.write(json.dumps([data, out, size]) + "\n")
-            if out:
-                super().write(out)
+            out = self.frugal.feed(data, defer=self._line_busy())
+            self._send(data, out, size)
+            if self.frugal.pending:
+                self._hold()
+
+    def redraw(self) -> None:
+        """Clear the terminal and write the whole screen again (Ctrl+L)."""
+        with self._lock:
+            self.frugal.clear()
+            self._send("", self.frugal.flush(), (self.frugal.width, self.frugal.height))
+
+    def _send(self, data: str, out: str, size: tuple[int, int]) -> None:
+        if self._trace:
+            # 0600: the trace holds whatever was drawn, a password shown with Ctrl+R too.
+            fd = os.open(self._trace, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as trace:
+                trace.write(json.dumps([data, out, size]) + "\n")
+        if out:
+            super().write(out)
+
+    def _hold(self) -> None:
+        """Send what is held once the line has room."""
+        if self._timer is None:
+            self._timer = threading.Timer(POLL_SECONDS, self._release)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _release(self) -> None:
+        with self._lock:
+            self._timer = None
+            if not self.frugal.pending:
+                return
+            if self._line_busy():
+                self._hold()
+                return
+            self._send("", self.frugal.flush(), (self.frugal.width, self.frugal.height))
+
+    def _line_busy(self) -> bool:
+        """Earlier output is still on its way: in Textual's writer queue, or in the terminal's
+        output queue (the bytes a serial line has not transmitted yet)."""
+        writer = getattr(self, "_writer_thread", None)
+        queue = getattr(writer, "_queue", None)
+        if queue is not None and queue.qsize() > 0:
+            return True
+        if self._file is None:
+            return False
+        try:
+            waiting = array.array("i", [0])
+            fcntl.ioctl(self._file.fileno(), termios.TIOCOUTQ, waiting)
+        except (OSError, ValueError):
+            return False
+        return waiting[0] > 0
+
+    def stop_application_mode(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self.frugal.pending:
+                self._send("", self.frugal.flush(), (self.frugal.width, self.frugal.height))
+        super().stop_application_mode()

@@ -160,6 +160,9 @@ class FrugalWriter:
     height: int
     transliterate: bool = False
     """Replace characters the terminal cannot show (a non-UTF-8 locale) with ASCII look-alikes."""
+    keep_cursor_visible: bool = False
+    """Never hide the terminal's cursor: on a monochrome terminal the application's own
+    cursor (a coloured cell) is invisible, and the real one is the typing position."""
     intended: list[list[Cell | None]] = field(init=False)
     """What the application has drawn; None where it has drawn nothing we could follow."""
     shown: list[list[Cell | None]] = field(init=False)
@@ -178,6 +181,10 @@ class FrugalWriter:
     _pending_edge_feed: int | None = field(init=False, default=None)
     """The row of a line feed made right after writing its last column, not yet sent: it
     changes no cell, and the absolute move that usually follows makes it moot."""
+    _clear_pending: bool = field(init=False, default=False)
+    _deferring: bool = field(init=False, default=False)
+    _saw_sync: bool = field(init=False, default=False)
+    """The application marks its frames as synchronized updates; deferred output keeps that."""
 
     def __post_init__(self) -> None:
         self.forget()
@@ -199,13 +206,26 @@ class FrugalWriter:
         self._pending_edge_feed = None
 
     def resize(self, width: int, height: int) -> None:
-        """The terminal changed size: its contents are now anyone's guess."""
+        """The terminal changed size: its contents are now anyone's guess, so it is cleared
+        and only what is not blank is written again (cheaper than rewriting every cell)."""
         self.width, self.height = width, height
         self._cursor = _Cursor()
         self.forget()
+        self._clear_pending = True
 
-    def feed(self, data: str) -> str:
-        """Take what the application wrote; return what the terminal needs."""
+    def clear(self) -> None:
+        """Clear the terminal with the next output and write everything again: after
+        something else may have written on the screen (a console message, line noise)."""
+        self._clear_pending = True
+
+    def feed(self, data: str, *, defer: bool = False) -> str:
+        """Take what the application wrote; return what the terminal needs now.
+
+        `defer`: the line is still busy with earlier output, so keep the changes for `flush`,
+        which then sends only the latest difference: frames merge, as curses merges them.
+        """
+        self._deferring = defer
+        self._clear_if_asked()
         for match in _TOKEN.finditer(data):
             kind = match.lastgroup
             if kind == "text":
@@ -222,10 +242,49 @@ class FrugalWriter:
             else:
                 # OSC (titles, pointer shape), DCS/APC strings, charset selection: not drawn.
                 self._passthrough(match.group(0))
+        if not defer:
+            self._flush()
+        return self._take()
+
+    def flush(self) -> str:
+        """What deferred writes left to send: the difference between the screen now shown
+        and the latest one drawn."""
+        self._deferring = False
+        self._clear_if_asked()
         self._flush()
+        out = self._take()
+        if out and self._saw_sync:
+            return SYNC_BEGIN + out + SYNC_END
+        return out
+
+    @property
+    def pending(self) -> bool:
+        """Changes are waiting for `flush`."""
+        return bool(self._dirty) or self._clear_pending
+
+    def _take(self) -> str:
         out = "".join(self._out)
         self._out.clear()
         return out
+
+    def _clear_if_asked(self) -> None:
+        if self._clear_pending:
+            self._clear_pending = False
+            self._emit_clear()
+
+    def _emit_clear(self) -> None:
+        """Clear the terminal, never trusting an alternate screen to start blank: vt100,
+        vt220 and linux have none, and GNU screen has it off by default."""
+        self._emit(f"{CSI}0m{CSI}H{CSI}2J")
+        self.shown = [[BLANK] * self.width for _ in range(self.height)]
+        self._out_style = DEFAULT
+        self._out_cursor = _Cursor(0, 0)
+        self._dirty = {
+            (row, col)
+            for row in range(self.height)
+            for col in range(self.width)
+            if self.intended[row][col] is not None
+        }
 
     # --- parsing ----------------------------------------------------------------------------
 
@@ -421,6 +480,9 @@ class FrugalWriter:
             self._dirty.discard((r, c))
 
     def _private_mode(self, params: str, inter: str, final: str, raw: str) -> None:
+        if raw in {SYNC_BEGIN, SYNC_END} and self._deferring:
+            self._saw_sync = True  # `flush` wraps the merged frames instead
+            return
         if raw == SYNC_BEGIN:
             self._flush()
             self._held_sync = True  # written only if something is drawn inside it
@@ -434,21 +496,26 @@ class FrugalWriter:
             return
         modes = params[1:].split(";") if params.startswith("?") and not inter else []
         if "25" in modes and final in "hl":
+            if final == "l" and self.keep_cursor_visible:
+                return
             self._cursor_visible = final == "h"
             self._passthrough(raw)
             if self._cursor_visible:
                 self._out_cursor.known = False  # re-place it on the next flush
             return
+        alternate = any(mode in {"1049", "47", "1047"} for mode in modes) and final in "hl"
+        if alternate and final == "l":
+            # Leaving: where there is no alternate screen, the form would stay on the console.
+            self._flush()
+            self._emit(f"{CSI}0m{CSI}H{CSI}2J")
         self._passthrough(raw)
-        if any(mode in {"1049", "47", "1047"} for mode in modes) and final in "hl":
-            # Entering the alternate screen clears it; leaving shows something we never saw.
-            if final == "h":
-                self.intended = [[BLANK] * self.width for _ in range(self.height)]
-                self.shown = [[BLANK] * self.width for _ in range(self.height)]
-                self._dirty = set()
-                self._out_style = DEFAULT
-            else:
-                self.forget()
+        if alternate and final == "h":
+            # Entering may or may not give a blank screen (see `_emit_clear`): make it one.
+            self.intended = [[BLANK] * self.width for _ in range(self.height)]
+            self._emit_clear()
+            self._dirty = set()
+        elif alternate:
+            self.forget()
 
     def _passthrough(self, raw: str) -> None:
         self._flush()

@@ -8,6 +8,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.events import DescendantBlur, DescendantFocus, Key
+from textual.geometry import Offset
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
@@ -49,6 +50,20 @@ class InitialSelect(Select[T]):
             event.stop()
             event.prevent_default()
             self.value = chosen
+
+
+class TypingInput(Input):
+    """An Input that puts the terminal's cursor exactly at its typing position.
+
+    Textual's own offset is one cell further at the end of the text (room it keeps for
+    scrolling); with the terminal's cursor shown, as on limited terminals, that is one cell to
+    the right of where the next character goes.
+    """
+
+    @property
+    def cursor_screen_offset(self) -> Offset:
+        x, y, _width, _height = self.content_region
+        return Offset(x + self._position_to_cell(self.cursor_position) - self.scroll_offset.x, y)
 
 
 class ProviderSelect(InitialSelect[ProviderId]):
@@ -95,11 +110,15 @@ class AccountForm(Vertical, can_focus=False):
         yield Static("", id="provider-notice", markup=False)
         yield from _field_row(
             Field.DISPLAY_NAME,
-            Input(placeholder="e.g. Acme Verification Codes", max_length=78, compact=True,
-                  id="display-name"),
-        )  # fmt: skip
+            TypingInput(
+                placeholder="e.g. Acme Verification Codes",
+                max_length=78,
+                compact=True,
+                id="display-name",
+            ),
+        )
         yield from _field_row(
-            Field.EMAIL, Input(placeholder="e.g. codes@example.com", compact=True, id="email")
+            Field.EMAIL, TypingInput(placeholder="e.g. codes@example.com", compact=True, id="email")
         )
         yield from _field_row(
             Field.SIGN_IN,
@@ -109,24 +128,28 @@ class AccountForm(Vertical, can_focus=False):
         )
         yield from _field_row(
             Field.PASSWORD,
-            Input(
+            TypingInput(
                 placeholder="the app password (hidden)", password=True, compact=True, id="password"
             ),
         )
         yield from _field_row(
             Field.CLIENT_ID,
-            Input(placeholder="Application (client) ID of your app registration", compact=True,
-                  id="client-id"),
-        )  # fmt: skip
+            TypingInput(
+                placeholder="Application (client) ID of your app registration",
+                compact=True,
+                id="client-id",
+            ),
+        )
         yield from _field_row(
             Field.TENANT,
-            Input(placeholder="Directory (tenant) ID, or a domain of it", compact=True,
-                  id="tenant"),
-        )  # fmt: skip
-        yield from _field_row(Field.SERVER, Input(compact=True, id="server"))
+            TypingInput(
+                placeholder="Directory (tenant) ID, or a domain of it", compact=True, id="tenant"
+            ),
+        )
+        yield from _field_row(Field.SERVER, TypingInput(compact=True, id="server"))
         yield from _field_row(
             Field.PORT,
-            Input(type="integer", max_length=5, compact=True, id="port", restrict=r"\d*"),
+            TypingInput(type="integer", max_length=5, compact=True, id="port", restrict=r"\d*"),
         )
         yield from _field_row(
             Field.SECURITY,

@@ -15,7 +15,11 @@ from textual.dom import DOMNode
 from textual.widgets import Input
 
 from mailsetup_tui.core.session import SetupSession
-from mailsetup_tui.terminal.driver import FrugalLinuxDriver, frugal_enabled
+from mailsetup_tui.terminal.driver import (
+    FrugalLinuxDriver,
+    frugal_enabled,
+    limited_terminal,
+)
 from mailsetup_tui.tui.account_form import AccountForm
 from mailsetup_tui.tui.setup_screen import SetupScreen
 
@@ -28,20 +32,6 @@ def styles_dir() -> Path:
     if installed.is_dir():
         return installed
     return package.parent.parent / "styles"
-
-
-def wants_ansi(environ: Mapping[str, str]) -> bool:
-    """Use the terminal's own 16 colours (and no colour under NO_COLOR) on limited terminals.
-
-    Serial consoles (vt100/vt220), the Linux console and NO_COLOR users get the ANSI theme, which
-    stays legible where RGB colours would be approximated or dropped.
-    """
-    term = environ.get("TERM", "")
-    return (
-        "NO_COLOR" in environ
-        or term in {"linux", "dumb", ""}
-        or term.startswith(("vt", "ansi", "cons"))
-    )
 
 
 async def _settle(nodes: list[DOMNode], rounds: int = 3) -> None:
@@ -66,12 +56,25 @@ class MailSetupApp(App[None]):
     CSS_PATH = styles_dir() / "app.tcss"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "quit", "Quit", key_display="^Q", priority=True)
+        # Ctrl+Q is XON where software flow control is on (console servers, many serial
+        # terminals): it never arrives. Ctrl+X and F10 always do.
+        Binding("ctrl+q,ctrl+x,f10", "quit", "Quit", key_display="^Q", priority=True),
+        Binding("ctrl+l", "redraw", "Redraw", show=False),
     ]
+
+    LIMITED_KEYS: ClassVar[dict[str, str]] = {
+        "test": "F2",
+        "save": "F3",
+        "send_test": "F4",
+        "help": "F1",
+        "quit": "^X",
+    }
+    """What the footer shows on a limited terminal: keys a VT100 has (PF1-PF4 are F1-F4) and
+    that survive XON/XOFF flow control, which takes Ctrl+S and Ctrl+Q for itself."""
 
     def __init__(self, session: SetupSession, *, environ: Mapping[str, str] | None = None) -> None:
         environ = os.environ if environ is None else environ
-        limited = wants_ansi(environ)
+        limited = limited_terminal(environ)
         # Decided before App.__init__: in Textual 8, NO_COLOR with an ANSI theme but without
         # ansi_color=True renders black on black (its Monochrome filter maps the theme's
         # unmaterialised ANSI colours to #000000).
@@ -82,6 +85,7 @@ class MailSetupApp(App[None]):
         if limited:
             self.theme = "ansi-dark"
         self.set_class(limited, "-limited")
+        self.limited = limited
         self.setup_screen = SetupScreen(session)
 
     def get_default_screen(self) -> SetupScreen:
@@ -89,6 +93,30 @@ class MailSetupApp(App[None]):
 
     async def action_quit(self) -> None:
         self.setup_screen.request_quit()
+
+    def action_redraw(self) -> None:
+        """Clear the terminal and draw the whole screen again: a serial console's messages
+        or line noise may have written over the form."""
+        driver = self._driver
+        if isinstance(driver, FrugalLinuxDriver):
+            driver.redraw()
+        else:
+            self.refresh(repaint=True, layout=True)
+
+    def get_key_display(self, binding: Binding) -> str:
+        if self.limited and binding.action in self.LIMITED_KEYS:
+            return self.LIMITED_KEYS[binding.action]
+        return super().get_key_display(binding)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Keep the terminal's cursor on the focused control: on a limited terminal it is
+        shown (see FrugalWriter.keep_cursor_visible), and it is how an operator on a
+        monochrome screen sees where they are. An Input puts it at its typing position."""
+        widget = event.widget
+        if isinstance(widget, Input):
+            self.cursor_position = widget.cursor_screen_offset
+        else:
+            self.cursor_position = widget.region.offset
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and await self._move_focus_in_key_order(event):

@@ -16,6 +16,7 @@ from textual.widgets import Button, Input, Static
 from mailsetup_tui.core.account import SignInMethod
 from mailsetup_tui.core.providers import Provider
 from mailsetup_tui.core.session import DeviceCode
+from mailsetup_tui.tui.account_form import TypingInput
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -70,7 +71,7 @@ class RecipientScreen(ModalScreen[str | None]):
                 classes="question",
                 markup=False,
             )
-            yield Input(self.suggestion, id="recipient", compact=True)
+            yield TypingInput(self.suggestion, id="recipient", compact=True)
 
     def on_mount(self) -> None:
         recipient = self.query_one("#recipient", Input)
@@ -181,8 +182,8 @@ def help_text(chosen: Provider, method: SignInMethod = SignInMethod.PASSWORD) ->
                 ),
                 "\n".join(microsoft_signin_steps(chosen)),
                 textwrap.fill(
-                    "Ctrl+T/F2 Test (signs in first), Ctrl+S/F3 Save, Ctrl+N/F4 test message, "
-                    "Esc cancel. Esc or Enter closes this help.",
+                    "F2 Test (signs in first), F3 Save, F4 test message, Esc cancel, Ctrl+X "
+                    "quit. Esc or Enter closes this help.",
                     HELP_WIDTH,
                 ),
             ]
@@ -219,9 +220,10 @@ def help_text(chosen: Provider, method: SignInMethod = SignInMethod.PASSWORD) ->
         sections.append(textwrap.fill(chosen.notice_detail, HELP_WIDTH))
     sections.append(
         textwrap.fill(
-            "Tab/Shift+Tab move, Enter next field, Ctrl+T/F2 Test, Ctrl+S/F3 Save, Ctrl+N/F4 "
-            "send a test message, Ctrl+R show the password for 5 s, Esc cancel a test, "
-            "Ctrl+Q quit. Esc or Enter closes this help.",
+            "Tab/Shift+Tab move, Enter next field, F2 Test, F3 Save, F4 send a test message, "
+            "Ctrl+R show the password for 5 s, Esc cancel a test, Ctrl+X quit, Ctrl+L redraw. "
+            "On a serial line Ctrl+S and Ctrl+Q are flow control (XOFF/XON) and never arrive: "
+            "F1-F4 are a VT100's PF1-PF4. Esc or Enter closes this help.",
             HELP_WIDTH,
         )
     )

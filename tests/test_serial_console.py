@@ -1,0 +1,183 @@
+"""The form and the line mode on a real serial console, as a terminal emulator (pyte) sees the
+installed `mailsetup` in a pseudo-terminal: a screen that already holds old text and has no
+alternate screen (pyte has none, like vt100, vt220, linux and GNU screen), monochrome, a slow
+line, keys that flow control would eat, answers pasted into the line mode."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from support.cli import mailsetup_env
+from support.servers import HOST, LOGIN, PASSWORD, Certificates, SmtpServer
+from support.terminal import Terminal
+
+MAILSETUP = Path(sys.executable).parent / "mailsetup"
+OLD_TEXT = "".join(f"[{n:5}.123456] kernel: old console message number {n}\n" for n in range(30))
+TAB, CTRL_L, CTRL_X = "\t", "\x0c", "\x18"
+PF3 = "\x1bOR"  # what a VT100's PF3 key sends: F3, Save
+
+
+def env_for(tmp_path: Path, term: str = "vt100") -> dict[str, str]:
+    return mailsetup_env(tmp_path, TERM=term)
+
+
+def settled(term: Terminal) -> str:
+    term.wait_quiet(0.4)
+    return term.text
+
+
+def attributes(term: Terminal) -> list[list[tuple[str, bool, bool]]]:
+    """Each cell's character, reverse and bold: what a monochrome terminal can show."""
+    return [
+        [(term.screen.buffer[y][x].data, term.screen.buffer[y][x].reverse,
+          term.screen.buffer[y][x].bold) for x in range(term.screen.columns)]
+        for y in range(term.screen.lines)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("term_name", ["vt100", "linux"])
+def test_the_form_starts_on_a_clean_screen_over_old_console_text(
+    tmp_path: Path, term_name: str
+) -> None:
+    env = env_for(tmp_path, term_name)
+    with Terminal([MAILSETUP], env=env) as blank:
+        blank.wait_for("Exchange")
+        expected = settled(blank)
+        expected_cells = attributes(blank)
+    with Terminal([MAILSETUP], env=env, old_text=OLD_TEXT) as console:
+        console.wait_for("Exchange")
+        assert settled(console) == expected
+        assert attributes(console) == expected_cells
+        assert "kernel" not in console.text
+
+
+def test_quitting_leaves_the_console_tidy(tmp_path: Path) -> None:
+    with Terminal([MAILSETUP], env=env_for(tmp_path), old_text=OLD_TEXT) as term:
+        term.wait_for("Exchange")
+        settled(term)
+        term.send(CTRL_X)  # nothing changed: no question, straight out
+        assert term.wait_exit() == 0
+        term.wait_quiet(0.3)
+        assert term.text.strip() == ""
+
+
+def test_ctrl_l_redraws_a_screen_something_else_wrote_on(tmp_path: Path) -> None:
+    with Terminal([MAILSETUP], env=env_for(tmp_path)) as term:
+        term.wait_for("Exchange")
+        intact = settled(term)
+        # A console message lands on the screen, as the kernel's do on /dev/console.
+        term.stream.feed(b"\x1b[10;5H[ 1234.5] eth0: link down\x1b[20;1Hnoise noise")
+        assert term.text != intact
+        term.send(CTRL_L)
+        term.wait_quiet(0.4)
+        assert term.text == intact
+
+
+def test_the_typing_position_is_visible_without_colour(tmp_path: Path) -> None:
+    with Terminal([MAILSETUP], env=env_for(tmp_path) | {"NO_COLOR": "1"}) as term:
+        term.wait_for("Exchange")
+        settled(term)
+        term.type("o" + TAB + "Acme")
+        screen = settled(term)
+        cursor = term.screen.cursor
+        assert not cursor.hidden
+        row = screen.splitlines()[cursor.y]
+        assert row.startswith(" Display Name")
+        assert row[cursor.x - 4 : cursor.x] == "Acme"  # the real cursor, right after the text
+        assert term.screen.buffer[cursor.y][cursor.x].reverse  # and drawn in reverse video
+        term.type(TAB * 7)  # Email, Sign-in, Password, Server, Port, Security, Test
+        settled(term)
+        test_button = term.screen.cursor
+        line = term.screen.buffer[test_button.y]
+        assert any(line[x].reverse and line[x].data == "T" for x in range(term.screen.columns))
+        assert "Test" in term.text.splitlines()[test_button.y]
+
+
+def test_keys_that_survive_flow_control(
+    starttls_server: SmtpServer, certificates: Certificates, tmp_path: Path
+) -> None:
+    argv: list[str | Path] = [MAILSETUP, "--ca-file", certificates.ca_file, "--timeout", "10"]
+    with Terminal(argv, env=env_for(tmp_path)) as term:
+        term.wait_for("Exchange")
+        footer = settled(term).splitlines()[-1]
+        assert "F3 Save" in footer and "^X Quit" in footer
+        assert "^S" not in footer and "^Q" not in footer
+        term.type("o")
+        for value in ("Codes", LOGIN, "", PASSWORD, HOST, str(starttls_server.port)):
+            term.type(TAB + value)
+        term.send("\x1bOQ")  # PF2: Test
+        term.wait_for("Connected successfully")
+        term.send(PF3)
+        term.wait_for("Saved to")
+        term.send(CTRL_X)
+        assert term.wait_exit() == 0
+    assert (tmp_path / "config" / "account.toml").exists()
+
+
+def test_a_resize_costs_no_more_than_a_fresh_first_screen(tmp_path: Path) -> None:
+    env = env_for(tmp_path, "linux")
+    with Terminal([MAILSETUP], env=env, columns=100, lines=30) as fresh:
+        fresh.wait_for("Exchange")
+        first_screen = fresh.wait_quiet(0.5)
+        fresh_text = fresh.text
+    with Terminal([MAILSETUP], env=env) as term:
+        term.wait_for("Exchange")
+        before = term.wait_quiet(0.5)
+        term.resize(100, 30)
+        after = term.wait_quiet(0.5)
+        resized = after - before
+        assert resized <= 1.5 * first_screen, (resized, first_screen)
+        assert term.text == fresh_text  # and nothing of the 80x24 layout is left over
+
+
+def test_keys_typed_during_a_slow_first_screen_land_in_their_fields(
+    starttls_server: SmtpServer, tmp_path: Path
+) -> None:
+    # 1200 baud: the first screen takes seconds; the operator types on regardless.
+    with Terminal([MAILSETUP], env=env_for(tmp_path), baud=1200) as term:
+        time.sleep(0.3)
+        term.type("o" + TAB + "Acme Codes" + TAB + LOGIN, delay=0.05)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and LOGIN not in term.text:
+            time.sleep(0.2)
+        screen = settled(term)
+        lines = screen.splitlines()
+        assert any(line.startswith(" Display Name") and "Acme Codes" in line for line in lines)
+        assert any(line.startswith(" Email") and LOGIN in line for line in lines)
+
+
+def test_a_paste_into_the_line_mode_never_shows_the_password(
+    starttls_server: SmtpServer, certificates: Certificates, tmp_path: Path
+) -> None:
+    env = mailsetup_env(tmp_path, TERM="dumb")
+    argv: list[str | Path] = [MAILSETUP, "--ca-file", certificates.ca_file]
+    answers = ["o", "Codes", LOGIN, "", PASSWORD, HOST, str(starttls_server.port), "", "y"]
+    with Terminal(argv, env=env) as term:
+        term.wait_for("SMTP Mail [Exchange]:")
+        term.send("\r".join(answers) + "\r")  # one paste, right after the first prompt
+        term.wait_for("Password stored in")
+        assert term.wait_exit() == 0
+        assert PASSWORD.encode() not in term.received
+        assert "Codes" in term.text and str(starttls_server.port) in term.text
+    assert (tmp_path / "config" / "account.toml").exists()
+
+
+def test_a_password_typed_before_echo_was_off_is_refused_with_a_word(
+    starttls_server: SmtpServer, certificates: Certificates, tmp_path: Path
+) -> None:
+    env = mailsetup_env(tmp_path, TERM="dumb")
+    # The answers arrive while the program is still starting: the terminal echoes them.
+    argv: list[str | Path] = [
+        "/bin/sh", "-c", f'sleep 1; exec "{MAILSETUP}" --ca-file "{certificates.ca_file}"'
+    ]  # fmt: skip
+    answers = ["o", "Codes", LOGIN, "", PASSWORD, HOST, str(starttls_server.port), "", "y"]
+    with Terminal(argv, env=env) as term:
+        term.send("\r".join(answers[:5]) + "\r")
+        term.wait_for("typed before mailsetup could hide it")
+        term.send(PASSWORD + "\r" + "\r".join(answers[5:]) + "\r")
+        term.wait_for("Password stored in")
+        assert term.wait_exit() == 0
