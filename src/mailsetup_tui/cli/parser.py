@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
             "3 config or secret store error."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
     _add_global_options(parser, suppress=False)
     # No prefix matching anywhere: `--password SECRET` must not become `--password-stdin`
     # followed by an "unrecognized argument" error that prints the secret.
@@ -78,6 +78,14 @@ def unrecognized_arguments(unknown: list[str]) -> str:
     options = [word.split("=")[0] for word in unknown if word.startswith("-")]
     named = f": {' '.join(options)}" if options else ""
     return f"unrecognized arguments{named} (values are not repeated here); see `mailsetup --help`"
+
+
+class _Version(argparse.Action):
+    """--version, looked up only when asked for (importlib.metadata is slow to import)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        print(f"{parser.prog} {_version()}")
+        parser.exit(0)
 
 
 class _NoAbbrevParser(argparse.ArgumentParser):

@@ -12,13 +12,14 @@ import re
 import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
-from email.headerregistry import Address
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from email_validator import EmailNotValidError, ValidatedEmail, validate_email
-
 from mailsetup_tui.core.providers import Provider, ProviderId, Security, provider
+
+if TYPE_CHECKING:
+    from email.headerregistry import Address
 
 DISPLAY_NAME_MAX = 78
 """RFC 5322's recommended line length: a longer From name gets folded or truncated by clients."""
@@ -115,6 +116,10 @@ class FieldProblem:
         return f"{self.field}: {self.message}"
 
 
+class InvalidMessage(ValueError):
+    """A recipient, subject or body that cannot be sent; the text says which and why."""
+
+
 class InvalidAccount(ValueError):
     """Raised by `Account.checked` when validation found problems; carries all of them."""
 
@@ -197,6 +202,8 @@ class Account:
         Built as an `Address` so that the email package quotes specials and RFC 2047-encodes a
         non-ASCII display name, instead of us formatting `"Name" <addr>` by hand.
         """
+        from email.headerregistry import Address  # deferred: the form's first paint
+
         return Address(display_name=self.display_name.strip(), addr_spec=self.email)
 
     def normalized(self) -> Account:
@@ -205,10 +212,9 @@ class Account:
         Call after `validate` found no problems; invalid input is returned trimmed only.
         """
         email = self.email.strip()
-        try:
-            email = _check_email_syntax(email, self.provider).normalized
-        except EmailNotValidError:
-            pass
+        checked = _checked_email(email, self.provider)
+        if isinstance(checked, tuple):
+            email = checked[0]
         signin = self.signin
         if signin is not None:
             signin = replace(
@@ -366,16 +372,25 @@ def _is_control(ch: str) -> bool:
     return category in {"Cc", "Cs", "Co", "Zl", "Zp"} or ch in _SPOOFING_FORMAT_CHARS
 
 
-def _check_email_syntax(email: str, entry: Provider) -> ValidatedEmail:
-    # Other may be an internal relay whose domains (corp.local, mailhost) are not globally
-    # deliverable; the presets are public services, where such a domain is always a typo.
-    # No DNS: validating must never cause network traffic.
-    return validate_email(
-        email,
-        check_deliverability=False,
-        allow_smtputf8=False,
-        globally_deliverable=entry.is_preset,
-    )
+def _checked_email(email: str, entry: Provider) -> tuple[str, str] | str:
+    """The address in canonical form and its ASCII domain, or what is wrong with it."""
+    # Deferred: email-validator builds its tables at import, which the form's first paint
+    # does not need.
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        # Other may be an internal relay whose domains (corp.local, mailhost) are not globally
+        # deliverable; the presets are public services, where such a domain is always a typo.
+        # No DNS: validating must never cause network traffic.
+        checked = validate_email(
+            email,
+            check_deliverability=False,
+            allow_smtputf8=False,
+            globally_deliverable=entry.is_preset,
+        )
+    except EmailNotValidError as error:
+        return _email_error_text(error)
+    return checked.normalized, checked.ascii_domain
 
 
 def _email_problems(email: str, entry: Provider) -> Iterator[FieldProblem]:
@@ -387,12 +402,11 @@ def _email_problems(email: str, entry: Provider) -> Iterator[FieldProblem]:
     if not email:
         yield FieldProblem(Field.EMAIL, "enter the address the codes are sent from")
         return
-    try:
-        checked = _check_email_syntax(email, entry)
-    except EmailNotValidError as error:
-        yield FieldProblem(Field.EMAIL, _email_error_text(error))
+    checked = _checked_email(email, entry)
+    if isinstance(checked, str):
+        yield FieldProblem(Field.EMAIL, checked)
         return
-    domain = checked.ascii_domain
+    domain = checked[1]
     if not entry.domains.matches(domain):
         elsewhere = f"; {entry.domains.elsewhere}" if entry.domains.elsewhere else ""
         yield FieldProblem(
@@ -402,7 +416,7 @@ def _email_problems(email: str, entry: Provider) -> Iterator[FieldProblem]:
         )
 
 
-def _email_error_text(error: EmailNotValidError) -> str:
+def _email_error_text(error: Exception) -> str:
     text = str(error).strip()
     # email-validator words its errors as full sentences about "The email address";
     # the field name already says which field, so keep the substance only.

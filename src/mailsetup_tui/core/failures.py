@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-import aiosmtplib
-
 from mailsetup_tui.core.account import Account
 from mailsetup_tui.core.providers import ProviderId, Security
+
+DEFAULT_TIMEOUT = 15.0
+"""Seconds one test or send may take, from the name lookup to the last reply."""
 
 SERVER_SAID_LATER = "a temporary refusal: try again in a few minutes"
 MAY_BE_TEMPORARY = "this may be temporary: if the settings are right, try again in a few minutes"
@@ -196,6 +197,8 @@ def transport_failure(
     account: Account, step: Step, error: BaseException, offered_auth: list[str]
 ) -> Failed:
     """aiosmtplib's and ssl's exceptions other than a server reply."""
+    import aiosmtplib
+
     chain = _chain(error)
     cause = chain[-1]
     where = f"{account.server}:{account.port}"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import resource
 import sys
 
@@ -25,13 +24,17 @@ def no_core_dumps() -> None:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-            libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+            _libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
 def dumpable() -> bool | None:
     """Whether this process may dump core (Linux); None where it cannot be asked."""
     if not sys.platform.startswith("linux"):
         return None
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    return bool(libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0))
+    return bool(_libc().prctl(PR_GET_DUMPABLE, 0, 0, 0, 0))
+
+
+def _libc() -> ctypes.CDLL:
+    # The C library this interpreter already runs with: no search (find_library would spawn
+    # ldconfig, tens of milliseconds at every start).
+    return ctypes.CDLL(None, use_errno=True)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from aiosmtplib import SMTP
 from email_validator import EmailNotValidError, validate_email
 
-from mailsetup_tui.core.account import Account, line_break_in
+from mailsetup_tui.core.account import Account, InvalidMessage, line_break_in
 from mailsetup_tui.core.failures import ProbeFailure, Step
 from mailsetup_tui.core.probe import DEFAULT_TIMEOUT, Session
 from mailsetup_tui.core.store import AccountStore, StoreError
@@ -33,11 +33,9 @@ from mailsetup_tui.core.store import AccountStore, StoreError
 if TYPE_CHECKING:
     from mailsetup_tui.core.oauth import Tokens
 
+__all__ = ["InvalidMessage", "Mailer", "SendError", "Sent"]
+
 SUBJECT_MAX = 200
-
-
-class InvalidMessage(ValueError):
-    """A recipient, subject or body that cannot be sent; the text says which and why."""
 
 
 class SendError(Exception):

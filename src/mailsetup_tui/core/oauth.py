@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 from mailsetup_tui.core.account import Account, MicrosoftSignIn
 from mailsetup_tui.core.failures import FailureKind, ProbeFailure, ProbeResult, Step
-from mailsetup_tui.core.probe import probe
 from mailsetup_tui.core.redact import redact
 from mailsetup_tui.core.untrusted import shown
 
@@ -406,7 +405,7 @@ class HeldSignIn:
 
     @property
     def tokens(self) -> Tokens | None:
-        return self.secret if isinstance(self.secret, Tokens) else None
+        return None if isinstance(self.secret, str) else self.secret
 
 
 async def current(
@@ -436,6 +435,8 @@ async def probe_signed_in(
     Returns the result and the tokens used, whose refresh token the caller should keep if it
     changed. A failed refresh is a failed test with a SIGNIN or SIGNIN_REVOKED reason.
     """
+    from mailsetup_tui.core.probe import probe
+
     assert account.signin is not None
     started = time.monotonic()
     try:

@@ -11,13 +11,16 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailsetup_tui.core.account import Account
 from mailsetup_tui.core.failures import ProbeFailure, ProbeResult
-from mailsetup_tui.core.mailer import Sent
 from mailsetup_tui.core.oauth import DeviceCode, SignInFailure
 from mailsetup_tui.core.store import Chosen, SaveReport
 from mailsetup_tui.core.untrusted import shown
+
+if TYPE_CHECKING:
+    from mailsetup_tui.core.mailer import Sent
 
 MESSAGE_OK = "Connected successfully"
 MESSAGE_FAILED = "Test connection failed. Please review email account information entered."

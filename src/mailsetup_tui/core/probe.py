@@ -28,6 +28,7 @@ from aiosmtplib import SMTP, SMTPResponse
 
 from mailsetup_tui.core.account import Account
 from mailsetup_tui.core.failures import (
+    DEFAULT_TIMEOUT,
     CertificateFacts,
     Failed,
     FailureKind,
@@ -59,8 +60,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-DEFAULT_TIMEOUT = 15.0
 
 PASSWORD_MECHANISMS = ("plain", "login")
 """In order of preference: PLAIN takes one round trip, LOGIN two."""

@@ -12,8 +12,6 @@ from __future__ import annotations
 import base64
 import re
 
-from aiosmtplib.auth import auth_plain_encode, auth_xoauth2_encode
-
 MASK = "********"
 LONG = 8
 """A secret at least this long is masked wherever it appears: such a run does not occur by
@@ -35,6 +33,8 @@ def redact(text: str, *secrets: str) -> str:
 def auth_forms(login: str, secret: str) -> tuple[str, ...]:
     """What an AUTH command carries for `login` and `secret`: the secret itself, and the
     PLAIN, LOGIN and XOAUTH2 payloads, each of which a reply might echo."""
+    from aiosmtplib.auth import auth_plain_encode, auth_xoauth2_encode
+
     return (
         secret,
         _b64(secret),

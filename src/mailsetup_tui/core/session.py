@@ -34,9 +34,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailsetup_tui.core import oauth
-from mailsetup_tui.core.account import Account, AccountDraft, InvalidAccount, MicrosoftSignIn
-from mailsetup_tui.core.failures import ProbeResult, Step
-from mailsetup_tui.core.mailer import InvalidMessage, Mailer, SendError
+from mailsetup_tui.core.account import (
+    Account,
+    AccountDraft,
+    InvalidAccount,
+    InvalidMessage,
+    MicrosoftSignIn,
+)
+from mailsetup_tui.core.failures import DEFAULT_TIMEOUT, ProbeResult, Step
 from mailsetup_tui.core.oauth import (
     SIGN_IN_AGAIN,
     DeviceCode,
@@ -53,7 +58,6 @@ from mailsetup_tui.core.outcomes import (
     signed_in_text,
     testing_text,
 )
-from mailsetup_tui.core.probe import DEFAULT_TIMEOUT, probe, tls_context
 from mailsetup_tui.core.redact import SecretsSeen
 from mailsetup_tui.core.store import (
     KEEP,
@@ -139,6 +143,8 @@ def ca_file_problem(path: Path) -> str | None:
         return "no such file"
     except OSError as error:
         return f"cannot be read ({error.strerror})"
+    from mailsetup_tui.core.probe import tls_context
+
     try:
         tls_context(path)
     except (ssl.SSLError, OSError) as error:
@@ -342,6 +348,8 @@ class SetupSession:
         password = draft.password or await self._saved_password(account)
         self.secrets.add(password)
         progress.testing(testing_text(account))
+        from mailsetup_tui.core.probe import probe
+
         trusted = self.trusted_cas(account)
         result = await probe(account, password, timeout=self.timeout, ca_file=trusted)
         self.tested = Tested(draft, account, password, trusted) if result.ok else None
@@ -467,6 +475,8 @@ class SetupSession:
         *,
         test: bool = False,
     ) -> SendOutcome:
+        from mailsetup_tui.core.mailer import Mailer, SendError
+
         held = self.held if self.held is not None and self.held.fits(account) else None
         mailer = Mailer(
             account,

@@ -10,7 +10,6 @@ before a terminal, a log or a widget; JSON output keeps the exact text and lets 
 
 from __future__ import annotations
 
-import json
 import re
 
 LIMIT = 600
@@ -36,5 +35,7 @@ def json_text(data: object) -> str:
     """`data` as one line of JSON whose strings are exact, with the characters a terminal would
     act on escaped: JSON escapes C0 itself; C1, DEL, line separators and bidi overrides are
     written as \\u escapes here too (non-ASCII text stays readable)."""
+    import json
+
     text = json.dumps(data, ensure_ascii=False)
     return _HIDDEN_IN_JSON.sub(lambda match: f"\\u{ord(match[0]):04x}", text)
