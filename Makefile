@@ -31,6 +31,8 @@ interop: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/smtp_latency.py
 	$(BIN)/python benchmarks/terminal_bytes.py
+	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/serial_line.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

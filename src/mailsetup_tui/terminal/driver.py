@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import array
 import fcntl
-import json
 import os
 import termios
 import threading
@@ -94,6 +93,8 @@ class FrugalLinuxDriver(LinuxDriver):
 
     def _send(self, data: str, out: str, size: tuple[int, int]) -> None:
         if self._trace:
+            import json
+
             # 0600: the trace holds whatever was drawn, a password shown with Ctrl+R too.
             fd = os.open(self._trace, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             with os.fdopen(fd, "a", encoding="utf-8") as trace:

@@ -554,7 +554,7 @@ class FrugalWriter:
             target = self._cursor
             current = self._out_cursor
             if not current.known or (current.row, current.col) != (target.row, target.col):
-                self._emit(self._move(target.row, target.col))
+                self._emit(self._cheapest_move(target.row, target.col))
                 self._out_cursor = _Cursor(target.row, target.col)
 
     def _flush_row(self, row: int, cols: list[int]) -> None:
