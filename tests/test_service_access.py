@@ -7,6 +7,7 @@ runs as root. Elsewhere these tests are skipped, and `make test` says so.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import stat
@@ -178,6 +179,47 @@ def test_a_stranger_can_neither_read_nor_use_the_account(
 
     assert as_user(users.stranger, read_secret, env=system.env_of(users.stranger)).code == 13
     assert starttls_server.handler.delivered == []
+
+
+def sendmail_as(system: System, user: str, *argv: str, message: bytes) -> Ran:
+    """The sendmail command as `user`, as a service's mail() call runs it."""
+
+    def work() -> int:
+        from mailsetup_tui.cli import sendmail
+
+        return sendmail.run(list(argv), stdin=io.BytesIO(message))
+
+    return as_user(user, work, env=system.env_of(user))
+
+
+def test_services_send_through_the_sendmail_command_and_strangers_get_77(
+    system: System, starttls_server: SmtpServer
+) -> None:
+    save_as_root(system, starttls_server.port)
+    users = system.users
+    system.run_as_root("access", "--group", users.group)
+    log = system.root / "log" / "sendmail.log"
+    log.parent.mkdir(mode=0o755)
+    configured = system.run_as_root("aliases", "root=ops@acme.example", "--log", str(log))
+    assert configured.code == 0, configured.err
+    assert mode_and_group(log) == (0o660, users.group)  # the senders can append to it
+
+    sent = sendmail_as(system, users.service, "-i", "root", message=b"Subject: disk\n\n/var full\n")
+    assert (sent.code, sent.err) == (0, "")
+    (delivered,) = starttls_server.handler.delivered
+    assert delivered.rcpt_tos == ["ops@acme.example"]
+    assert delivered.data.endswith(b"\r\n\r\n/var full\r\n")
+
+    refused = sendmail_as(system, users.stranger, "-i", "root", message=b"Subject: x\n\nx\n")
+    assert refused.code == 77, refused.err
+    assert "cannot use the saved account" in refused.err and "Permission denied" in refused.err
+    assert len(starttls_server.handler.delivered) == 1
+
+    (line,) = log.read_text().splitlines()
+    assert f"caller={users.service} " in line and line.endswith("exitcode=EX_OK")
+    changed = system.run(users.service, "aliases", "root=attacker@evil.example")
+    assert changed.code == 3
+    assert "only root can change the system account" in changed.err
 
 
 def test_a_later_save_keeps_the_readers_group(system: System, starttls_server: SmtpServer) -> None:

@@ -4,6 +4,8 @@ the loopback authorization server and an SMTP server that takes only XOAUTH2."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -199,6 +201,36 @@ def test_a_revoked_sign_in_fails_test_and_send_until_signed_in_again(
     assert again.code == 0, again.out + again.err
     assert run_mailsetup("test", *ca(certificates), env=signin_env).code == 0
     assert_no_token_outside_the_keyring(auth_server, tmp_path, keyring_file, tested, sent, again)
+
+
+def test_the_sendmail_command_sends_with_the_stored_sign_in(
+    auth_server: AuthServer,
+    microsoft_server: SmtpServer,
+    certificates: Certificates,
+    signin_env: dict[str, str],
+    tmp_path: Path,
+    keyring_file: Path,
+) -> None:
+    assert sign_in(microsoft_server, certificates, signin_env).code == 0
+    sendmail = [str(Path(sys.executable).parent / "mailsetup-sendmail"), "-t", "-i"]
+    message = b"To: alice@example.org\nSubject: Code\n\nYour code is 482913.\n"
+    sent = subprocess.run(sendmail, input=message, env=signin_env, capture_output=True, check=False)
+    assert (sent.returncode, sent.stderr) == (0, b"")
+    (delivered,) = microsoft_server.handler.delivered
+    assert delivered.rcpt_tos == ["alice@example.org"]
+    assert delivered.data.endswith(b"\r\n\r\nYour code is 482913.\r\n")
+    assert [a.accepted for a in microsoft_server.handler.xoauth2] == [True, True]  # type: ignore[attr-defined]
+    stored = json.loads(keyring_file.read_text())[f"mailsetup/{LOGIN}#1"]
+    assert list(auth_server.state.refresh_tokens) == [stored]  # the rotated one, kept
+
+    auth_server.state.revoke_refresh_tokens()
+    refused = subprocess.run(
+        sendmail, input=message, env=signin_env, capture_output=True, check=False
+    )
+    assert refused.returncode == 69
+    assert b"sign in again with `mailsetup signin`" in refused.stderr
+    outputs = [Ran(r.returncode, r.stdout.decode(), r.stderr.decode()) for r in (sent, refused)]
+    assert_no_token_outside_the_keyring(auth_server, tmp_path, keyring_file, *outputs)
 
 
 def test_apply_keeps_a_signed_in_account_in_line_with_a_file(

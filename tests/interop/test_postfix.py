@@ -9,6 +9,8 @@ import re
 import smtplib
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from mailsetup_tui.core.account import Account
 from mailsetup_tui.core.mailer import Mailer
 from mailsetup_tui.core.probe import FailureKind, probe
 from mailsetup_tui.core.providers import ProviderId, Security
+from mailsetup_tui.core.store import AccountStore
 
 from support.cli import Ran, mailsetup_env, run_mailsetup
 from support.mailsystem import USERS, MailSystem
@@ -31,6 +34,17 @@ def account_args(mail_system: MailSystem, email: str, port: int, *extra: str) ->
         "--smtp-mail", "other", "--display-name", "Acme Verification", "--email", email,
         "--server", HOST, "--port", str(port), "--ca-file", str(mail_system.ca_file), *extra,
     ]  # fmt: skip
+
+
+def save_with_the_cli(mail_system: MailSystem, tmp_path: Path, email: str) -> dict[str, str]:
+    """`mailsetup save` of `email` on the submission port; the environment it saved in."""
+    env = mailsetup_env(tmp_path)
+    saved = run_mailsetup(
+        "save", *account_args(mail_system, email, mail_system.ports.submission),
+        "--password-stdin", env=env, stdin=USERS[email] + "\n",
+    )  # fmt: skip
+    assert saved.code == 0, saved.out + saved.err
+    return env
 
 
 def mailsetup(tmp_path: Path, *args: str, password: str | None = None) -> Ran:
@@ -137,12 +151,7 @@ def test_a_send_only_address_without_a_mailbox_passes_and_sends(
     mail_system: MailSystem, tmp_path: Path
 ) -> None:
     email = "noreply@example.com"
-    env = mailsetup_env(tmp_path)
-    saved = run_mailsetup(
-        "save", *account_args(mail_system, email, mail_system.ports.submission),
-        "--password-stdin", env=env, stdin=USERS[email] + "\n",
-    )  # fmt: skip
-    assert saved.code == 0, saved.out + saved.err
+    env = save_with_the_cli(mail_system, tmp_path, email)
     sent = run_mailsetup(
         "send", "--to", "alice@example.com", "--subject", "Ihr Prüfcode",
         "--ca-file", str(mail_system.ca_file), env=env,
@@ -221,3 +230,48 @@ def test_the_mailer_delivers_through_postfix(mail_system: MailSystem) -> None:
     assert message["To"] == "codes@example.com"
     assert message.get_content() == "Your code is 482913.\n"
     assert b"Your code is 482913." in raw
+
+
+def test_the_sendmail_command_delivers_through_postfix(
+    mail_system: MailSystem, tmp_path: Path, no_keyring: None
+) -> None:
+    email = "noreply@example.com"
+    env = save_with_the_cli(mail_system, tmp_path, email)
+    body = b"Gr\xc3\xbc\xc3\x9fe: your code is 482913.\n.\n..dot\n"
+    message = (
+        b"From: Web Shop <shop@acme.example>\nTo: alice@example.com\nBcc: codes@example.com\n"
+        b"Subject: Code\nContent-Type: text/plain; charset=utf-8\n"
+        b"Content-Transfer-Encoding: 8bit\n\n" + body
+    )
+    sendmail = str(Path(sys.executable).parent / "mailsetup-sendmail")
+    sent = subprocess.run(
+        [sendmail, "-t", "-i"], input=message, env=env, capture_output=True, check=False
+    )
+    assert (sent.returncode, sent.stderr) == (0, b"")
+    _, first = mail_system.wait_for_message("alice")
+    (copy,) = [
+        m for m in mail_system.messages("codes") if m[1]["Message-ID"] == first["Message-ID"]
+    ]
+    for raw, arrived in (mail_system.wait_for_message("alice"), copy):
+        assert f"Return-Path: <{email}>".encode() in raw
+        assert b"\nBcc:" not in raw and arrived["To"] == "alice@example.com"
+        assert arrived["From"].addresses[0].addr_spec == email
+        assert arrived["Reply-To"] == "Web Shop <shop@acme.example>"
+        assert raw.split(b"\n\n", 1)[1] == body  # Postfix stores LF line endings
+
+    # later@ gets Postfix's 451 at MAIL FROM (so it cannot pass a test; saved directly, with
+    # the secret in the file as the subprocess finds it): the caller is told to retry.
+    later = tmp_path / "later"
+    env = mailsetup_env(later)
+    store = AccountStore(later / "config" / "account.toml")
+    store.save(
+        account(mail_system, "later@example.com", mail_system.ports.submission, Security.STARTTLS),
+        USERS["later@example.com"],
+        ca_file=mail_system.ca_file,
+    )
+    deferred = subprocess.run(
+        [sendmail, "alice@example.com"], input=b"Subject: x\n\nx\n", env=env, capture_output=True,
+        check=False,
+    )  # fmt: skip
+    assert deferred.returncode == 75
+    assert b"451 4.3.0" in deferred.stderr

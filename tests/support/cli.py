@@ -49,6 +49,7 @@ def mailsetup_env(
         "XDG_CONFIG_HOME": str(tmp_path / "home" / ".config"),
         "MAILSETUP_CONFIG": str(tmp_path / "config" / "account.toml"),
         "PYTHONPATH": str(TESTS_DIR),
+        "MAILSETUP_SYSLOG": "none",  # never the machine's journal
     }
     if keyring_file is not None:
         env["PYTHON_KEYRING_BACKEND"] = "support.keyrings.JsonFileKeyring"

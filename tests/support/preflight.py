@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from support import callers
 from support.mailsystem import missing
 
 if __name__ == "__main__":
@@ -15,3 +16,8 @@ if __name__ == "__main__":
     )
     if os.geteuid() != 0:
         print("system-account tests (tests/test_service_access.py): skipped, they need root")
+    absent = callers.missing()
+    if absent:
+        print(
+            f"sendmail callers (tests/test_sendmail.py): {', '.join(absent)} skipped, not installed"
+        )

@@ -206,8 +206,10 @@ def run_smtp_server(
     auth: bool = True,
     auth_exclude: tuple[str, ...] = (),
     host: str = HOST,
+    **smtp_options: Any,
 ) -> Iterator[SmtpServer]:
-    """Start aiosmtpd in a thread on a free loopback port (of `host`); stop it on exit."""
+    """Start aiosmtpd in a thread on a free loopback port (of `host`); stop it on exit.
+    `smtp_options` go to aiosmtpd's SMTP (e.g. data_size_limit, which it offers as SIZE)."""
     handler = handler or RecordingHandler()
     if auth and authenticator is None:
         authenticator = Authenticator()
@@ -221,6 +223,7 @@ def run_smtp_server(
         "authenticator": authenticator,
         "auth_required": False,
         "auth_exclude_mechanism": list(auth_exclude),
+        **smtp_options,
     }
     if mode == "starttls":
         assert certificates is not None

@@ -44,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     from mailsetup_tui.core.hardening import no_core_dumps
 
     no_core_dumps()  # every command may hold a password or a token in memory
+    if os.path.basename(sys.argv[0]) == "sendmail":  # a link named sendmail: be sendmail
+        from mailsetup_tui.cli import sendmail
+
+        sendmail.main(argv)
     sys.exit(run(argv))
 
 
@@ -65,6 +69,10 @@ def run(
     out = out or sys.stdout
     err = err or sys.stderr
     words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["sendmail"]:  # sendmail's own grammar, not argparse's
+        from mailsetup_tui.cli import sendmail
+
+        return sendmail.run(words[1:], err=err, prog="mailsetup sendmail")
     if password_given_inline(words):
         Output(out, err, json=False).error(
             "usage",

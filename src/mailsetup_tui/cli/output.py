@@ -134,6 +134,8 @@ def show_object(
         "chosen": location.chosen.value,
         "ca_file": str(config.ca_file) if config.ca_file else None,
         "readers_group": config.group,
+        "aliases": config.alias_map,
+        "log": str(config.log) if config.log else None,
         "secret": {
             "type": status.type.value,
             "kind": status.location.kind.value,
@@ -168,6 +170,7 @@ def show_rows(
     rows += [
         ("Trusted CA", str(config.ca_file) if config.ca_file else "the system store"),
         ("Readers", f"the group {config.group}" if config.group else "its owner only"),
+        ("Aliases", ", ".join(f"{n} -> {a}" for n, a in config.aliases) or "none"),
         ("Config", str(location.path)),
         ("Password" if signin is None else "Sign-in token", status.describe()),
     ]

@@ -68,6 +68,8 @@ class FailureKind(StrEnum):
     SENDER_REFUSED = "sender_refused"
     RECIPIENT_REFUSED = "recipient_refused"
     MESSAGE_REFUSED = "message_refused"
+    TOO_LARGE = "too_large"
+    """The message is larger than the server takes (its SIZE, or a 552 reply)."""
     DEFERRED = "deferred"
     """The server said "not now" (a 4xx reply): the same request may pass later."""
     CLOSED = "closed"
@@ -391,6 +393,8 @@ def reply_failure(
             FailureKind.CREDENTIALS,
             f"the server rejected the e-mail or password ({reply}); {entry.app_password_hint}",
         )
+    if step in {Step.MAIL_FROM, Step.DATA} and (code == 552 or "5.3.4" in text):
+        return Failed(FailureKind.TOO_LARGE, f"the message is too large for the server ({reply})")
     if step is Step.DATA:
         return Failed(FailureKind.MESSAGE_REFUSED, f"the server refused the message ({reply})")
     if step is Step.MAIL_FROM or _ABOUT_THE_SENDER.search(text):

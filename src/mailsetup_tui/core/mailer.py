@@ -26,12 +26,13 @@ from aiosmtplib import SMTP
 from email_validator import EmailNotValidError, validate_email
 
 from mailsetup_tui.core.account import Account, InvalidMessage, line_break_in
-from mailsetup_tui.core.failures import ProbeFailure, Step
+from mailsetup_tui.core.failures import Failed, FailureKind, ProbeFailure, Step
 from mailsetup_tui.core.probe import DEFAULT_TIMEOUT, Session
 from mailsetup_tui.core.store import AccountStore, StoreError
 
 if TYPE_CHECKING:
     from mailsetup_tui.core.oauth import Tokens
+    from mailsetup_tui.core.relay import Prepared
 
 __all__ = ["InvalidMessage", "Mailer", "SendError", "Sent"]
 
@@ -60,6 +61,11 @@ class Sent:
     message_id: str
     recipients: tuple[str, ...]
     elapsed: float
+    reply: str = ""
+    """The server's reply to the message's data (often with its queue id), as it said it:
+    untrusted text."""
+    size: int = 0
+    """The message's size in bytes, as sent."""
 
 
 class Mailer:
@@ -165,17 +171,55 @@ class Mailer:
         partial success to hide.
         """
         self.message(to, subject, text, html)  # invalid input fails here, before connecting
-        recipients = _recipients(to)
-        sent: list[EmailMessage] = []
+        built: list[EmailMessage] = []
+
+        def build(eight_bit: bool) -> bytes:
+            built.append(self.message(to, subject, text, html, eight_bit=eight_bit))
+            return built[-1].as_bytes()
+
+        non_ascii = not (text.isascii() and (html or "").isascii())
+        return await self._deliver(
+            _recipients(to), build, non_ascii, lambda: built[0]["Message-ID"]
+        )
+
+    async def relay_async(self, prepared: Prepared) -> Sent:
+        """Send a message a local program handed over (the sendmail command), made ready by
+        `relay.prepare`: as it is where the server offers 8BITMIME, its 8-bit parts as
+        quoted-printable otherwise. Same rules as `send_async`."""
+        from mailsetup_tui.core.relay import to_seven_bit
+
+        def build(eight_bit: bool) -> bytes:
+            if prepared.eight_bit and not eight_bit:
+                return to_seven_bit(prepared.message)
+            return prepared.message
+
+        recipients = _recipients(prepared.recipients)
+        return await self._deliver(
+            recipients, build, prepared.eight_bit, lambda: prepared.message_id
+        )
+
+    async def _deliver(
+        self,
+        recipients: tuple[str, ...],
+        build: Callable[[bool], bytes],
+        eight_bit_body: bool,
+        message_id: Callable[[], str],
+    ) -> Sent:
+        """One connection: log in, MAIL FROM the account, RCPT TO each recipient, DATA with
+        the bytes `build` makes (told whether the server takes 8-bit data)."""
+        final: list[tuple[int, str]] = []
+        size: list[int] = []
 
         async def deliver(session: Session, smtp: SMTP) -> None:
-            eight_bit = smtp.supports_extension("8bitmime")
-            message = self.message(to, subject, text, html, eight_bit=eight_bit)
-            sent.append(message)
-            non_ascii = not (text.isascii() and (html or "").isascii())
-            options = ["BODY=8BITMIME"] if eight_bit and non_ascii else []
+            offers_8bit = smtp.supports_extension("8bitmime")
+            data = build(offers_8bit)
+            size.append(len(data))
+            session.step = Step.MAIL_FROM
+            _check_size(smtp, len(data), self.account.server)
+            options = ["BODY=8BITMIME"] if offers_8bit and eight_bit_body else []
+            if smtp.supports_extension("size"):
+                options.append(f"SIZE={len(data)}")
             with session.classified():
-                session.step = Step.MAIL_FROM
                 sender = self.account.email
                 session.log_reply(f"MAIL FROM:<{sender}>", await smtp.mail(sender, options=options))
                 for recipient in recipients:
@@ -183,13 +227,17 @@ class Mailer:
                     session.log_reply(f"RCPT TO:<{recipient}>", await smtp.rcpt(recipient))
                 session.recipient = None
                 session.step = Step.DATA
-                session.log_reply("DATA", await smtp.data(message.as_bytes()))
+                reply = await smtp.data(data)
+                session.log_reply("DATA", reply)
+                final.append((reply.code, session.heard(reply.message)))
 
         session = Session(self.account, await self._credential(), self.timeout, self.ca_file)
         result = await session.run(deliver)
         if result.failure is not None:
             raise SendError(result.failure)
-        return Sent(str(sent[0]["Message-ID"]), recipients, result.elapsed)
+        code, text = final[0]
+        reply = f"{code} {' '.join(text.split())}"
+        return Sent(str(message_id()), recipients, result.elapsed, reply, size[0])
 
     async def _credential(self) -> str:
         """The password, or a current access token for Microsoft sign-in."""
@@ -218,6 +266,18 @@ class Mailer:
         except RuntimeError:
             return asyncio.run(self.send_async(to, subject, text, html))
         raise RuntimeError("Mailer.send called inside an event loop: await send_async instead")
+
+
+def _check_size(smtp: SMTP, size: int, server: str) -> None:
+    """Refuse, before MAIL FROM, a message larger than the server's SIZE (RFC 1870) says it
+    takes: the server would refuse it anyway, after the whole upload on a slow line."""
+    offered = smtp.esmtp_extensions.get("size", "")
+    limit = int(offered) if offered.strip().isdigit() else 0
+    if limit and size > limit:
+        raise Failed(
+            FailureKind.TOO_LARGE,
+            f"the message is {size} bytes; {server} takes at most {limit} (its SIZE)",
+        )
 
 
 def _recipients(to: str | Sequence[str]) -> tuple[str, ...]:

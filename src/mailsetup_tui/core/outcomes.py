@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mailsetup_tui.core.account import Account
-from mailsetup_tui.core.failures import ProbeFailure, ProbeResult
+from mailsetup_tui.core.failures import FailureKind, ProbeFailure, ProbeResult
 from mailsetup_tui.core.oauth import DeviceCode, SignInFailure
 from mailsetup_tui.core.store import Chosen, SaveReport
 from mailsetup_tui.core.untrusted import shown
 
 if TYPE_CHECKING:
     from mailsetup_tui.core.mailer import Sent
+    from mailsetup_tui.core.relay import Prepared
 
 MESSAGE_OK = "Connected successfully"
 MESSAGE_FAILED = "Test connection failed. Please review email account information entered."
@@ -260,3 +261,26 @@ class SendOutcome:
         if self.sent is None:
             return shown(self.failure.reason if self.failure else self.invalid or "")
         return f"The server accepted it as {self.sent.message_id}; check that it arrived."
+
+
+@dataclass(frozen=True)
+class RelayOutcome:
+    """How a handed-over message (the sendmail command) ended."""
+
+    prepared: Prepared
+    sent: Sent | None
+    failure: ProbeFailure | None = None
+
+    @property
+    def temporary(self) -> bool:
+        """Trying again in a few minutes may pass: the caller may (sendmail's 75)."""
+        return self.failure is not None and self.failure.temporary
+
+    @property
+    def too_large(self) -> bool:
+        return self.failure is not None and self.failure.kind is FailureKind.TOO_LARGE
+
+    @property
+    def reason(self) -> str:
+        """Why it was not sent, safe for a terminal or a log."""
+        return shown(self.failure.reason) if self.failure else ""

@@ -32,6 +32,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailsetup_tui.core import oauth
 from mailsetup_tui.core.account import (
@@ -51,6 +52,7 @@ from mailsetup_tui.core.oauth import (
 )
 from mailsetup_tui.core.outcomes import (
     Opened,
+    RelayOutcome,
     SaveOutcome,
     SendOutcome,
     TestOutcome,
@@ -71,7 +73,11 @@ from mailsetup_tui.core.store import (
     StoredConfig,
     StoreError,
     account_from_toml,
+    alias_problem,
 )
+
+if TYPE_CHECKING:
+    from mailsetup_tui.core.relay import Handover
 
 __all__ = [
     # What front ends catch, type or show, so that none of them imports the layers below.
@@ -80,6 +86,7 @@ __all__ = [
     "ConfigLocation",
     "DeviceCode",
     "InvalidMessage",
+    "Keep",
     "NeedsSignIn",
     "NoPassword",
     "NotTested",
@@ -90,6 +97,7 @@ __all__ = [
     "StoreError",
     "StoredConfig",
     "UnreadableSecret",
+    "alias_problem",
     "ca_file_problem",
 ]
 
@@ -245,6 +253,13 @@ class SetupSession:
     def set_readers(self, group: str | None) -> Readers:
         """Let `group` use the saved account (None: its owner alone); owner only."""
         return self.store.set_readers(group)
+
+    def set_relay(
+        self, *, aliases: dict[str, str] | None = None, log: Path | Keep | None = KEEP
+    ) -> StoredConfig:
+        """Change the sendmail command's aliases (all of them) or its log file (None: none);
+        the account and its secret stay as they are. Owner only."""
+        return self.store.set_relay(aliases=aliases, log=log)
 
     def load_saved_secret(self, account: Account) -> str | None:
         """Read `account`'s stored secret: the password, to fill a password field, or (None
@@ -495,6 +510,45 @@ class SetupSession:
         except SendError as error:
             return SendOutcome(None, error.failure, test_message=test)
         return SendOutcome(sent, test_message=test)
+
+    def relay_config(self) -> StoredConfig:
+        """The saved account the sendmail command sends through, with its aliases and log;
+        `StoreError` when there is none or it cannot be read (`.permission`: the running user
+        may not use it)."""
+        config = self.store.load_config()
+        if config is None:
+            raise StoreError(f"no saved account at {self.config_path}; run mailsetup to set one up")
+        return config
+
+    async def relay(self, handover: Handover, config: StoredConfig) -> RelayOutcome:
+        """Send a message a local program handed over (the sendmail command) through the
+        saved account (`relay_config`), made acceptable to its provider by `relay.prepare`
+        (the config's aliases name local recipients).
+
+        `relay.Malformed` or `relay.UnknownLocalRecipient` for the message, `InvalidMessage`
+        for a recipient that is no address, `StoreError` when the secret cannot be read; every
+        connection problem is an outcome.
+        """
+        account = config.account
+        from mailsetup_tui.core.relay import prepare  # only the sendmail command needs it
+
+        prepared = prepare(handover, account, config.alias_map)
+        secret = await asyncio.to_thread(self.store.read_secret, account)
+        self.secrets.add(secret)
+        from mailsetup_tui.core.mailer import Mailer, SendError
+
+        mailer = Mailer(
+            account,
+            secret,
+            timeout=self.timeout,
+            ca_file=self.trusted_cas(account),
+            keep_refresh_token=lambda token: self._keep_refresh_token(account, token),
+        )
+        try:
+            sent = await mailer.relay_async(prepared)
+        except SendError as error:
+            return RelayOutcome(prepared, None, error.failure)
+        return RelayOutcome(prepared, sent)
 
     def _keep_refresh_token(self, account: Account, token: str) -> None:
         self.secrets.add(token)

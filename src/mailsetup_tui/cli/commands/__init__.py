@@ -3,7 +3,7 @@ defines `COMMAND`, and one line below."""
 
 from __future__ import annotations
 
-from mailsetup_tui.cli.commands import access, apply, save, send, show, signin, test
+from mailsetup_tui.cli.commands import access, aliases, apply, save, send, show, signin, test
 from mailsetup_tui.cli.context import Command
 
 COMMANDS: tuple[Command, ...] = (
@@ -14,4 +14,5 @@ COMMANDS: tuple[Command, ...] = (
     send.COMMAND,
     apply.COMMAND,
     access.COMMAND,
+    aliases.COMMAND,
 )

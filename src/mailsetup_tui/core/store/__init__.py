@@ -13,7 +13,7 @@ import grp
 import os
 import pwd
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from mailsetup_tui.core.store.config import (
     StoredConfig,
     account_from_toml,
     account_to_toml,
+    alias_problem,
     config_from_toml,
     config_to_toml,
     default_config_path,
@@ -79,6 +80,7 @@ __all__ = [
     "StoredConfig",
     "account_from_toml",
     "account_to_toml",
+    "alias_problem",
     "atomic_write",
     "default_config_path",
     "ensure_private_dir",
@@ -161,7 +163,10 @@ class AccountStore:
         except UnicodeDecodeError:
             raise StoreError(f"{self.path}: not a text file (invalid UTF-8)") from None
         except OSError as error:
-            raise StoreError(f"{self.path}: cannot be read ({error.strerror})") from None
+            raise StoreError(
+                f"{self.path}: cannot be read ({error.strerror})",
+                permission=isinstance(error, PermissionError),
+            ) from None
         return config_from_toml(text, self.path)
 
     def load(self) -> Account | None:
@@ -230,11 +235,13 @@ class AccountStore:
             raise StoreError(
                 f"only root can change the system account ({self.path}); you are "
                 f"{owner_name(euid)}, and may use it if you are in its readers group. For an "
-                f"account of your own: --config {default_config_path()}"
+                f"account of your own: --config {default_config_path()}",
+                permission=True,
             )
         raise StoreError(
             f"only {owner_name(owner)}, who owns {self.path}, can change this account; you "
-            f"are {owner_name(euid)}"
+            f"are {owner_name(euid)}",
+            permission=True,
         )
 
     def readers(self) -> Readers:
@@ -264,7 +271,7 @@ class AccountStore:
         else:
             gid = None
         record = self._secrets(config.group).record(config.account, config.generation)
-        updated = StoredConfig(config.account, config.generation, config.ca_file, group)
+        updated = replace(config, group=group)
         self._secrets(group).write(record)
         atomic_write(self.path, config_to_toml(updated).encode("utf-8"), group=gid)
         share_dir(self.path.parent, gid)
@@ -319,6 +326,8 @@ class AccountStore:
         secrets = self._secrets(group)
         location = secrets.write(record, keep=old)
         config = StoredConfig(account, generation, ca_file, group)
+        if previous is not None:  # what travels with the account stays with it
+            config = replace(config, aliases=previous.aliases, log=previous.log)
         try:
             atomic_write(self.path, config_to_toml(config).encode("utf-8"), group=gid)
         except OSError as error:
@@ -329,6 +338,31 @@ class AccountStore:
             share_dir(self.path.parent, gid)
         secrets.prune(record, old)
         return SaveReport(self.path, location, backup, kind)
+
+    def set_relay(
+        self,
+        *,
+        aliases: dict[str, str] | None = None,
+        log: Path | Keep | None = KEEP,
+    ) -> StoredConfig:
+        """Change what the sendmail command uses (its aliases, its log file), nothing else:
+        the account and its secret stay as they are. Owner only."""
+        self.check_may_change()
+        config = self.load_config()
+        if config is None:
+            raise StoreError(f"no saved account at {self.path}; save one first")
+        if aliases is not None:
+            config = replace(config, aliases=tuple(sorted(aliases.items())))
+        gid = _group_id(config.group) if config.group is not None else None
+        if not isinstance(log, Keep):
+            if log is not None:
+                _create_log(log, gid)
+            config = replace(config, log=log)
+        try:
+            atomic_write(self.path, config_to_toml(config).encode("utf-8"), group=gid)
+        except OSError as error:
+            raise StoreError(f"{self.path}: cannot be written ({error.strerror})") from None
+        return config
 
     def _old_records(self, previous: StoredConfig | None) -> tuple[Record, ...]:
         """The secret the config on disk names, kept until the new config replaces it."""
@@ -375,6 +409,27 @@ class AccountStore:
                 f"{self.path}: unreadable, and cannot be moved aside ({error.strerror})"
             ) from None
         return backup
+
+
+def _create_log(path: Path, gid: int | None) -> None:
+    """The sendmail command's log file, made now so that the users who send can append to it
+    (the readers group: 0660); a file already there is left as its administrator made it."""
+    if not path.is_absolute():
+        raise StoreError(f"the log file must be an absolute path, not {str(path)!r}")
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise StoreError(f"{path}: not a regular file")
+    if path.exists():
+        return
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            if gid is not None:
+                os.fchown(descriptor, -1, gid)
+                os.fchmod(descriptor, 0o660)
+        finally:
+            os.close(descriptor)
+    except OSError as error:
+        raise StoreError(f"{path}: cannot be created ({error.strerror})") from None
 
 
 def _group_id(group: str) -> int:

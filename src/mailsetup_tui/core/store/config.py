@@ -23,6 +23,7 @@ from mailsetup_tui.core.account import (
     MicrosoftSignIn,
     SignInMethod,
     authority_host_problem,
+    line_break_in,
     validate,
 )
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security
@@ -127,6 +128,15 @@ class StoredConfig:
     trust it unless told otherwise."""
     group: str | None = None
     """The group whose members may read the account (`mailsetup access --group`)."""
+    aliases: tuple[tuple[str, str], ...] = ()
+    """Where mail to a local name goes (`root` -> ops@example.com; `default` for any other),
+    for programs that mail local users through the sendmail command (cron, mailx)."""
+    log: Path | None = None
+    """A file the sendmail command adds one line to per message, besides the system log."""
+
+    @property
+    def alias_map(self) -> dict[str, str]:
+        return dict(self.aliases)
 
 
 _ACCOUNT_KEYS = {
@@ -153,8 +163,12 @@ def config_to_toml(config: StoredConfig) -> str:
     data["account"] = _account_table(config.account)
     if config.ca_file is not None:
         data["account"]["ca_file"] = str(config.ca_file)
+    if config.log is not None:
+        data["log"] = str(config.log)
     if config.group is not None:
         data["access"] = {"group": config.group}
+    if config.aliases:
+        data["aliases"] = dict(config.aliases)
     return _HEADER + tomli_w.dumps(data)
 
 
@@ -202,7 +216,9 @@ def config_from_toml(text: str, path: Path) -> StoredConfig:
         raise StoreError(
             f"{path}: schema is {found}; this mailsetup reads schema = {SCHEMA_VERSION}"
         )
-    unknown = sorted(set(data) - {"schema", "secret_generation", "account", "access"})
+    unknown = sorted(
+        set(data) - {"schema", "secret_generation", "log", "account", "access", "aliases"}
+    )
     if unknown:
         raise StoreError(f"{path}: unknown key {unknown[0]!r}")
     table = data.get("account")
@@ -222,8 +238,40 @@ def config_from_toml(text: str, path: Path) -> StoredConfig:
     ca_file = table.get("ca_file")
     if ca_file is not None and not (isinstance(ca_file, str) and Path(ca_file).is_absolute()):
         raise StoreError(f"{path}: ca_file must be an absolute path, not {ca_file!r}")
+    log = data.get("log")
+    if log is not None and not (isinstance(log, str) and Path(log).is_absolute()):
+        raise StoreError(f"{path}: log must be an absolute path, not {log!r}")
+    aliases = _aliases_from_toml(data.get("aliases", {}), path)
     account = _account_from_table(table, path)
-    return StoredConfig(account, generation, Path(ca_file) if ca_file else None, group)
+    return StoredConfig(
+        account,
+        generation,
+        Path(ca_file) if ca_file else None,
+        group,
+        aliases,
+        Path(log) if log else None,
+    )
+
+
+def alias_problem(name: str, address: str) -> str | None:
+    """Why `name` = `address` cannot be an alias, or None."""
+    if not re.fullmatch(r"[A-Za-z0-9._+-]{1,64}", name):
+        return f"{name!r} is not a local name (letters, digits, . _ + -; no @)"
+    if line_break_in(address) or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address):
+        return f"{address!r} is not an e-mail address"
+    return None
+
+
+def _aliases_from_toml(table: object, path: Path) -> tuple[tuple[str, str], ...]:
+    if not isinstance(table, dict):
+        raise StoreError(f'{path}: [aliases] holds lines such as root = "ops@example.com"')
+    aliases = []
+    for name, address in table.items():
+        problem = alias_problem(name, address) if isinstance(address, str) else "not a string"
+        if problem:
+            raise StoreError(f"{path}: [aliases] {name}: {problem}")
+        aliases.append((name, address))
+    return tuple(sorted(aliases))
 
 
 def _account_from_table(table: dict[str, Any], path: Path) -> Account:

@@ -54,7 +54,8 @@ def check_trusted(path: Path, uid: int | None = None) -> None:
         except PermissionError:
             raise StoreError(
                 f"{path}: cannot be read (Permission denied): only its owner and the account's "
-                "readers group may use it (its owner can add yours: mailsetup access --group)"
+                "readers group may use it (its owner can add yours: mailsetup access --group)",
+                permission=True,
             ) from None
         except OSError as error:
             raise StoreError(f"{part}: cannot be checked ({error.strerror})") from None

@@ -194,12 +194,18 @@ class SecretStore:
                 f"the secret file {path} does not exist; {kind.remedy}", missing=True
             ) from None
         except OSError as error:
-            raise SecretError(f"the secret file {path} cannot be read ({error.strerror})") from None
+            raise SecretError(
+                f"the secret file {path} cannot be read ({error.strerror})",
+                permission=isinstance(error, PermissionError),
+            ) from None
         self._check_mode(info)
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except OSError as error:
-            raise SecretError(f"the secret file {path} cannot be read ({error.strerror})") from None
+            raise SecretError(
+                f"the secret file {path} cannot be read ({error.strerror})",
+                permission=isinstance(error, PermissionError),
+            ) from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError):
             raise SecretError(f"the secret file {path} is damaged; {kind.remedy}") from None
         return _parse_records(data)

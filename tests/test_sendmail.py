@@ -1,0 +1,583 @@
+"""The sendmail command end to end: the installed `mailsetup-sendmail` (and a link named
+sendmail, and `mailsetup sendmail`) in a subprocess, driven as its callers drive sendmail
+(PHP's `-t -i`, cron, s-nail, git send-email), against the loopback SMTP servers. Each test
+checks what arrived: the envelope, the headers, no Bcc, the body byte for byte."""
+
+from __future__ import annotations
+
+import email
+import json
+import shutil
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+
+import pytest
+
+from mailsetup_tui.core.store import AccountStore
+
+from support.callers import GIT, S_NAIL, git_send_email
+from support.cli import Ran, mailsetup_env, run_mailsetup
+from support.servers import (
+    LOGIN,
+    PASSWORD,
+    Certificates,
+    Delivered,
+    RecordingHandler,
+    SmtpServer,
+    other_account,
+    run_smtp_server,
+)
+
+BIN = Path(sys.executable).parent
+SENDMAIL = BIN / "mailsetup-sendmail"
+
+PHP_MESSAGE = (
+    b"To: Alice <alice@example.org>\n"
+    b"Cc: bob@example.org\n"
+    b"Bcc: hidden@example.org\n"
+    b"Subject: Your verification code\n"
+    b"From: Web Shop <shop@acme.example>\n"
+    b"MIME-Version: 1.0\n"
+    b"Content-Type: text/plain; charset=UTF-8\n"
+    b"Content-Transfer-Encoding: 8bit\n"
+    b"\n"
+    b"Gr\xc3\xbc\xc3\x9fe! Your code is 482913.\n"
+    b".\n"
+    b"..a line that starts with a dot\n"
+    b"trailing spaces stay   \n"
+)
+
+
+@dataclass
+class Arrived:
+    delivered: Delivered
+    message: EmailMessage
+    body: bytes
+    """The body as the server received it, CRLF line endings."""
+
+
+def arrived(server: SmtpServer) -> Arrived:
+    (delivered,) = server.handler.delivered
+    message = email.message_from_bytes(delivered.data, policy=default_policy)
+    assert isinstance(message, EmailMessage)
+    return Arrived(delivered, message, delivered.data.split(b"\r\n\r\n", 1)[1])
+
+
+def crlf(data: bytes) -> bytes:
+    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def body_of(message: bytes) -> bytes:
+    return message.split(b"\n\n", 1)[1]
+
+
+def sendmail(
+    *args: str, message: bytes, env: dict[str, str], program: Path | str = SENDMAIL
+) -> Ran:
+    finished = subprocess.run(
+        [str(program), *args], input=message, capture_output=True, env=env, timeout=60, check=False
+    )
+    return Ran(finished.returncode, finished.stdout.decode(), finished.stderr.decode())
+
+
+def save_account(tmp_path: Path, server: SmtpServer, certificates: Certificates) -> AccountStore:
+    """The account, saved as `mailsetup save` saves it, with its password in the secret file
+    (the subprocesses have no keyring)."""
+    store = AccountStore(tmp_path / "config" / "account.toml")
+    store.save(other_account(server.port), PASSWORD, ca_file=certificates.ca_file)
+    return store
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """No keyring at all, as on a server: the secret is in the secret file."""
+    return mailsetup_env(tmp_path)
+
+
+@pytest.fixture
+def server(
+    starttls_server: SmtpServer, certificates: Certificates, tmp_path: Path, no_keyring: None
+) -> SmtpServer:
+    """A STARTTLS server with the saved account on it."""
+    save_account(tmp_path, starttls_server, certificates)
+    return starttls_server
+
+
+@pytest.fixture
+def log_file(tmp_path: Path, env: dict[str, str], server: SmtpServer) -> Path:
+    path = tmp_path / "sendmail.log"
+    ran = run_mailsetup("aliases", "--log", str(path), env=env)
+    assert ran.code == 0, ran.err
+    return path
+
+
+def test_php_mail_minus_t_minus_i(server: SmtpServer, env: dict[str, str], log_file: Path) -> None:
+    ran = sendmail("-t", "-i", message=PHP_MESSAGE, env=env)
+    assert (ran.code, ran.out, ran.err) == (0, "", "")
+    got = arrived(server)
+    assert got.delivered.mail_from == LOGIN
+    assert got.delivered.rcpt_tos == ["alice@example.org", "bob@example.org", "hidden@example.org"]
+    assert server.handler.mail_options[0][0] == "BODY=8BITMIME"
+    assert b"hidden@example.org" not in got.delivered.data
+    assert got.message["Bcc"] is None
+    assert got.message["From"] == "Web Shop <mfa@example.com>"
+    assert got.message["Reply-To"] == "Web Shop <shop@acme.example>"
+    assert got.message["To"] == "Alice <alice@example.org>"
+    assert got.message["Cc"] == "bob@example.org"
+    assert got.message["Subject"] == "Your verification code"
+    assert got.message["Date"].datetime is not None
+    assert got.message["Message-ID"].endswith("@example.com>")
+    assert got.body == crlf(body_of(PHP_MESSAGE))  # the lone dot too: -i
+    (line,) = log_file.read_text().splitlines()
+    assert f"message_id={got.message['Message-ID']}" in line
+    assert f"from={LOGIN} requested_from" not in line  # no -f given
+    assert "recipients=alice@example.org,bob@example.org,hidden@example.org" in line
+    assert f"mailsize={len(got.delivered.data)}" in line
+    assert "smtpmsg='250 Message accepted for delivery'" in line
+    assert line.endswith("exitcode=EX_OK")
+    assert "482913" not in line and PASSWORD not in line
+
+
+def test_cron_mails_root_through_its_alias(
+    server: SmtpServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    ran = run_mailsetup("aliases", "root=ops@acme.example", env=env)
+    assert ran.code == 0, ran.err
+    assert "root  ->  ops@acme.example" in ran.lines
+    cron = (
+        b"From: root (Cron Daemon)\nTo: root\nSubject: Cron <root@web1> /usr/local/bin/backup\n"
+        b"MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n"
+        b"Content-Transfer-Encoding: 8bit\nX-Cron-Env: <SHELL=/bin/sh>\n\n"
+        b"backup: /var is 97% full\n"
+    )
+    ran = sendmail("-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root", message=cron, env=env)
+    assert (ran.code, ran.err) == (0, "")
+    got = arrived(server)
+    assert got.delivered.rcpt_tos == ["ops@acme.example"]
+    assert got.message["From"] == "Cron Daemon <mfa@example.com>"
+    assert got.message["Reply-To"] is None  # root has no address to reply to
+    assert got.message["To"] == "ops@acme.example"
+    assert got.message["X-Cron-Env"] == "<SHELL=/bin/sh>"
+    assert got.body == crlf(body_of(cron))
+
+
+def test_a_link_named_sendmail_and_mailsetup_sendmail_are_the_same_command(
+    server: SmtpServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    link = tmp_path / "sbin" / "sendmail"
+    link.parent.mkdir()
+    link.symlink_to(SENDMAIL)
+    # No -i: a lone dot ends the message, as it does for /usr/sbin/sendmail.
+    ran = sendmail(
+        "alice@example.org", message=b"Subject: one\n\nfirst\n.\nnot sent\n", env=env, program=link
+    )
+    assert (ran.code, ran.err) == (0, "")
+    assert arrived(server).body == b"first\r\n"
+    server.handler.delivered.clear()
+    # The main command, as a link named sendmail and as `mailsetup sendmail`.
+    link.unlink()
+    link.symlink_to(BIN / "mailsetup")
+    ran = sendmail(
+        "-t", message=b"To: bob@example.org\nSubject: two\n\nsecond\n", env=env, program=link
+    )
+    assert (ran.code, ran.err) == (0, "")
+    assert arrived(server).delivered.rcpt_tos == ["bob@example.org"]
+    server.handler.delivered.clear()
+    ran = sendmail(
+        "sendmail",
+        "-i",
+        "carol@example.org",
+        message=b"third\n",
+        env=env,
+        program=BIN / "mailsetup",
+    )
+    assert (ran.code, ran.err) == (0, "")
+    got = arrived(server)
+    assert got.delivered.rcpt_tos == ["carol@example.org"]
+    assert got.message["From"] == "Verification Codes <mfa@example.com>"
+
+
+def test_a_server_without_8bitmime_gets_quoted_printable(
+    certificates: Certificates, tmp_path: Path, env: dict[str, str], no_keyring: None
+) -> None:
+    handler = RecordingHandler()
+    handler.hidden = {"8BITMIME"}
+    with run_smtp_server("starttls", certificates, handler=handler) as seven_bit:
+        save_account(tmp_path, seven_bit, certificates)
+        ran = sendmail("-t", "-i", message=PHP_MESSAGE, env=env)
+        assert ran.code == 0, ran.err
+        got = arrived(seven_bit)
+    assert got.delivered.data.isascii()
+    assert not any(option.startswith("BODY=") for option in handler.mail_options[0])
+    assert got.message["Content-Transfer-Encoding"] == "quoted-printable"
+    text = body_of(PHP_MESSAGE).decode()
+    assert got.message.get_content().replace("\r\n", "\n") == text
+    assert got.message["Bcc"] is None
+
+
+def test_verbose_says_what_was_changed_and_the_servers_reply(
+    server: SmtpServer, env: dict[str, str]
+) -> None:
+    ran = sendmail("-v", "-t", "-f", "www-data@web1", message=PHP_MESSAGE, env=env)
+    assert ran.code == 0
+    assert (
+        "mailsetup-sendmail: the envelope sender is mfa@example.com, not www-data@web1" in ran.err
+    )
+    assert "replaced by mfa@example.com (the account's address)" in ran.err
+    assert (
+        "sendmail: sent to alice@example.org, bob@example.org, hidden@example.org: 250" in ran.err
+    )
+    assert "RCPT TO:<hidden@example.org>: 250" in ran.err  # each step, as mailsetup -v
+    assert PASSWORD not in ran.err
+
+
+def test_the_record_goes_to_syslog(server: SmtpServer, env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "log.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as journal:
+        journal.bind(str(path))
+        journal.settimeout(10)
+        ran = sendmail(
+            "-f",
+            "www@web1",
+            "alice@example.org",
+            message=b"Subject: s\n\nbody\n",
+            env=env | {"MAILSETUP_SYSLOG": str(path)},
+        )
+        assert ran.code == 0
+        sent = journal.recv(4096).decode()
+        ran = sendmail(
+            "backup", message=b"Subject: s\n\nbody\n", env=env | {"MAILSETUP_SYSLOG": str(path)}
+        )
+        assert ran.code == 67
+        refused = journal.recv(4096).decode()
+    # <22>: facility mail, severity info; <19>: mail, error.
+    assert sent.startswith("<22>") and " mailsetup-sendmail[" in sent
+    assert "from=mfa@example.com requested_from=www@web1 " in sent
+    assert "smtpmsg='250 Message accepted for delivery' exitcode=EX_OK" in sent
+    assert refused.startswith("<19>")
+    assert 'errormsg=\'not sent: no address for the local recipient "backup"' in refused
+    assert " recipients=backup " in refused
+    assert refused.endswith("exitcode=EX_NOUSER")
+
+
+# --- one case for each exit code ------------------------------------------------------------
+
+
+def test_64_usage(server: SmtpServer, env: dict[str, str]) -> None:
+    ran = sendmail("-x", "alice@example.org", message=b"body\n", env=env)
+    assert ran.code == 64
+    assert ran.err == "mailsetup-sendmail: unknown option -x (see mailsetup-sendmail --help)\n"
+    ran = sendmail("-bp", message=b"", env=env)
+    assert ran.code == 64 and "there is no queue" in ran.err
+    helped = sendmail("--help", message=b"", env=env)
+    assert helped.code == 0 and "-t " in helped.out and "75 temporary failure" in helped.out
+    assert server.handler.mail_from == []
+
+
+@pytest.mark.parametrize(
+    ("message", "args", "reason"),
+    [
+        (b"", ("alice@example.org",), "no message on standard input"),
+        (b"Subject: x\n\nbody\n", ("-t",), "no recipients"),
+        (b"Subject: a\x00b\n\nbody\n", ("alice@example.org",), "the Subject header holds control"),
+        (b"Subject: x\n\nbody\n", ("a b c",), "recipient 'a b c' is not an address"),
+        (b"Subject: x\n\nbody\n", ("x@",), "recipient 'x@' is not an address"),
+        (b"Subject: x\n\nbody\n", ("a@example..org",), "recipient 'a@example..org'"),
+    ],
+)
+def test_65_malformed(
+    server: SmtpServer, env: dict[str, str], message: bytes, args: tuple[str, ...], reason: str
+) -> None:
+    ran = sendmail(*args, message=message, env=env)
+    assert ran.code == 65
+    assert ran.err.startswith("mailsetup-sendmail: not sent: ") and reason in ran.err
+    assert len(ran.err.splitlines()) == 1
+    assert server.handler.mail_from == []
+
+
+def test_65_too_large_for_the_servers_size(
+    certificates: Certificates, tmp_path: Path, env: dict[str, str], no_keyring: None
+) -> None:
+    with run_smtp_server("starttls", certificates, data_size_limit=2000) as small:
+        save_account(tmp_path, small, certificates)
+        ran = sendmail(
+            "alice@example.org", message=b"Subject: big\n\n" + b"x" * 70 + b"\n" * 50, env=env
+        )
+        assert ran.code == 0, ran.err  # under the limit
+        ran = sendmail(
+            "alice@example.org", message=b"Subject: big\n\n" + (b"x" * 70 + b"\n") * 50, env=env
+        )
+        assert ran.code == 65
+        assert "takes at most 2000 (its SIZE)" in ran.err
+        assert len(small.handler.mail_from) == 1  # refused before MAIL FROM: nothing uploaded
+    # A server without SIZE that says so after the upload (552 5.3.4): the same code.
+    handler = RecordingHandler(refuse_data="552 5.3.4 Message size exceeds fixed limit")
+    with run_smtp_server("starttls", certificates, handler=handler) as strict:
+        save_account(tmp_path, strict, certificates)
+        ran = sendmail("alice@example.org", message=b"Subject: big\n\nbody\n", env=env)
+    assert ran.code == 65
+    assert ran.err == (
+        "mailsetup-sendmail: not sent: the message is too large for the server "
+        "(552 5.3.4 Message size exceeds fixed limit)\n"
+    )
+
+
+def test_67_unknown_local_recipient(
+    server: SmtpServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    ran = sendmail("-i", "root", message=b"Subject: x\n\nbody\n", env=env)
+    assert ran.code == 67
+    config = tmp_path / "config" / "account.toml"
+    assert ran.err == (
+        "mailsetup-sendmail: not sent: no address for the local recipient 'root': add one to the "
+        f"[aliases] table of {config} (mailsetup aliases root=ADDRESS, or default=ADDRESS for "
+        "every local name)\n"
+    )
+    assert server.handler.mail_from == []
+
+
+@pytest.mark.parametrize(
+    ("handler", "reason"),
+    [
+        (
+            RecordingHandler(refuse_recipient=("alice@example.org", "550 5.1.1 no such user")),
+            "the server refused the recipient alice@example.org (550 5.1.1 no such user)",
+        ),
+        (
+            RecordingHandler(refuse_data="554 5.7.1 message looks like spam"),
+            "the server refused the message (554 5.7.1 message looks like spam)",
+        ),
+    ],
+)
+def test_69_refused_permanently(
+    certificates: Certificates,
+    tmp_path: Path,
+    env: dict[str, str],
+    no_keyring: None,
+    handler: RecordingHandler,
+    reason: str,
+) -> None:
+    with run_smtp_server("starttls", certificates, handler=handler) as refusing:
+        save_account(tmp_path, refusing, certificates)
+        ran = sendmail("alice@example.org", message=b"Subject: x\n\nbody\n", env=env)
+    assert ran.code == 69
+    assert ran.err == f"mailsetup-sendmail: not sent: {reason}\n"
+
+
+def test_75_temporary_failure(
+    certificates: Certificates, tmp_path: Path, env: dict[str, str], no_keyring: None
+) -> None:
+    handler = RecordingHandler(refuse_data="451 4.3.0 try again later")
+    with run_smtp_server("starttls", certificates, handler=handler) as busy:
+        save_account(tmp_path, busy, certificates)
+        ran = sendmail("alice@example.org", message=b"Subject: x\n\nbody\n", env=env)
+        assert ran.code == 75
+        assert ran.err.startswith("mailsetup-sendmail: not sent (temporary failure): ")
+        assert "451 4.3.0 try again later" in ran.err
+        port = busy.port
+    # The server gone: connection refused is temporary too, and nothing is queued.
+    ran = sendmail("alice@example.org", message=b"Subject: x\n\nbody\n", env=env)
+    assert ran.code == 75, ran.err
+    assert f"nothing accepts connections on 127.0.0.1 port {port}" in ran.err
+
+
+def test_78_no_account_or_a_broken_config(env: dict[str, str], tmp_path: Path) -> None:
+    ran = sendmail("alice@example.org", message=b"Subject: x\n\nbody\n", env=env)
+    assert ran.code == 78
+    config = tmp_path / "config" / "account.toml"
+    assert ran.err == (
+        "mailsetup-sendmail: cannot use the saved account: no saved account at "
+        f"{config}; run mailsetup to set one up\n"
+    )
+    config.parent.mkdir(mode=0o700)
+    config.write_text("schema = [broken\n")
+    config.chmod(0o600)
+    ran = sendmail("alice@example.org", message=b"Subject: x\n\nbody\n", env=env)
+    assert ran.code == 78
+    assert ran.err.startswith(f"mailsetup-sendmail: cannot use the saved account: {config}")
+    assert config.read_text() == "schema = [broken\n"  # never rewritten
+
+
+def test_78_a_missing_secret(server: SmtpServer, env: dict[str, str], tmp_path: Path) -> None:
+    for secret in (tmp_path / "config").glob("*secret*"):
+        secret.unlink()
+    ran = sendmail("alice@example.org", message=b"Subject: x\n\nbody\n", env=env)
+    assert ran.code == 78
+    assert "cannot use the saved account: the secret file" in ran.err
+
+
+def test_a_log_file_that_cannot_be_written_does_not_fail_the_send(
+    server: SmtpServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "logdir").mkdir()
+    ran = run_mailsetup("aliases", "--log", str(tmp_path / "logdir" / "mail.log"), env=env)
+    assert ran.code == 0, ran.err
+    shutil.rmtree(tmp_path / "logdir")
+    ran = sendmail("alice@example.org", message=b"Subject: x\n\nbody\n", env=env)
+    assert (ran.code, ran.err) == (0, "")
+    ran = sendmail("-v", "alice@example.org", message=b"Subject: x\n\nbody\n", env=env)
+    assert ran.code == 0
+    assert f"cannot write the log file {tmp_path / 'logdir' / 'mail.log'}" in ran.err
+
+
+# --- real callers -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def client_home(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
+    """The environment of a mail client run by the test: its own home, no rc files."""
+    home = tmp_path / "client"
+    home.mkdir()
+    return env | {"HOME": str(home), "MAILRC": "/dev/null", "LC_ALL": "C.UTF-8"}
+
+
+@pytest.mark.skipif(S_NAIL is None, reason="SKIPPED: s-nail is not installed")
+def test_s_nail_sends_through_the_command(server: SmtpServer, client_home: dict[str, str]) -> None:
+    run_mailsetup("aliases", "root=ops@acme.example", env=client_home)
+    body = "Grüße from mailx\n.\nline after a lone dot\n"
+    finished = subprocess.run(
+        [
+            str(S_NAIL), "-n", "-S", f"mta={SENDMAIL}", "-S", "sendcharsets=utf-8",
+            "-s", "Disk report", "-c", "bob@example.org", "-b", "hidden@example.org",
+            "root", "alice@example.org",
+        ],
+        input=body.encode(),
+        capture_output=True,
+        env=client_home,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert finished.returncode == 0, finished.stderr
+    got = arrived(server)
+    assert got.delivered.mail_from == LOGIN
+    assert got.delivered.rcpt_tos == [
+        "ops@acme.example", "alice@example.org", "bob@example.org", "hidden@example.org"
+    ]  # fmt: skip
+    assert got.message["To"] == "ops@acme.example, alice@example.org"
+    assert got.message["Cc"] == "bob@example.org"
+    assert b"hidden@example.org" not in got.delivered.data
+    assert got.message["Subject"] == "Disk report"
+    assert got.message["From"] == "Verification Codes <mfa@example.com>"
+    assert got.message.get_content().replace("\r\n", "\n") == body
+
+
+@pytest.mark.skipif(
+    not git_send_email(),
+    reason="SKIPPED: git send-email is not installed",
+)
+def test_git_send_email_sends_a_patch_through_the_command(
+    server: SmtpServer, client_home: dict[str, str], tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    git_env = client_home | {
+        "GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@acme.example",
+        "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@acme.example",
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }  # fmt: skip
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            [str(GIT), "-C", str(repo), *args], capture_output=True, env=git_env, text=True,
+            timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    repo.mkdir()
+    git("init", "-q")
+    (repo / "notes.txt").write_text("Grüße\n")
+    git("add", "notes.txt")
+    git("commit", "-q", "-m", "Add notes: ünïcode")
+    patch = Path(git("format-patch", "-1", "-o", str(tmp_path / "patches")).strip())
+    git(
+        "send-email", "--confirm=never", "--suppress-cc=all", f"--sendmail-cmd={SENDMAIL}",
+        "--to=list@example.org", "--bcc=hidden@example.org", str(patch),
+    )  # fmt: skip
+    got = arrived(server)
+    assert got.delivered.mail_from == LOGIN
+    assert got.delivered.rcpt_tos == ["list@example.org", "hidden@example.org"]
+    assert got.message["From"] == "Dev <mfa@example.com>"
+    assert got.message["Reply-To"] == "Dev <dev@acme.example>"
+    assert got.message["Subject"] == "[PATCH] Add notes: ünïcode"
+    assert got.message["Bcc"] is None and b"hidden@example.org" not in got.delivered.data
+    assert got.message["X-Mailer"].startswith("git-send-email")
+    sent_body = got.body.replace(b"\r\n", b"\n")
+    assert b"+Gr\xc3\xbc\xc3\x9fe\n" in sent_body  # the patch, 8-bit, unchanged
+    assert sent_body == body_of(patch.read_bytes())
+
+
+# --- the aliases command ----------------------------------------------------------------------
+
+
+def test_aliases_are_shown_set_and_removed(
+    server: SmtpServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    ran = run_mailsetup("aliases", env=env)
+    assert ran.code == 0
+    assert ran.lines[0].startswith("No aliases: mail to a local name such as root is refused")
+    ran = run_mailsetup("aliases", "root=ops@acme.example", "default=it@acme.example", env=env)
+    assert ran.lines == [
+        "default  ->  it@acme.example",
+        "root     ->  ops@acme.example",
+        "Log file: none (the system log only)",
+    ]
+    config = (tmp_path / "config" / "account.toml").read_text()
+    assert '[aliases]\ndefault = "it@acme.example"\nroot = "ops@acme.example"' in config
+    as_json = json.loads(run_mailsetup("aliases", "--unset", "default", "--json", env=env).out)
+    assert as_json == {
+        "status": "ok",
+        "config_path": str(tmp_path / "config" / "account.toml"),
+        "aliases": {"root": "ops@acme.example"},
+        "log": None,
+    }
+    shown = run_mailsetup("show", env=env)
+    assert "Aliases:          root -> ops@acme.example" in shown.lines
+    # A new save keeps them.
+    saved = run_mailsetup(
+        "save", "--smtp-mail", "other", "--display-name", "New Name", "--email", LOGIN,
+        "--server", "127.0.0.1", "--port", str(server.port), "--password-stdin",
+        env=env, stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    assert saved.code == 0, saved.err
+    assert "root -> ops@acme.example" in run_mailsetup("show", env=env).out
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["root"], "write NAME=ADDRESS"),
+        (["ro ot=a@b.example"], "is not a local name"),
+        (["root=not-an-address"], "is not an e-mail address"),
+        (["--unset", "nobody"], "there is no alias 'nobody'"),
+        (["--log", "relative.log"], "give an absolute path"),
+    ],
+)
+def test_aliases_refuses_what_cannot_work(
+    server: SmtpServer, env: dict[str, str], args: list[str], error: str
+) -> None:
+    ran = run_mailsetup("aliases", *args, env=env)
+    assert ran.code == 2
+    assert error in ran.err
+
+
+def test_aliases_without_an_account(env: dict[str, str]) -> None:
+    ran = run_mailsetup("aliases", "root=ops@acme.example", env=env)
+    assert ran.code == 3
+    assert "no saved account" in ran.err
+
+
+def test_a_log_file_is_made_for_its_writers(
+    server: SmtpServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "mail.log"
+    assert run_mailsetup("aliases", "--log", str(path), env=env).code == 0
+    assert path.exists() and path.stat().st_mode & 0o777 == 0o600  # the owner alone sends
+    assert f'log = "{path}"' in (tmp_path / "config" / "account.toml").read_text()
+    assert run_mailsetup("aliases", "--log", "none", env=env).code == 0
+    assert "log =" not in (tmp_path / "config" / "account.toml").read_text()
+    assert path.exists()  # kept: it is a record
