@@ -247,43 +247,7 @@ def run(
     session = SetupSession.at(options.config)
     try:
         return _send(state, session, options, stdin or sys.stdin.buffer)
-    except KeyboardInterrupt:
-        return state.end(Sysexit.EX_TEMPFAIL, "interrupted; the message was not sent")
-    except Exception as error:  # last resort: no traceback, which might carry a secret
-        text = session.secrets.redact(f"{type(error).__name__}: {error}")
-        return state.end(Sysexit.EX_SOFTWARE, f"internal error: {text}")
-
-
-def _send(state: Run, session: SetupSession, options: Options, stdin: BinaryIO) -> Sysexit:
-    try:
-        state.config = session.relay_config()
-    except StoreError as error:
-        code = Sysexit.EX_NOPERM if error.permission else Sysexit.EX_CONFIG
-        return state.end(code, f"cannot use the saved account: {error}")
-    account = state.config.account
-    state.fields["server"] = f"{account.server}:{account.port}"
-    state.fields["tls"] = "off" if account.transport_security is Security.NONE else "on"
-    state.fields["from"] = account.email
-    if options.sender_wish and options.sender_wish.lower() != account.email.lower():
-        state.fields["requested_from"] = _value(options.sender_wish)
-        state.note(f"the envelope sender is {account.email}, not {options.sender_wish}")
-    try:
-        message = read_message(stdin, dot_ends=options.dot_ends)
-    except Malformed as error:
-        return state.end(Sysexit.EX_DATAERR, f"not sent: {error}")
-    state.fields["mailsize"] = str(len(message))
-    wanted = [*options.recipients, *(["(-t)"] if options.from_headers else [])]
-    state.fields["recipients"] = _value(",".join(wanted))  # the resolved ones once known
-    handover = Handover(
-        message,
-        tuple(options.recipients),
-        from_headers=options.from_headers,
-        sender_wish=options.sender_wish,
-        full_name=options.full_name,
-    )
-    try:
-        outcome = asyncio.run(session.relay(handover, state.config))
-    except StoreError as error:  # the secret
+    except StoreError as error:  # the config, or the secret
         code = Sysexit.EX_NOPERM if error.permission else Sysexit.EX_CONFIG
         return state.end(code, f"cannot use the saved account: {error}")
     except UnknownLocalRecipient as error:
@@ -295,7 +259,36 @@ def _send(state: Run, session: SetupSession, options: Options, stdin: BinaryIO) 
         )
     except (Malformed, InvalidMessage) as error:
         return state.end(Sysexit.EX_DATAERR, f"not sent: {error}")
-    return _finish(state, outcome)
+    except KeyboardInterrupt:
+        return state.end(Sysexit.EX_TEMPFAIL, "interrupted; the message was not sent")
+    except Exception as error:  # last resort: no traceback, which might carry a secret
+        text = session.secrets.redact(f"{type(error).__name__}: {error}")
+        return state.end(Sysexit.EX_SOFTWARE, f"internal error: {text}")
+
+
+def _send(state: Run, session: SetupSession, options: Options, stdin: BinaryIO) -> Sysexit:
+    """Read, prepare and send the message, filling in its record as each fact is known; the
+    errors on the way are mapped to exit codes by `run`."""
+    state.config = session.sending_config()
+    account = state.config.account
+    state.fields["server"] = f"{account.server}:{account.port}"
+    state.fields["tls"] = "off" if account.transport_security is Security.NONE else "on"
+    state.fields["from"] = account.email
+    if options.sender_wish and options.sender_wish.lower() != account.email.lower():
+        state.fields["requested_from"] = _value(options.sender_wish)
+        state.note(f"the envelope sender is {account.email}, not {options.sender_wish}")
+    message = read_message(stdin, dot_ends=options.dot_ends)
+    state.fields["mailsize"] = str(len(message))
+    wanted = [*options.recipients, *(["(-t)"] if options.from_headers else [])]
+    state.fields["recipients"] = _value(",".join(wanted))  # the resolved ones once known
+    handover = Handover(
+        message,
+        tuple(options.recipients),
+        from_headers=options.from_headers,
+        sender_wish=options.sender_wish,
+        full_name=options.full_name,
+    )
+    return _finish(state, asyncio.run(session.relay(handover, state.config)))
 
 
 def _finish(state: Run, outcome: RelayOutcome) -> Sysexit:

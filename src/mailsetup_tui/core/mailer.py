@@ -171,16 +171,13 @@ class Mailer:
         partial success to hide.
         """
         self.message(to, subject, text, html)  # invalid input fails here, before connecting
-        built: list[EmailMessage] = []
 
-        def build(eight_bit: bool) -> bytes:
-            built.append(self.message(to, subject, text, html, eight_bit=eight_bit))
-            return built[-1].as_bytes()
+        def build(eight_bit: bool) -> tuple[bytes, str]:
+            message = self.message(to, subject, text, html, eight_bit=eight_bit)
+            return message.as_bytes(), str(message["Message-ID"])
 
         non_ascii = not (text.isascii() and (html or "").isascii())
-        return await self._deliver(
-            _recipients(to), build, non_ascii, lambda: built[0]["Message-ID"]
-        )
+        return await self._deliver(_recipients(to), build, non_ascii)
 
     async def relay_async(self, prepared: Prepared) -> Sent:
         """Send a message a local program handed over (the sendmail command), made ready by
@@ -188,32 +185,28 @@ class Mailer:
         quoted-printable otherwise. Same rules as `send_async`."""
         from mailsetup_tui.core.relay import to_seven_bit
 
-        def build(eight_bit: bool) -> bytes:
+        def build(eight_bit: bool) -> tuple[bytes, str]:
             if prepared.eight_bit and not eight_bit:
-                return to_seven_bit(prepared.message)
-            return prepared.message
+                return to_seven_bit(prepared.message), prepared.message_id
+            return prepared.message, prepared.message_id
 
-        recipients = _recipients(prepared.recipients)
-        return await self._deliver(
-            recipients, build, prepared.eight_bit, lambda: prepared.message_id
-        )
+        return await self._deliver(_recipients(prepared.recipients), build, prepared.eight_bit)
 
     async def _deliver(
         self,
         recipients: tuple[str, ...],
-        build: Callable[[bool], bytes],
+        build: Callable[[bool], tuple[bytes, str]],
         eight_bit_body: bool,
-        message_id: Callable[[], str],
     ) -> Sent:
         """One connection: log in, MAIL FROM the account, RCPT TO each recipient, DATA with
-        the bytes `build` makes (told whether the server takes 8-bit data)."""
-        final: list[tuple[int, str]] = []
-        size: list[int] = []
+        the message `build` makes (told whether the server takes 8-bit data) and its
+        Message-ID."""
+        accepted: list[tuple[str, int, str]] = []
+        """The Message-ID, the size and the server's reply of the message it took."""
 
         async def deliver(session: Session, smtp: SMTP) -> None:
             offers_8bit = smtp.supports_extension("8bitmime")
-            data = build(offers_8bit)
-            size.append(len(data))
+            data, message_id = build(offers_8bit)
             session.step = Step.MAIL_FROM
             _check_size(smtp, len(data), self.account.server)
             options = ["BODY=8BITMIME"] if offers_8bit and eight_bit_body else []
@@ -229,15 +222,15 @@ class Mailer:
                 session.step = Step.DATA
                 reply = await smtp.data(data)
                 session.log_reply("DATA", reply)
-                final.append((reply.code, session.heard(reply.message)))
+            text = " ".join(session.heard(reply.message).split())
+            accepted.append((message_id, len(data), f"{reply.code} {text}"))
 
         session = Session(self.account, await self._credential(), self.timeout, self.ca_file)
         result = await session.run(deliver)
         if result.failure is not None:
             raise SendError(result.failure)
-        code, text = final[0]
-        reply = f"{code} {' '.join(text.split())}"
-        return Sent(str(message_id()), recipients, result.elapsed, reply, size[0])
+        message_id, size, reply = accepted[0]
+        return Sent(message_id, recipients, result.elapsed, reply, size)
 
     async def _credential(self) -> str:
         """The password, or a current access token for Microsoft sign-in."""

@@ -196,13 +196,18 @@ def _resolve(wanted: Sequence[str], aliases: Mapping[str, str]) -> tuple[str, ..
     resolved: list[str] = []
     for address in wanted:
         if "@" not in address:
-            alias = aliases.get(address) or aliases.get(DEFAULT_ALIAS)
+            alias = _alias_of(address, aliases)
             if alias is None:
                 raise UnknownLocalRecipient(address)
             address = alias
         if address.lower() not in {r.lower() for r in resolved}:
             resolved.append(address)
     return tuple(resolved)
+
+
+def _alias_of(name: str, aliases: Mapping[str, str]) -> str | None:
+    """Where mail to the local `name` goes: its own alias, else the default one."""
+    return aliases.get(name) or aliases.get(DEFAULT_ALIAS)
 
 
 def _local_names_resolved(header: _Header, aliases: Mapping[str, str]) -> _Header:
@@ -216,7 +221,7 @@ def _local_names_resolved(header: _Header, aliases: Mapping[str, str]) -> _Heade
     fixed = []
     for name, address in pairs:
         if address and "@" not in address:
-            address = aliases.get(address) or aliases.get(DEFAULT_ALIAS) or address
+            address = _alias_of(address, aliases) or address
         fixed.append(formataddr((name, address)))
     return _make(header.name, ", ".join(fixed))
 

@@ -77,6 +77,7 @@ from mailsetup_tui.core.store import (
 )
 
 if TYPE_CHECKING:
+    from mailsetup_tui.core.mailer import Mailer
     from mailsetup_tui.core.relay import Handover
 
 __all__ = [
@@ -374,7 +375,7 @@ class SetupSession:
         saved = self.saved_or_none()
         if saved is None or saved.signin is not None or saved.email != account.email:
             raise NoPassword(account.email)
-        return await asyncio.to_thread(self.store.read_secret, saved)
+        return await self._read_secret(saved)
 
     async def _sign_in_for(self, account: Account, *, can_sign_in: bool) -> HeldSignIn | None:
         """The sign-in to test `account` with: the one held, else the stored one; None if a
@@ -387,12 +388,11 @@ class SetupSession:
             return None
         assert account.signin is not None
         try:
-            token = await asyncio.to_thread(self.store.read_secret, account)
+            token = await self._read_secret(account)
         except SecretError:
             if can_sign_in:
                 return None  # a new sign-in replaces what cannot be read
             raise
-        self.secrets.add(token)
         self.held = HeldSignIn(account.email, account.signin, token)
         return self.held
 
@@ -461,11 +461,8 @@ class SetupSession:
         `StoreError` when there is no saved account or its secret cannot be read,
         `InvalidMessage` for a bad recipient or subject.
         """
-        account = self.saved()
-        if account is None:
-            raise StoreError(f"no saved account at {self.config_path}; run mailsetup to set one up")
-        secret = await asyncio.to_thread(self.store.read_secret, account)
-        self.secrets.add(secret)
+        account = self.sending_config().account
+        secret = await self._read_secret(account)
         subject = subject or f"Message from {account.display_name}"
         return await self._send(account, secret, to, subject, text)
 
@@ -490,19 +487,10 @@ class SetupSession:
         *,
         test: bool = False,
     ) -> SendOutcome:
-        from mailsetup_tui.core.mailer import Mailer, SendError
+        from mailsetup_tui.core.mailer import SendError
 
-        held = self.held if self.held is not None and self.held.fits(account) else None
-        mailer = Mailer(
-            account,
-            secret,
-            timeout=self.timeout,
-            ca_file=self.trusted_cas(account),
-            tokens=held.tokens if held else None,
-            keep_refresh_token=lambda token: self._keep_refresh_token(account, token),
-        )
         try:
-            sent = await mailer.send_async(to, subject, text)
+            sent = await self._mailer(account, secret).send_async(to, subject, text)
         except InvalidMessage as error:
             if not test:
                 raise  # a script's bad recipient is a usage error
@@ -511,10 +499,10 @@ class SetupSession:
             return SendOutcome(None, error.failure, test_message=test)
         return SendOutcome(sent, test_message=test)
 
-    def relay_config(self) -> StoredConfig:
-        """The saved account the sendmail command sends through, with its aliases and log;
-        `StoreError` when there is none or it cannot be read (`.permission`: the running user
-        may not use it)."""
+    def sending_config(self) -> StoredConfig:
+        """The saved account to send through, with what travels with it (the sendmail
+        command's aliases and log); `StoreError` when there is none or it cannot be read
+        (`.permission`: the running user may not use it)."""
         config = self.store.load_config()
         if config is None:
             raise StoreError(f"no saved account at {self.config_path}; run mailsetup to set one up")
@@ -522,33 +510,45 @@ class SetupSession:
 
     async def relay(self, handover: Handover, config: StoredConfig) -> RelayOutcome:
         """Send a message a local program handed over (the sendmail command) through the
-        saved account (`relay_config`), made acceptable to its provider by `relay.prepare`
+        saved account (`sending_config`), made acceptable to its provider by `relay.prepare`
         (the config's aliases name local recipients).
 
         `relay.Malformed` or `relay.UnknownLocalRecipient` for the message, `InvalidMessage`
         for a recipient that is no address, `StoreError` when the secret cannot be read; every
         connection problem is an outcome.
         """
-        account = config.account
+        from mailsetup_tui.core.mailer import SendError
         from mailsetup_tui.core.relay import prepare  # only the sendmail command needs it
 
+        account = config.account
         prepared = prepare(handover, account, config.alias_map)
+        secret = await self._read_secret(account)
+        try:
+            sent = await self._mailer(account, secret).relay_async(prepared)
+        except SendError as error:
+            return RelayOutcome(prepared, None, error.failure)
+        return RelayOutcome(prepared, sent)
+
+    async def _read_secret(self, account: Account) -> str:
+        """The saved account's secret, read off the event loop (a keyring may be slow)."""
         secret = await asyncio.to_thread(self.store.read_secret, account)
         self.secrets.add(secret)
-        from mailsetup_tui.core.mailer import Mailer, SendError
+        return secret
 
-        mailer = Mailer(
+    def _mailer(self, account: Account, secret: str) -> Mailer:
+        """A mailer for `account`, using the sign-in held for it and storing a rotated
+        refresh token as the module docstring says."""
+        from mailsetup_tui.core.mailer import Mailer
+
+        held = self.held if self.held is not None and self.held.fits(account) else None
+        return Mailer(
             account,
             secret,
             timeout=self.timeout,
             ca_file=self.trusted_cas(account),
+            tokens=held.tokens if held else None,
             keep_refresh_token=lambda token: self._keep_refresh_token(account, token),
         )
-        try:
-            sent = await mailer.relay_async(prepared)
-        except SendError as error:
-            return RelayOutcome(prepared, None, error.failure)
-        return RelayOutcome(prepared, sent)
 
     def _keep_refresh_token(self, account: Account, token: str) -> None:
         self.secrets.add(token)

@@ -14,7 +14,7 @@ from pathlib import Path
 from mailsetup_tui.cli import ExitCode
 from mailsetup_tui.cli.context import Command, Context, UsageError
 from mailsetup_tui.cli.parser import add_json_option
-from mailsetup_tui.core.session import KEEP, Keep, StoredConfig, StoreError, alias_problem
+from mailsetup_tui.core.session import KEEP, Keep, StoredConfig, alias_problem
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,20 +41,13 @@ def run(context: Context) -> ExitCode:
     args, session = context.args, context.session
     changes = _changes(args.assignments)
     log = _log(args.log)
+    config = session.sending_config()
     if changes or args.unset or not isinstance(log, Keep):
-        config = session.saved_config()
-        if config is None:
-            raise StoreError(f"no saved account at {session.config_path}; save one first")
         aliases = config.alias_map
         for name in args.unset:
             if aliases.pop(name, None) is None:
                 raise UsageError(f"there is no alias {name!r}")
-        aliases |= changes
-        config = session.set_relay(aliases=aliases, log=log)
-    else:
-        config = session.saved_config()
-        if config is None:
-            raise StoreError(f"no saved account at {session.config_path}")
+        config = session.set_relay(aliases=aliases | changes, log=log)
     context.output.say(*_lines(config))
     context.output.emit_json(
         {
