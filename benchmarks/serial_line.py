@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from support.baselines import DIALOG_FORM
 from support.cli import mailsetup_env
 from support.terminal import Terminal
 
@@ -122,21 +123,19 @@ def mailsetup_result(env: dict[str, str], baud: int) -> Result:
 
 
 def dialog_result(env: dict[str, str], baud: int) -> Result:
-    argv: list[str | Path] = [
-        "dialog", "--title", "System E-mail Account Setup", "--form", "SMTP account", "20",
-        "76", "8",
-        "SMTP Mail", "1", "2", "Gmail", "1", "20", "46", "0",
-        "Display Name", "2", "2", "", "2", "20", "46", "0",
-        "Email", "3", "2", "", "3", "20", "46", "0",
-        "Password", "4", "2", "", "4", "20", "46", "0",
-        "SMTP Server Name", "5", "2", "smtp.gmail.com", "5", "20", "46", "0",
-        "SMTP Server Port", "6", "2", "587", "6", "20", "8", "0",
-    ]  # fmt: skip
     # dialog moves between fields with the cursor keys (Tab goes to its buttons), in the
     # form the terminal's terminfo entry names (a VT100 in keypad mode: ESC O B).
     down, up = ("\x1b[B", "\x1b[A") if env["TERM"] == "linux" else ("\x1bOB", "\x1bOA")
     return measure(
-        "dialog --form", argv, env, baud, "SMTP Server Port", "Display Name", down, down, up
+        "dialog --form",
+        [*DIALOG_FORM],
+        env,
+        baud,
+        "SMTP Server Port",
+        "Display Name",
+        down,
+        down,
+        up,
     )
 
 

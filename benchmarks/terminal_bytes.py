@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from support.baselines import DIALOG_FORM
 from support.terminal import Terminal
 
 MAILSETUP = Path(sys.executable).parent / "mailsetup"
@@ -134,18 +135,8 @@ def mailsetup(term_name: str, frugal: bool, idle: float, home: Path) -> Figures:
 
 
 def dialog(term_name: str, idle: float) -> Figures:
-    argv = [
-        "dialog", "--title", "System E-mail Account Setup", "--form", "SMTP account", "20", "76",
-        "8",
-        "SMTP Mail", "1", "2", "Gmail", "1", "20", "46", "0",
-        "Display Name", "2", "2", "", "2", "20", "46", "0",
-        "Email", "3", "2", "", "3", "20", "46", "0",
-        "Password", "4", "2", "", "4", "20", "46", "0",
-        "SMTP Server Name", "5", "2", "smtp.gmail.com", "5", "20", "46", "0",
-        "SMTP Server Port", "6", "2", "587", "6", "20", "8", "0",
-    ]  # fmt: skip
     env = {**os.environ, "TERM": term_name}
-    return measure("dialog --form", argv, env, "SMTP Mail", lambda term: None, None, idle)
+    return measure("dialog --form", DIALOG_FORM, env, "SMTP Mail", lambda term: None, None, idle)
 
 
 def seconds(byte_count: float, baud: int) -> str:
