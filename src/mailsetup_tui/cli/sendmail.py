@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import pwd
 import re
 import socket
 import sys
@@ -33,7 +32,7 @@ from mailsetup_tui.core.account import InvalidMessage
 from mailsetup_tui.core.outcomes import RelayOutcome
 from mailsetup_tui.core.providers import Security
 from mailsetup_tui.core.relay import Handover, Malformed, UnknownLocalRecipient
-from mailsetup_tui.core.session import SetupSession, StoredConfig, StoreError
+from mailsetup_tui.core.session import SetupSession, StoredConfig, StoreError, owner_name
 from mailsetup_tui.core.untrusted import shown
 
 SYSLOG_SOCKET = "/dev/log"
@@ -243,7 +242,7 @@ def run(
         from mailsetup_tui.cli.output import configure_logging
 
         configure_logging(True, err)
-    state.fields["caller"] = _caller()
+    state.fields["caller"] = owner_name(os.getuid())  # which service sent it: what logs are for
     session = SetupSession.at(options.config)
     try:
         return _send(state, session, options, stdin or sys.stdin.buffer)
@@ -356,15 +355,6 @@ def _value(text: str) -> str:
     """A caller's word for a log line: as it is, or quoted when it holds a space or a quote
     (so that one field never reads as two)."""
     return shown(text) if re.fullmatch(r"[^\s'\"]+", text) else _quoted(text)
-
-
-def _caller() -> str:
-    """The user who handed the message over: which service sent it is what a log is for."""
-    uid = os.getuid()
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

@@ -74,6 +74,7 @@ from mailsetup_tui.core.store import (
     StoreError,
     account_from_toml,
     alias_problem,
+    owner_name,
 )
 
 if TYPE_CHECKING:
@@ -100,6 +101,7 @@ __all__ = [
     "UnreadableSecret",
     "alias_problem",
     "ca_file_problem",
+    "owner_name",
 ]
 
 TEST_MESSAGE_SUBJECT = "mailsetup test message"

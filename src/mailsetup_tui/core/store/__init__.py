@@ -84,6 +84,7 @@ __all__ = [
     "atomic_write",
     "default_config_path",
     "ensure_private_dir",
+    "owner_name",
     "resolve_config",
     "resolve_config_path",
     "usable_keyring",
@@ -244,6 +245,15 @@ class AccountStore:
             permission=True,
         )
 
+    def _config_to_change(self) -> StoredConfig:
+        """The saved config, for its owner to change; `StoreError` for anyone else, or when
+        there is none."""
+        self.check_may_change()
+        config = self.load_config()
+        if config is None:
+            raise StoreError(f"no saved account at {self.path}; save one first")
+        return config
+
     def readers(self) -> Readers:
         config = self.load_config()
         if config is None:
@@ -257,10 +267,7 @@ class AccountStore:
         """Let the members of `group` use the account (None: nobody but its owner): the
         directory root:GROUP 0750, config and secret root:GROUP 0640, and the group recorded,
         so every later save keeps it."""
-        self.check_may_change()
-        config = self.load_config()
-        if config is None:
-            raise StoreError(f"no saved account at {self.path}; save one first")
+        config = self._config_to_change()
         if group is not None:
             gid = _group_id(group)
             if self._secrets(None).location(config.account.email).kind is SecretKind.KEYRING:
@@ -347,10 +354,7 @@ class AccountStore:
     ) -> StoredConfig:
         """Change what the sendmail command uses (its aliases, its log file), nothing else:
         the account and its secret stay as they are. Owner only."""
-        self.check_may_change()
-        config = self.load_config()
-        if config is None:
-            raise StoreError(f"no saved account at {self.path}; save one first")
+        config = self._config_to_change()
         if aliases is not None:
             config = replace(config, aliases=tuple(sorted(aliases.items())))
         gid = _group_id(config.group) if config.group is not None else None

@@ -194,18 +194,12 @@ class SecretStore:
                 f"the secret file {path} does not exist; {kind.remedy}", missing=True
             ) from None
         except OSError as error:
-            raise SecretError(
-                f"the secret file {path} cannot be read ({error.strerror})",
-                permission=isinstance(error, PermissionError),
-            ) from None
+            raise _unreadable(path, error) from None
         self._check_mode(info)
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except OSError as error:
-            raise SecretError(
-                f"the secret file {path} cannot be read ({error.strerror})",
-                permission=isinstance(error, PermissionError),
-            ) from None
+            raise _unreadable(path, error) from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError):
             raise SecretError(f"the secret file {path} is damaged; {kind.remedy}") from None
         return _parse_records(data)
@@ -305,6 +299,13 @@ def _record_table(record: Record) -> dict[str, Any]:
     if record.renewed is not None:
         table["renewed"] = record.renewed
     return table
+
+
+def _unreadable(path: Path, error: OSError) -> SecretError:
+    return SecretError(
+        f"the secret file {path} cannot be read ({error.strerror})",
+        permission=isinstance(error, PermissionError),
+    )
 
 
 def _parse_records(data: dict[str, Any]) -> list[Record]:
