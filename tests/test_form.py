@@ -9,14 +9,16 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Button, Input, Select, Static
+from textual.widgets import Input, Static
 
-from mailsetup_tui.core.account import Account
+from mailsetup_tui.core.account import Account, Field
 from mailsetup_tui.core.outcomes import MESSAGE_FAILED, MESSAGE_OK
 from mailsetup_tui.core.providers import ProviderId, Security
 from mailsetup_tui.core.store import KEYRING_SERVICE, AccountStore
 from mailsetup_tui.tui.account_form import AccountForm
+from mailsetup_tui.tui.action_button import ActionButton
 from mailsetup_tui.tui.app import MailSetupApp
+from mailsetup_tui.tui.choice import Choice
 from mailsetup_tui.tui.dialogs import ConfirmScreen, HelpScreen
 from mailsetup_tui.tui.setup_screen import SetupScreen
 
@@ -46,9 +48,8 @@ def text_of(app: MailSetupApp, selector: str) -> str:
     return str(app.setup_screen.query_one(selector, Static).render())
 
 
-def problem(app: MailSetupApp, widget_id: str) -> str:
-    line = app.setup_screen.query_one(f"#{widget_id}-problem", Static)
-    return str(line.render()) if line.has_class("-visible") else ""
+def problem(app: MailSetupApp, field: Field) -> str:
+    return app.setup_screen.form.problem_shown(field)
 
 
 async def fill_other(
@@ -135,7 +136,7 @@ async def test_presets_fill_and_disable_server_port_and_security(make_app: AppFa
         assert order == ["display-name", "email", "password", "test", "provider"]
         await pilot.press("y")
         assert field(app, "port").value == "465"
-        assert app.setup_screen.query_one("#security", Select).value is Security.TLS
+        assert app.setup_screen.query_one("#security", Choice).value is Security.TLS
 
 
 @pytest.mark.parametrize(
@@ -157,9 +158,9 @@ async def test_enter_opens_the_provider_list(make_app: AppFactory) -> None:
     app = make_app()
     async with running(app) as pilot:
         await pilot.press("enter")
-        assert app.setup_screen.query_one("#provider", Select).expanded
+        assert app.setup_screen.query_one("#provider", Choice).expanded
         await pilot.press("escape")
-        assert not app.setup_screen.query_one("#provider", Select).expanded
+        assert not app.setup_screen.query_one("#provider", Choice).expanded
 
 
 async def test_other_keeps_what_the_user_typed(make_app: AppFactory) -> None:
@@ -188,15 +189,15 @@ async def test_email_is_checked_against_the_provider_on_leaving(make_app: AppFac
     app = make_app()
     async with running(app) as pilot:
         await pilot.press("g", "tab", "tab", *"codes@example.com")
-        assert problem(app, "email") == ""  # not while typing
+        assert problem(app, Field.EMAIL) == ""  # not while typing
         await pilot.press("tab")
-        assert problem(app, "email") == (
+        assert problem(app, Field.EMAIL) == (
             "a Gmail address must end in @gmail.com (not @example.com); a Google Workspace "
             "address uses Other with smtp.gmail.com, port 587"
         )
         app.setup_screen.query_one("#provider").focus()
         await pilot.press("o")
-        assert problem(app, "email") == ""  # Other takes any domain
+        assert problem(app, Field.EMAIL) == ""  # Other takes any domain
 
 
 async def test_password_is_masked_and_revealed_briefly(make_app: AppFactory) -> None:
@@ -220,9 +221,9 @@ async def test_invalid_fields_are_marked_focused_and_nothing_is_sent(
     async with running(app) as pilot:
         await pilot.press("o", "tab", "tab", *"not-an-address", "ctrl+t")
         await pilot.pause()
-        assert problem(app, "display-name").startswith("enter the name")
-        assert problem(app, "email") != ""
-        assert problem(app, "server").startswith("enter the SMTP server")
+        assert problem(app, Field.DISPLAY_NAME).startswith("enter the name")
+        assert problem(app, Field.EMAIL) != ""
+        assert problem(app, Field.SERVER).startswith("enter the SMTP server")
         assert app.focused is not None and app.focused.id == "display-name"
         assert text_of(app, "#headline") == "Please correct the marked fields."
         assert not screen_of(app).testing
@@ -235,11 +236,11 @@ async def test_a_successful_test_shows_the_spec_message_and_enables_save(
     app = make_app()
     async with running(app) as pilot:
         await fill_other(pilot, starttls_server.port, typing=True)
-        assert app.setup_screen.query_one("#save", Button).disabled
+        assert app.setup_screen.query_one("#save", ActionButton).disabled
         await run_test_and_wait(pilot)
         assert text_of(app, "#headline") == MESSAGE_OK
         assert f"Login as {LOGIN} accepted over TLSv1." in text_of(app, "#detail")
-        assert not app.setup_screen.query_one("#save", Button).disabled
+        assert not app.setup_screen.query_one("#save", ActionButton).disabled
 
 
 @pytest.mark.parametrize(
@@ -282,7 +283,7 @@ async def test_each_failure_shows_the_spec_message_and_the_reason(
             detail = text_of(app, "#detail")
             assert reason in detail
             assert password not in detail
-            assert app.setup_screen.query_one("#save", Button).disabled
+            assert app.setup_screen.query_one("#save", ActionButton).disabled
 
 
 async def test_busy_test_cannot_be_started_twice_and_escape_cancels(
@@ -296,7 +297,7 @@ async def test_busy_test_cannot_be_started_twice_and_escape_cancels(
             await wait_until(lambda: server.connections == 1, pilot)
             screen = screen_of(app)
             assert screen.testing
-            assert str(app.setup_screen.query_one("#test", Button).label) == "Testing..."
+            assert str(app.setup_screen.query_one("#test", ActionButton).label) == "Testing..."
             await pilot.press("ctrl+t", "f2")
             await pilot.pause(0.2)
             assert server.connections == 1  # no second probe
@@ -308,7 +309,7 @@ async def test_busy_test_cannot_be_started_twice_and_escape_cancels(
             await wait_until(lambda: not screen.testing, pilot)
             assert text_of(app, "#headline") == "Test cancelled."
             await asyncio.wait_for(server.hangups.wait(), 2)
-            assert str(app.setup_screen.query_one("#test", Button).label) == "Test"
+            assert str(app.setup_screen.query_one("#test", ActionButton).label) == "Test"
 
 
 async def test_security_none_asks_before_sending_the_password_in_clear(
@@ -317,7 +318,7 @@ async def test_security_none_asks_before_sending_the_password_in_clear(
     app = make_app()
     async with running(app) as pilot:
         await fill_other(pilot, cleartext_auth_server.port)
-        app.setup_screen.query_one("#security", Select).value = Security.NONE
+        app.setup_screen.query_one("#security", Choice).value = Security.NONE
         await pilot.press("ctrl+t")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
@@ -342,7 +343,7 @@ async def test_save_is_gated_by_the_last_successful_test_and_any_edit(
     app = make_app()
     async with running(app) as pilot:
         await fill_other(pilot, starttls_server.port)
-        save = app.setup_screen.query_one("#save", Button)
+        save = app.setup_screen.query_one("#save", ActionButton)
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert not store.path.exists()  # no test yet: the key does nothing
@@ -407,7 +408,7 @@ async def test_store_error_is_shown_inline_and_nothing_is_half_written(
         await pilot.press("ctrl+s")
         await wait_until(lambda: text_of(app, "#headline") == "Not saved.", pilot)
         assert "cannot be written" in text_of(app, "#detail")
-        assert not app.setup_screen.query_one("#save", Button).disabled  # can retry
+        assert not app.setup_screen.query_one("#save", ActionButton).disabled  # can retry
     assert store.path.is_dir()
 
 
@@ -568,7 +569,7 @@ async def test_a_test_message_can_be_sent_after_a_successful_test(
     app = make_app()
     async with running(app) as pilot:
         await fill_other(pilot, starttls_server.port)
-        send = app.setup_screen.query_one("#send-test", Button)
+        send = app.setup_screen.query_one("#send-test", ActionButton)
         assert send.disabled
         await pilot.press("ctrl+n")
         await pilot.pause()

@@ -9,14 +9,16 @@ from collections.abc import Callable
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Button, Input, Select
+from textual.widgets import Input
 
 from mailsetup_tui.core import oauth
-from mailsetup_tui.core.account import AUTHORITY_HOST_ENV, SignInMethod
+from mailsetup_tui.core.account import AUTHORITY_HOST_ENV, Field, SignInMethod
 from mailsetup_tui.core.outcomes import MESSAGE_FAILED, MESSAGE_OK
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId
 from mailsetup_tui.core.store import KEYRING_SERVICE, AccountStore
+from mailsetup_tui.tui.action_button import ActionButton
 from mailsetup_tui.tui.app import MailSetupApp
+from mailsetup_tui.tui.choice import Choice
 from mailsetup_tui.tui.dialogs import DeviceCodeScreen, HelpScreen
 from test_form import AppFactory, field, running, text_of, wait_until
 
@@ -84,7 +86,7 @@ async def test_exchange_sign_in_test_save_and_send_end_to_end(
     shots: list[str] = []
     async with running(app) as pilot:
         await fill_exchange_with_sign_in(pilot)
-        assert not app.setup_screen.query_one("#password-row").display
+        assert not app.setup_screen.form.shows(Field.PASSWORD)
         assert app.setup_screen.form.values.signin is SignInMethod.MICROSOFT
         await pilot.press("ctrl+t")
         code_screen = await wait_for_code_screen(app, pilot)
@@ -99,7 +101,7 @@ async def test_exchange_sign_in_test_save_and_send_end_to_end(
         assert f"Signed in as {LOGIN}" in text_of(app, "#detail")
         (attempt,) = microsoft_server.handler.xoauth2  # type: ignore[attr-defined]
         assert attempt.accepted and attempt.encrypted
-        assert not app.setup_screen.query_one("#save", Button).disabled
+        assert not app.setup_screen.query_one("#save", ActionButton).disabled
 
         await pilot.press("ctrl+s")
         await wait_until(store.path.exists, pilot)
@@ -144,7 +146,7 @@ async def test_escape_cancels_the_sign_in_and_stops_polling(
         polls = len(auth_server.state.grants[0].polls)
         await asyncio.sleep(1.5)
         assert len(auth_server.state.grants[0].polls) == polls
-        assert app.setup_screen.query_one("#save", Button).disabled
+        assert app.setup_screen.query_one("#save", ActionButton).disabled
 
 
 @pytest.mark.parametrize(("outcome", "words"), [("declined", "declined"), ("expired", "expired")])
@@ -159,7 +161,7 @@ async def test_a_declined_or_expired_sign_in_is_a_plain_failure(
         await wait_for_result(app, pilot)
         assert text_of(app, "#headline") == MESSAGE_FAILED
         assert words in text_of(app, "#detail")
-        assert app.setup_screen.query_one("#save", Button).disabled
+        assert app.setup_screen.query_one("#save", ActionButton).disabled
 
 
 async def signed_in_and_saved(
@@ -189,7 +191,7 @@ async def test_a_saved_sign_in_is_loaded_and_refreshed_without_a_new_code(
     async with running(app) as pilot:
         await pilot.pause(0.2)  # the secret is read in a thread
         assert app.setup_screen.form.values.client_id == CLIENT_ID
-        assert app.setup_screen.query_one("#signin", Select).value is SignInMethod.MICROSOFT
+        assert app.setup_screen.query_one("#signin", Choice).value is SignInMethod.MICROSOFT
         await pilot.press("ctrl+t")
         await wait_for_result(app, pilot)
         assert text_of(app, "#headline") == MESSAGE_OK
@@ -230,7 +232,7 @@ async def test_hotmail_locks_the_tenant_and_gmail_offers_no_sign_in(make_app: Ap
         assert app.setup_screen.form.signin_method is SignInMethod.MICROSOFT
         tenant = field(app, "tenant")
         assert (tenant.value, tenant.disabled) == ("consumers", True)
-        assert app.setup_screen.query_one("#client-id-row").display
+        assert app.setup_screen.form.shows(Field.CLIENT_ID)
         await pilot.press("f1")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
@@ -239,10 +241,10 @@ async def test_hotmail_locks_the_tenant_and_gmail_offers_no_sign_in(make_app: Ap
         app.setup_screen.query_one("#provider").focus()
         await pilot.press("g")
         await pilot.pause()
-        signin = app.setup_screen.query_one("#signin", Select)
+        signin = app.setup_screen.query_one("#signin", Choice)
         assert (signin.value, signin.disabled) == (SignInMethod.PASSWORD, True)
-        assert app.setup_screen.query_one("#password-row").display
-        assert not app.setup_screen.query_one("#tenant-row").display
+        assert app.setup_screen.form.shows(Field.PASSWORD)
+        assert not app.setup_screen.form.shows(Field.TENANT)
         await pilot.press("e")  # back to Exchange: the tenant is the user's to type again
         await pilot.pause()
         assert not field(app, "tenant").disabled
@@ -253,9 +255,9 @@ async def test_a_typed_password_is_not_part_of_a_microsoft_sign_in(make_app: App
     async with running(app) as pilot:
         await pilot.press("tab", *"Codes", "tab", *LOGIN, "tab", "tab", *"s3cret")
         assert app.setup_screen.form.values.password == "s3cret"
-        app.setup_screen.query_one("#signin", Select).focus()
+        app.setup_screen.query_one("#signin", Choice).focus()
         await choose_microsoft_sign_in(pilot)
         assert app.setup_screen.form.values.password == ""
-        assert isinstance(app.focused, Select)
+        assert isinstance(app.focused, Choice)
         await pilot.press("tab")
         assert isinstance(app.focused, Input) and app.focused.id == "client-id"

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, Select
+from textual.widgets import Input
 
 from mailsetup_tui.core.account import SignInMethod
 from mailsetup_tui.core.oauth import DeviceCode
@@ -22,6 +22,7 @@ from mailsetup_tui.core.probe import FailureKind, ProbeFailure, ProbeResult, Ste
 from mailsetup_tui.core.session import SetupSession
 from mailsetup_tui.core.store import AccountStore
 from mailsetup_tui.tui.app import MailSetupApp
+from mailsetup_tui.tui.choice import Choice
 from mailsetup_tui.tui.dialogs import DeviceCodeScreen
 
 # Read, never written: no save happens in these tests, and a fixed path keeps the mode line
@@ -116,7 +117,7 @@ def test_monochrome(snap_compare: SnapCompare) -> None:
 async def fill_exchange_with_sign_in(pilot: Pilot[None]) -> None:
     screen = pilot.app.screen
     await pilot.pause()
-    screen.query_one("#signin", Select).value = SignInMethod.MICROSOFT
+    screen.query_one("#signin", Choice).value = SignInMethod.MICROSOFT
     for widget_id, value in {
         "display-name": "Acme Verification",
         "email": "codes@contoso.com",

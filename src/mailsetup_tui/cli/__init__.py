@@ -41,6 +41,9 @@ class ExitCode(IntEnum):
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Console-script entry point."""
+    from mailsetup_tui.startup import hold_collection
+
+    hold_collection()
     from mailsetup_tui.core.hardening import no_core_dumps
 
     no_core_dumps()  # every command may hold a password or a token in memory
@@ -103,11 +106,13 @@ def _run_command(context: Context) -> ExitCode:
     from mailsetup_tui.core.account import InvalidAccount
     from mailsetup_tui.core.session import InvalidMessage, NeedsSignIn, NoPassword, StoreError
     from mailsetup_tui.core.untrusted import shown
+    from mailsetup_tui.startup import release_collection
 
     output = context.output
     try:
         if not hasattr(context.args, "run"):
             return open_form(context)
+        release_collection()
         code: ExitCode = context.args.run(context)
         return code
     except UsageError as error:
@@ -147,8 +152,10 @@ def _run_command(context: Context) -> ExitCode:
 def open_form(context: Context) -> ExitCode:
     """No command: the full-screen form, or the line mode where the form cannot work."""
     from mailsetup_tui.plain import run_wizard, wants_plain
+    from mailsetup_tui.startup import release_collection
 
     if context.args.plain or wants_plain(os.environ, sys.stdin.isatty(), sys.stdout.isatty()):
+        release_collection()
         return run_wizard(context.session, stdin=sys.stdin, stdout=context.output.out)
     from mailsetup_tui.terminal.teletype import echo_off
 

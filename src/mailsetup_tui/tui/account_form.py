@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
-
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.events import DescendantBlur, DescendantFocus, Key
-from textual.geometry import Offset
+from textual.containers import Container
+from textual.events import DescendantBlur, DescendantFocus
+from textual.geometry import Offset, Size
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Input, Label, Select, Static
+from textual.widgets import Input, Label, Static
 
 from mailsetup_tui.core.account import (
     Account,
@@ -22,42 +20,22 @@ from mailsetup_tui.core.account import (
     default_authority_host,
 )
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security, provider
-
-T = TypeVar("T")
+from mailsetup_tui.tui.choice import Choice
 
 REVEAL_SECONDS = 5.0
 """How long Password stays readable after the reveal key: long enough to check, short enough
 that a walk-away does not leave it on screen."""
 
 
-class InitialSelect(Select[T]):
-    """A list where the first letter of an option picks it at once; Enter/Space opens it.
-
-    Over a serial line, one key instead of opening a list, moving and confirming saves three
-    screen updates. The options' first letters must differ.
-    """
-
-    def __init__(self, options: list[tuple[str, T]], **kwargs: Any) -> None:
-        super().__init__(options, **kwargs)
-        self.initials = {label[0].lower(): value for label, value in options}
-        assert len(self.initials) == len(options), "options must start with different letters"
-
-    def on_key(self, event: Key) -> None:
-        if self.expanded or event.character is None:
-            return
-        chosen = self.initials.get(event.character.lower())
-        if chosen is not None:
-            event.stop()
-            event.prevent_default()
-            self.value = chosen
-
-
 class TypingInput(Input):
-    """An Input that puts the terminal's cursor exactly at its typing position.
+    """A one-line Input that puts the terminal's cursor exactly at its typing position.
 
     Textual's own offset is one cell further at the end of the text (room it keeps for
     scrolling); with the terminal's cursor shown, as on limited terminals, that is one cell to
     the right of where the next character goes.
+
+    One line without borders comes from the stylesheet, not from Input's `compact`: that
+    sets its class before the field is mounted, a restyle of each field for nothing.
     """
 
     @property
@@ -66,8 +44,17 @@ class TypingInput(Input):
         return Offset(x + self._position_to_cell(self.cursor_position) - self.scroll_offset.x, y)
 
 
-class ProviderSelect(InitialSelect[ProviderId]):
-    """SMTP Mail: E, G, H, Y or O picks the provider."""
+class SpanningLine(Static):
+    """A line under a field, across both columns of the form's grid: a notice or a problem.
+
+    Textual gives an auto-height grid row the height its widgets need at the first column's
+    width, even for a widget that spans both: 18 cells, which wraps a sentence onto four
+    lines. This answers for the width the line really has.
+    """
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        spanned = container.width - self.styles.margin.width - self.styles.gutter.width
+        return super().get_content_height(container, viewport, max(spanned, width, 1))
 
 
 _INPUT_IDS = {
@@ -89,73 +76,71 @@ _MICROSOFT_ONLY = (Field.CLIENT_ID, Field.TENANT)
 
 
 def _field_row(field: Field, control: Widget) -> ComposeResult:
-    with Horizontal(classes="field", id=f"{_CONTROL_IDS[field]}-row"):
-        yield Label(str(field), classes="field-label")
-        yield control
-    yield Static("", classes="field-problem", id=f"{_CONTROL_IDS[field]}-problem", markup=False)
+    yield Label(str(field), classes="field-label", id=f"{_CONTROL_IDS[field]}-label")
+    yield control
 
 
-class AccountForm(Vertical, can_focus=False):
-    """The spec's fields in the spec's order, each with its label and a line for its problem."""
+class AccountForm(Container, can_focus=False):
+    """The spec's fields in the spec's order, each with its label, and its problem under it.
+
+    A two-column grid (styles/app.tcss) rather than a row container per field, and a problem
+    line mounted only when a field first has a problem: every widget is styled again at each
+    restyle, and fewer of them is most of what makes the form start fast.
+    """
 
     class Edited(Message):
         """Something on screen changed because the user changed it."""
 
     def compose(self) -> ComposeResult:
         options = [(entry.label, pid) for pid, entry in PROVIDERS.items()]
-        yield from _field_row(
-            Field.SMTP_MAIL,
-            ProviderSelect(options, allow_blank=False, compact=True, id="provider"),
-        )
-        yield Static("", id="provider-notice", markup=False)
+        yield from _field_row(Field.SMTP_MAIL, Choice(options, id="provider"))
+        yield SpanningLine("", id="provider-notice", markup=False)
         yield from _field_row(
             Field.DISPLAY_NAME,
             TypingInput(
                 placeholder="e.g. Acme Verification Codes",
                 max_length=78,
-                compact=True,
                 id="display-name",
             ),
         )
         yield from _field_row(
-            Field.EMAIL, TypingInput(placeholder="e.g. codes@example.com", compact=True, id="email")
+            Field.EMAIL, TypingInput(placeholder="e.g. codes@example.com", id="email")
         )
         yield from _field_row(
-            Field.SIGN_IN,
-            InitialSelect(
-                [(m.label, m) for m in SignInMethod], allow_blank=False, compact=True, id="signin"
-            ),
+            Field.SIGN_IN, Choice([(m.label, m) for m in SignInMethod], id="signin")
         )
         yield from _field_row(
             Field.PASSWORD,
-            TypingInput(
-                placeholder="the app password (hidden)", password=True, compact=True, id="password"
-            ),
+            TypingInput(placeholder="the app password (hidden)", password=True, id="password"),
         )
         yield from _field_row(
             Field.CLIENT_ID,
             TypingInput(
                 placeholder="Application (client) ID of your app registration",
-                compact=True,
                 id="client-id",
             ),
         )
         yield from _field_row(
             Field.TENANT,
-            TypingInput(
-                placeholder="Directory (tenant) ID, or a domain of it", compact=True, id="tenant"
-            ),
+            TypingInput(placeholder="Directory (tenant) ID, or a domain of it", id="tenant"),
         )
-        yield from _field_row(Field.SERVER, TypingInput(compact=True, id="server"))
+        # The first provider is a preset: its server fields start disabled, as _apply_provider
+        # would leave them, so that start-up does not restyle them a second time.
+        preset = provider(options[0][1]).is_preset
+        yield from _field_row(Field.SERVER, TypingInput(id="server", disabled=preset))
         yield from _field_row(
             Field.PORT,
-            TypingInput(type="integer", max_length=5, compact=True, id="port", restrict=r"\d*"),
+            TypingInput(
+                type="integer",
+                max_length=5,
+                id="port",
+                restrict=r"\d*",
+                disabled=preset,
+            ),
         )
         yield from _field_row(
             Field.SECURITY,
-            Select(
-                [(s.label, s) for s in Security], allow_blank=False, compact=True, id="security"
-            ),
+            Choice([(s.label, s) for s in Security], id="security", disabled=preset),
         )
 
     def on_mount(self) -> None:
@@ -174,7 +159,7 @@ class AccountForm(Vertical, can_focus=False):
 
     @property
     def provider_id(self) -> ProviderId:
-        value = self.query_one("#provider", ProviderSelect).value
+        value = self.query_one("#provider", Choice).value
         assert isinstance(value, ProviderId)
         return value
 
@@ -183,12 +168,12 @@ class AccountForm(Vertical, can_focus=False):
 
     @property
     def signin_method(self) -> SignInMethod:
-        value = self.query_one("#signin", Select).value
+        value = self.query_one("#signin", Choice).value
         return value if isinstance(value, SignInMethod) else SignInMethod.PASSWORD
 
     @property
     def values(self) -> AccountDraft:
-        security = self.query_one("#security", Select).value
+        security = self.query_one("#security", Choice).value
         microsoft = self.signin_method is SignInMethod.MICROSOFT
         return AccountDraft(
             provider_id=self.provider_id,
@@ -207,15 +192,15 @@ class AccountForm(Vertical, can_focus=False):
 
     def load(self, account: Account, password: str | None) -> None:
         """Fill the form from a saved account without it counting as an edit."""
-        with self.prevent(Input.Changed, Select.Changed):
-            self.query_one("#provider", ProviderSelect).value = account.provider_id
+        with self.prevent(Input.Changed, Choice.Changed):
+            self.query_one("#provider", Choice).value = account.provider_id
             self._input(Field.DISPLAY_NAME).value = account.display_name
             self._input(Field.EMAIL).value = account.email
             if password is not None:
                 self._input(Field.PASSWORD).value = password
             if account.provider_id is ProviderId.OTHER:
                 self._other_values = (account.server, str(account.port), account.security)
-            self.query_one("#signin", Select).value = account.signin_method
+            self.query_one("#signin", Choice).value = account.signin_method
             if account.signin is not None:
                 self._input(Field.CLIENT_ID).value = account.signin.client_id
                 self._input(Field.TENANT).value = account.signin.tenant
@@ -230,8 +215,8 @@ class AccountForm(Vertical, can_focus=False):
 
     # --- provider switching -----------------------------------------------------------------
 
-    @on(Select.Changed, "#provider")
-    def provider_chosen(self, event: Select.Changed) -> None:
+    @on(Choice.Changed, "#provider")
+    def provider_chosen(self, event: Choice.Changed) -> None:
         if isinstance(event.value, ProviderId):
             self._apply_provider(event.value, remember=True)
             if self._input(Field.EMAIL).value.strip():
@@ -239,10 +224,10 @@ class AccountForm(Vertical, can_focus=False):
 
     def _apply_provider(self, provider_id: ProviderId, *, remember: bool) -> None:
         server, port = self._input(Field.SERVER), self._input(Field.PORT)
-        security = self.query_one("#security", Select)
+        security = self.query_one("#security", Choice)
         entry = provider(provider_id)
         was_other = not server.disabled
-        with self.prevent(Input.Changed, Select.Changed):
+        with self.prevent(Input.Changed, Choice.Changed):
             if entry.is_preset:
                 if remember and was_other:
                     value = security.value
@@ -268,8 +253,8 @@ class AccountForm(Vertical, can_focus=False):
     ) -> None:
         """Sign-in is a choice only where Microsoft sign-in exists; a fixed tenant (Hotmail)
         is shown and locked, as the presets' server is."""
-        signin, tenant = self.query_one("#signin", Select), self._input(Field.TENANT)
-        with self.prevent(Input.Changed, Select.Changed):
+        signin, tenant = self.query_one("#signin", Choice), self._input(Field.TENANT)
+        with self.prevent(Input.Changed, Choice.Changed):
             if not offered:
                 signin.value = SignInMethod.PASSWORD
             if fixed_tenant is not None:
@@ -284,15 +269,22 @@ class AccountForm(Vertical, can_focus=False):
 
     def _show_signin_rows(self) -> None:
         microsoft = self.signin_method is SignInMethod.MICROSOFT
-        self.query_one("#password-row").display = not microsoft
+        self._show_row(Field.PASSWORD, not microsoft)
         for field in _MICROSOFT_ONLY:
-            self.query_one(f"#{_CONTROL_IDS[field]}-row").display = microsoft
-            if not microsoft:
-                self.show_problem(field, None)
-        if microsoft:
-            self.show_problem(Field.PASSWORD, None)
+            self._show_row(field, microsoft)
 
-    @on(Select.Changed, "#signin")
+    def _show_row(self, field: Field, shown: bool) -> None:
+        """Show or hide a field with its label; a hidden field has no problem to show."""
+        for part in self.query(f"#{_CONTROL_IDS[field]}-label, #{_CONTROL_IDS[field]}"):
+            part.display = shown
+        if not shown:
+            self.show_problem(field, None)
+
+    def shows(self, field: Field) -> bool:
+        """Whether `field` is on the form now (Password and the Microsoft fields take turns)."""
+        return self.query_one(f"#{_CONTROL_IDS[field]}").display
+
+    @on(Choice.Changed, "#signin")
     def signin_chosen(self) -> None:
         self._show_signin_rows()
 
@@ -314,23 +306,37 @@ class AccountForm(Vertical, can_focus=False):
             self.query_one(f"#{_CONTROL_IDS[problems[0].field]}").focus()
 
     def show_problem(self, field: Field, problem: FieldProblem | None) -> None:
-        line = self.query_one(f"#{_CONTROL_IDS[field]}-problem", Static)
+        control_id = _CONTROL_IDS[field]
+        lines = self.query(f"#{control_id}-problem").results(Static)
+        line = next(lines, None)
+        if line is None:
+            if problem is None:
+                return  # never had one: nothing to clear
+            line = SpanningLine(
+                "", classes="field-problem", id=f"{control_id}-problem", markup=False
+            )
+            self.mount(line, after=self.query_one(f"#{control_id}"))
         line.update(problem.message if problem else "")
         line.set_class(problem is not None, "-visible")
-        self.query_one(f"#{_CONTROL_IDS[field]}-row").set_class(problem is not None, "-invalid")
+        self.query_one(f"#{control_id}-label").set_class(problem is not None, "-invalid")
+
+    def problem_shown(self, field: Field) -> str:
+        """The problem shown under `field` now, or ""."""
+        line = next(self.query(f"#{_CONTROL_IDS[field]}-problem").results(Static), None)
+        return str(line.render()) if line is not None and line.has_class("-visible") else ""
 
     # --- focus -----------------------------------------------------------------------------
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
-        # A class on the row rather than :focus-within in the stylesheet: Textual 8.2 does not
-        # restyle the label beside a newly focused control for :focus-within, which left
-        # several labels marked as focused at once.
-        for row in self.query(".field"):
-            row.set_class(row in event.widget.ancestors, "-focused")
+        # The label is marked by a class: the focused control (or the open list inside it) is
+        # its sibling, which no selector can look back from.
+        focused = {f"{node.id}-label" for node in event.widget.ancestors_with_self if node.id}
+        for label in self.query(".field-label"):
+            label.set_class(label.id in focused, "-focused")
 
     def on_descendant_blur(self, event: DescendantBlur) -> None:
-        for row in event.widget.ancestors:
-            row.remove_class("-focused")
+        for label in self.query(".field-label.-focused"):
+            label.remove_class("-focused")
 
     # --- events -----------------------------------------------------------------------------
 
@@ -340,8 +346,8 @@ class AccountForm(Vertical, can_focus=False):
             self.check_fields(Field.EMAIL)
 
     @on(Input.Changed)
-    @on(Select.Changed)
-    def edited(self, event: Input.Changed | Select.Changed) -> None:
+    @on(Choice.Changed)
+    def edited(self, event: Input.Changed | Choice.Changed) -> None:
         event.stop()
         field = next((f for f, i in _CONTROL_IDS.items() if i == event.control.id), None)
         if field is not None and field is not Field.EMAIL:

@@ -15,6 +15,7 @@ from textual.dom import DOMNode
 from textual.widgets import Input
 
 from mailsetup_tui.core.session import SetupSession
+from mailsetup_tui.startup import release_collection
 from mailsetup_tui.terminal.driver import (
     FrugalLinuxDriver,
     frugal_enabled,
@@ -90,6 +91,10 @@ class MailSetupApp(App[None]):
 
     def get_default_screen(self) -> SetupScreen:
         return self.setup_screen
+
+    def on_ready(self) -> None:
+        """The first frame is on screen: start-up is over (see `mailsetup_tui.startup`)."""
+        release_collection()
 
     async def action_quit(self) -> None:
         self.setup_screen.request_quit()

@@ -11,12 +11,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Input, Static
 
 from mailsetup_tui.core.account import SignInMethod
 from mailsetup_tui.core.providers import Provider
 from mailsetup_tui.core.session import DeviceCode
 from mailsetup_tui.tui.account_form import TypingInput
+from mailsetup_tui.tui.action_button import ActionButton
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -37,17 +38,17 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(classes="dialog"):
             yield Static(self.question, classes="question", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button(self.yes_label, id="yes", compact=True)
-                yield Button(self.no_label, id="no", compact=True)
+                yield ActionButton(self.yes_label, id="yes")
+                yield ActionButton(self.no_label, id="no")
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()  # the safe answer is the default
+        self.query_one("#no", ActionButton).focus()  # the safe answer is the default
 
-    @on(Button.Pressed, "#yes")
+    @on(ActionButton.Pressed, "#yes")
     def yes_pressed(self) -> None:
         self.dismiss(True)
 
-    @on(Button.Pressed, "#no")
+    @on(ActionButton.Pressed, "#no")
     def no_pressed(self) -> None:
         self.dismiss(False)
 
@@ -71,7 +72,7 @@ class RecipientScreen(ModalScreen[str | None]):
                 classes="question",
                 markup=False,
             )
-            yield TypingInput(self.suggestion, id="recipient", compact=True)
+            yield TypingInput(self.suggestion, id="recipient")
 
     def on_mount(self) -> None:
         recipient = self.query_one("#recipient", Input)
@@ -193,8 +194,8 @@ def help_text(chosen: Provider, method: SignInMethod = SignInMethod.PASSWORD) ->
             [
                 _entry(
                     "SMTP Mail",
-                    "the mail service. Type E, G, H, Y or O to pick one; "
-                    "Enter or Space opens the list.",
+                    "the mail service. Type E, G, H, Y or O to pick one, or step with "
+                    "Left and Right; Enter or Space opens the list.",
                 ),
                 _entry("Display Name", "the sender name recipients see in the From line."),
                 _entry(

@@ -12,7 +12,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive, var
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from mailsetup_tui.core.account import Account, AccountDraft, SignInMethod
@@ -33,6 +33,7 @@ from mailsetup_tui.core.session import (
     UnreadableSecret,
 )
 from mailsetup_tui.tui.account_form import AccountForm
+from mailsetup_tui.tui.action_button import ActionButton
 from mailsetup_tui.tui.dialogs import ConfirmScreen, DeviceCodeScreen, HelpScreen, RecipientScreen
 from mailsetup_tui.tui.result_panel import ResultPanel
 
@@ -117,9 +118,9 @@ class SetupScreen(Screen[None]):
         yield Static("", id="banner", markup=False)
         yield AccountForm(id="form")
         with Horizontal(id="buttons"):
-            yield Button("Test", id="test", compact=True)
-            yield Button("Save", id="save", compact=True, disabled=True)
-            yield Button("Send test", id="send-test", compact=True, disabled=True)
+            yield ActionButton("Test", id="test")
+            yield ActionButton("Save", id="save", disabled=True)
+            yield ActionButton("Send test", id="send-test", disabled=True)
         yield ResultPanel(id="result")
         yield Footer(show_command_palette=False, compact=True)
 
@@ -204,11 +205,11 @@ class SetupScreen(Screen[None]):
 
     def _sync_save_button(self) -> None:
         # Sending a test message needs the same thing as saving: these values passed a test.
-        self.query_one("#save", Button).disabled = not self.save_ready
-        self.query_one("#send-test", Button).disabled = not self.save_ready
+        self.query_one("#save", ActionButton).disabled = not self.save_ready
+        self.query_one("#send-test", ActionButton).disabled = not self.save_ready
 
     def watch_testing(self, testing: bool) -> None:
-        button = self.query_one("#test", Button)
+        button = self.query_one("#test", ActionButton)
         button.label = "Testing..." if testing else "Test"
         button.set_class(testing, "-busy")
 
@@ -242,7 +243,7 @@ class SetupScreen(Screen[None]):
 
     # --- Test -------------------------------------------------------------------------------
 
-    @on(Button.Pressed, "#test")
+    @on(ActionButton.Pressed, "#test")
     def test_pressed(self) -> None:
         self.action_test()
 
@@ -320,7 +321,7 @@ class SetupScreen(Screen[None]):
 
     # --- Save -------------------------------------------------------------------------------
 
-    @on(Button.Pressed, "#save")
+    @on(ActionButton.Pressed, "#save")
     def save_pressed(self) -> None:
         self.action_save()
 
@@ -345,7 +346,7 @@ class SetupScreen(Screen[None]):
         values = self._ready_tested_values()
         if values is None:
             return
-        self.query_one("#save", Button).disabled = True
+        self.query_one("#save", ActionButton).disabled = True
         self._run_save(values)
 
     @work(thread=True, group="save", exit_on_error=False)
@@ -370,7 +371,7 @@ class SetupScreen(Screen[None]):
 
     # --- Send test message --------------------------------------------------------------------
 
-    @on(Button.Pressed, "#send-test")
+    @on(ActionButton.Pressed, "#send-test")
     def send_test_pressed(self) -> None:
         self.action_send_test()
 

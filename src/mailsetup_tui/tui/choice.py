@@ -1,0 +1,173 @@
+"""A one-line choice among a few fixed options: the form's light stand-in for Textual's Select.
+
+A Select is seven widgets (the current value, its label, two arrows, an option list with its
+scroll bars), and Textual styles every one of them again at each restyle: the form's three
+Selects were a quarter of its widgets and the largest part of its start-up. The form's choices
+are two to five fixed options, so one widget that draws the chosen option is enough; the list
+is built only when someone opens it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+from textual import events, on
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import OptionList
+
+T = TypeVar("T")
+
+
+class ChoiceList(OptionList):
+    """The open list of a `Choice`, drawn over the rows below it and gone when it loses focus."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close the list", show=False),
+    ]
+
+    class Closed(Message):
+        """The list closed without a pick; `refocus` is False when focus already moved on."""
+
+        def __init__(self, refocus: bool) -> None:
+            super().__init__()
+            self.refocus = refocus
+
+    def action_close(self) -> None:
+        self.post_message(self.Closed(refocus=True))
+
+    def _on_blur(self, event: events.Blur) -> None:
+        self.post_message(self.Closed(refocus=False))
+
+
+class Choice(Widget, Generic[T], can_focus=True):
+    """The chosen option on one line. Its first letter picks an option at once, Left and Right
+    step through them, and Enter, Space, Up or Down open the list.
+
+    Over a serial line one key, instead of opening a list, moving and confirming, saves three
+    screen updates; that is why the options' first letters must differ.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter,space,down,up", "open", "Open the list", show=False),
+        Binding("left", "step(-1)", "Previous option", show=False),
+        Binding("right", "step(1)", "Next option", show=False),
+    ]
+
+    expanded = reactive(False, layout=False)
+    """The list is open."""
+
+    class Changed(Message):
+        """The value changed (by the user, or by code outside a `prevent` block)."""
+
+        def __init__(self, choice: Choice[Any], value: Any) -> None:
+            super().__init__()
+            self.choice = choice
+            self.value = value
+
+        @property
+        def control(self) -> Choice[Any]:
+            return self.choice
+
+    def __init__(
+        self,
+        options: Sequence[tuple[str, T]],
+        *,
+        id: str | None = None,  # noqa: A002 (the name every Textual widget takes)
+        disabled: bool = False,
+    ) -> None:
+        super().__init__(id=id, disabled=disabled)
+        self.options = tuple(options)
+        self.initials = {label[0].lower(): value for label, value in self.options}
+        assert len(self.initials) == len(self.options), "options must start with different letters"
+        self._value = self.options[0][1]
+
+    @property
+    def value(self) -> T:
+        """The chosen option's value."""
+        return self._value
+
+    @value.setter
+    def value(self, value: T) -> None:
+        """Choose `value`, posting `Changed` if it is another, as a user's pick does."""
+        if value not in (option_value for _, option_value in self.options):
+            raise ValueError(f"{value!r} is not one of this choice's options")
+        if value == self._value:
+            return
+        self._value = value
+        self.refresh()
+        self.post_message(self.Changed(self, value))
+
+    @property
+    def label(self) -> str:
+        return next(label for label, value in self.options if value == self.value)
+
+    def render(self) -> Content:
+        arrow = " ▼"
+        width = max(self.content_size.width - len(arrow), 0)
+        return Content(self.label[:width].ljust(width) + arrow)
+
+    def on_key(self, event: events.Key) -> None:
+        """A letter picks its option, with the list open (keys there come up to here) or not."""
+        if event.character is None:
+            return
+        chosen = self.initials.get(event.character.lower())
+        if chosen is not None:
+            event.stop()
+            event.prevent_default()
+            self.value = chosen
+            if self.expanded:
+                self.expanded = False
+                self.focus()
+
+    def on_click(self, event: events.Click) -> None:
+        event.stop()
+        self.expanded = not self.expanded
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # With the list open, the arrows move in the list (it has them first); Left and Right
+        # changing the value under it would leave it showing a choice that is not made.
+        return not (self.expanded and action in {"step", "open"})
+
+    def action_step(self, step: int) -> None:
+        values = [value for _, value in self.options]
+        index = values.index(self.value) + step
+        if 0 <= index < len(values):
+            self.value = values[index]
+
+    def action_open(self) -> None:
+        self.expanded = True
+
+    def watch_expanded(self, expanded: bool) -> None:
+        self.set_class(expanded, "-expanded")
+        if not expanded:
+            return
+        if not self.children:
+            self.mount(ChoiceList(*(label for label, _ in self.options)))
+        listing = self.query_one(ChoiceList)
+        # Under the field and as wide as it is, brackets included where there are any: the
+        # list is a child, so it starts inside them unless moved back over them.
+        listing.styles.offset = (-self.styles.gutter.left, 1)
+        listing.styles.width = self.outer_size.width
+        listing.highlighted = next(
+            index for index, (_, value) in enumerate(self.options) if value == self.value
+        )
+        listing.focus(scroll_visible=False)
+
+    @on(ChoiceList.OptionSelected)
+    def _option_picked(self, event: ChoiceList.OptionSelected) -> None:
+        event.stop()
+        self.value = self.options[event.option_index][1]
+        self.expanded = False
+        self.focus()
+
+    @on(ChoiceList.Closed)
+    def _list_closed(self, event: ChoiceList.Closed) -> None:
+        event.stop()
+        self.expanded = False
+        if event.refocus:
+            self.focus()
