@@ -13,12 +13,12 @@ from textual.widgets import Input, Static
 
 from mailsetup_tui.core.account import Account, Field
 from mailsetup_tui.core.outcomes import MESSAGE_FAILED, MESSAGE_OK
-from mailsetup_tui.core.providers import ProviderId, Security
+from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security
 from mailsetup_tui.core.store import KEYRING_SERVICE, AccountStore
 from mailsetup_tui.tui.account_form import AccountForm
 from mailsetup_tui.tui.action_button import ActionButton
 from mailsetup_tui.tui.app import MailSetupApp
-from mailsetup_tui.tui.choice import Choice
+from mailsetup_tui.tui.choice import Choice, ChoiceList
 from mailsetup_tui.tui.dialogs import ConfirmScreen, HelpScreen
 from mailsetup_tui.tui.setup_screen import SetupScreen
 
@@ -38,6 +38,10 @@ async def running(app: MailSetupApp) -> AsyncIterator[Pilot[None]]:
 
 def screen_of(app: MailSetupApp) -> SetupScreen:
     return app.setup_screen
+
+
+def chosen_provider(app: MailSetupApp) -> ProviderId:
+    return app.setup_screen.form.provider_id
 
 
 def field(app: MailSetupApp, widget_id: str) -> Input:
@@ -157,10 +161,72 @@ async def test_first_letter_selects_the_provider(
 async def test_enter_opens_the_provider_list(make_app: AppFactory) -> None:
     app = make_app()
     async with running(app) as pilot:
+        choice = app.setup_screen.query_one("#provider", Choice)
         await pilot.press("enter")
-        assert app.setup_screen.query_one("#provider", Choice).expanded
+        assert choice.expanded
+        listing = choice.query_one(ChoiceList)
+        assert app.focused is listing
+        # Open under the field, over the rows below, as wide as the field.
+        assert listing.region.y == choice.region.y + 1
+        assert (listing.region.x, listing.region.width) == (choice.region.x, choice.region.width)
         await pilot.press("escape")
-        assert not app.setup_screen.query_one("#provider", Choice).expanded
+        assert not choice.expanded
+        assert not listing.display
+        assert app.focused is choice
+        assert chosen_provider(app) is ProviderId.EXCHANGE  # Escape picks nothing
+
+
+async def test_the_list_picks_by_arrows_and_enter_or_by_letter(make_app: AppFactory) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        choice = app.setup_screen.query_one("#provider", Choice)
+        await pilot.press("enter", "down", "down", "enter")
+        assert chosen_provider(app) is ProviderId.HOTMAIL
+        assert not choice.expanded and app.focused is choice
+        await pilot.press("space")
+        assert choice.query_one(ChoiceList).highlighted == 2  # opens at the current choice
+        await pilot.press("y")  # a letter in the open list picks and closes it
+        assert chosen_provider(app) is ProviderId.YAHOO
+        assert not choice.expanded and app.focused is choice
+
+
+async def test_left_and_right_step_through_the_options(make_app: AppFactory) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await pilot.press("left")  # already the first: stays
+        assert chosen_provider(app) is ProviderId.EXCHANGE
+        await pilot.press("right", "right")
+        assert field(app, "server").value == PROVIDERS[ProviderId.HOTMAIL].server
+        await pilot.press("right", "right", "right")  # past the last: stays on Other
+        assert chosen_provider(app) is ProviderId.OTHER
+        assert not field(app, "server").disabled
+        await pilot.press("left")
+        assert chosen_provider(app) is ProviderId.YAHOO
+
+
+async def test_a_click_opens_the_list_and_picks(make_app: AppFactory) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        choice = app.setup_screen.query_one("#provider", Choice)
+        await pilot.click(choice)
+        assert choice.expanded
+        await pilot.click(ChoiceList, offset=(2, 2))  # the second option, under the top edge
+        await pilot.pause()
+        assert chosen_provider(app) is ProviderId.GMAIL
+        assert not choice.expanded
+
+
+async def test_a_disabled_choice_takes_no_focus_and_no_keys(make_app: AppFactory) -> None:
+    app = make_app()
+    async with running(app) as pilot:
+        await pilot.press("g")  # a preset: Security is fixed
+        security = app.setup_screen.query_one("#security", Choice)
+        assert security.disabled
+        security.focus()
+        await pilot.pause()
+        assert app.focused is not security
+        with pytest.raises(ValueError, match="not one of this choice's options"):
+            security.value = ProviderId.GMAIL
 
 
 async def test_other_keeps_what_the_user_typed(make_app: AppFactory) -> None:
@@ -190,11 +256,18 @@ async def test_email_is_checked_against_the_provider_on_leaving(make_app: AppFac
     async with running(app) as pilot:
         await pilot.press("g", "tab", "tab", *"codes@example.com")
         assert problem(app, Field.EMAIL) == ""  # not while typing
+        assert not app.setup_screen.query("#email-problem")  # a problem line is made when needed
         await pilot.press("tab")
         assert problem(app, Field.EMAIL) == (
             "a Gmail address must end in @gmail.com (not @example.com); a Google Workspace "
             "address uses Other with smtp.gmail.com, port 587"
         )
+        # Under the field, wrapped at the field's left edge, pushing the next field down.
+        await pilot.pause()
+        line, email = app.setup_screen.query_one("#email-problem"), field(app, "email")
+        assert (line.region.x, line.region.y) == (email.region.x, email.region.bottom)
+        assert line.region.height == 3  # 125 characters in the 60 columns right of the labels
+        assert app.setup_screen.query_one("#signin-label").region.y == line.region.bottom
         app.setup_screen.query_one("#provider").focus()
         await pilot.press("o")
         assert problem(app, Field.EMAIL) == ""  # Other takes any domain

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Container
@@ -37,6 +39,12 @@ class TypingInput(Input):
     One line without borders comes from the stylesheet, not from Input's `compact`: that
     sets its class before the field is mounted, a restyle of each field for nothing.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The values are checked by core.account's rules, never by Input's validators; its
+        # validation would only set -valid on each field's first change, another restyle.
+        self.validate_on = set()
 
     @property
     def cursor_screen_offset(self) -> Offset:
@@ -93,8 +101,16 @@ class AccountForm(Container, can_focus=False):
 
     def compose(self) -> ComposeResult:
         options = [(entry.label, pid) for pid, entry in PROVIDERS.items()]
+        # Everything starts as _apply_provider leaves it for the first provider (its notice
+        # shown, a preset's server fields disabled): each change after mounting is a restyle.
+        first = provider(options[0][1])
         yield from _field_row(Field.SMTP_MAIL, Choice(options, id="provider"))
-        yield SpanningLine("", id="provider-notice", markup=False)
+        yield SpanningLine(
+            first.notice or "",
+            id="provider-notice",
+            classes="-visible" if first.notice else "",
+            markup=False,
+        )
         yield from _field_row(
             Field.DISPLAY_NAME,
             TypingInput(
@@ -124,9 +140,7 @@ class AccountForm(Container, can_focus=False):
             Field.TENANT,
             TypingInput(placeholder="Directory (tenant) ID, or a domain of it", id="tenant"),
         )
-        # The first provider is a preset: its server fields start disabled, as _apply_provider
-        # would leave them, so that start-up does not restyle them a second time.
-        preset = provider(options[0][1]).is_preset
+        preset = first.is_preset
         yield from _field_row(Field.SERVER, TypingInput(id="server", disabled=preset))
         yield from _field_row(
             Field.PORT,
@@ -307,8 +321,7 @@ class AccountForm(Container, can_focus=False):
 
     def show_problem(self, field: Field, problem: FieldProblem | None) -> None:
         control_id = _CONTROL_IDS[field]
-        lines = self.query(f"#{control_id}-problem").results(Static)
-        line = next(lines, None)
+        line = next(self.query(f"#{control_id}-problem").results(Static), None)
         if line is None:
             if problem is None:
                 return  # never had one: nothing to clear

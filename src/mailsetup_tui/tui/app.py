@@ -39,7 +39,7 @@ async def _settle(nodes: list[DOMNode], rounds: int = 3) -> None:
     """Wait until `nodes` have handled everything queued for them so far.
 
     A callback queued behind a node's pending messages runs once they are handled. Handlers
-    post further messages (a key makes a Select post Changed, which bubbles to the form), so
+    post further messages (a key makes a Choice post Changed, which bubbles to the form), so
     a few rounds let one key's consequences finish: two are needed for a provider change,
     the third is margin.
     """

@@ -1,0 +1,53 @@
+"""Start-up without the garbage collector (mailsetup_tui.startup): off from the entry point,
+back on, with what start-up built frozen, once a command runs or the form is on screen."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from mailsetup_tui import startup
+from mailsetup_tui.cli import ExitCode, run
+from test_form import AppFactory, running
+
+
+@pytest.fixture
+def collection_held() -> Iterator[None]:
+    """`hold_collection` as the entry point calls it; afterwards the test process collects as
+    before and nothing it made stays frozen."""
+    startup.hold_collection()
+    try:
+        yield
+    finally:
+        startup.release_collection()
+        gc.unfreeze()
+        gc.enable()
+
+
+def test_release_does_nothing_where_hold_did_not_stop_collection() -> None:
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    startup.release_collection()
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen
+
+
+@pytest.mark.usefixtures("collection_held")
+def test_a_command_runs_with_collection_back_on() -> None:
+    assert not gc.isenabled()
+    assert run(["show", "--config", "/nonexistent/mailsetup.toml"]) == ExitCode.STORE
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > 0  # what start-up built is left out of later collections
+
+
+@pytest.mark.usefixtures("collection_held")
+async def test_the_form_turns_collection_back_on_once_it_is_on_screen(
+    make_app: AppFactory,
+) -> None:
+    assert not gc.isenabled()
+    app = make_app()
+    async with running(app):
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > 0
