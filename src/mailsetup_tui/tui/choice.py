@@ -40,7 +40,7 @@ class ChoiceList(OptionList):
     def action_close(self) -> None:
         self.post_message(self.Closed(refocus=True))
 
-    def _on_blur(self, event: events.Blur) -> None:
+    def on_blur(self, event: events.Blur) -> None:
         self.post_message(self.Closed(refocus=False))
 
 
