@@ -94,7 +94,7 @@ class MailSetupApp(App[None]):
 
     def on_ready(self) -> None:
         """The first frame is on screen: start-up is over (see `mailsetup_tui.startup`)."""
-        release_collection()
+        release_collection(settle=True)
 
     async def action_quit(self) -> None:
         self.setup_screen.request_quit()
