@@ -12,7 +12,7 @@ import pytest
 
 from mailsetup_tui import startup
 from mailsetup_tui.cli import ExitCode, run
-from test_form import AppFactory, running
+from test_form import AppFactory, running, wait_until
 
 
 class _Cycle:
@@ -61,7 +61,7 @@ async def test_the_form_turns_collection_back_on_once_it_is_on_screen(
     collected = weakref.ref(garbage)
     del garbage
     app = make_app()
-    async with running(app):
-        assert gc.isenabled()
+    async with running(app) as pilot:
+        await wait_until(gc.isenabled, pilot, seconds=5)  # a moment after the first frame
         assert gc.get_freeze_count() > 0  # what start-up built is left out of collections
         assert collected() is None  # start-up's garbage was collected, not frozen in place

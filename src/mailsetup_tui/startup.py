@@ -5,9 +5,9 @@ that live as long as the process: modules, classes, the parser, the form's widge
 styles. The collector would walk them again and again (a full collection of them alone took
 about 15 ms, a tenth of the form's start-up) and free nothing. So it is off from the entry
 point until then. A command then simply collects as usual: it ends in a moment. The form
-stays for minutes, so once it is on screen one full collection frees what start-up threw
-away (a few thousand objects), and what survives is frozen out of the collector's walks for
-good (`gc.freeze`); collection goes on as usual for what comes after.
+stays for minutes, so a moment after its first frame one full collection frees what start-up
+threw away (a few thousand objects), and what survives is frozen out of the collector's walks
+for good (`gc.freeze`); collection goes on as usual for what comes after.
 """
 
 from __future__ import annotations

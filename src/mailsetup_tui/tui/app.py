@@ -50,6 +50,10 @@ async def _settle(nodes: list[DOMNode], rounds: int = 3) -> None:
                 await handled.wait()
 
 
+SETTLE_AFTER_SECONDS = 0.5
+"""How long after the first frame start-up's garbage is collected (see `on_ready`)."""
+
+
 class MailSetupApp(App[None]):
     """`mailsetup` with no command."""
 
@@ -93,8 +97,10 @@ class MailSetupApp(App[None]):
         return self.setup_screen
 
     def on_ready(self) -> None:
-        """The first frame is on screen: start-up is over (see `mailsetup_tui.startup`)."""
-        release_collection(settle=True)
+        """The first frame is drawn: start-up is over (see `mailsetup_tui.startup`). The full
+        collection that ends it waits a moment: it holds the interpreter for some 20 ms, and
+        the first frame may still be on its way out through the driver's writer thread."""
+        self.set_timer(SETTLE_AFTER_SECONDS, lambda: release_collection(settle=True))
 
     async def action_quit(self) -> None:
         self.setup_screen.request_quit()
