@@ -227,6 +227,7 @@ async def test_hotmail_locks_the_tenant_and_gmail_offers_no_sign_in(make_app: Ap
     app = make_app()
     async with running(app) as pilot:
         await pilot.press("h")
+        assert not app.setup_screen.query("#client-id, #tenant")  # made when first needed
         await pilot.press("tab", "tab", "tab", "m")  # the first letter picks, as on SMTP Mail
         await pilot.pause()
         assert app.setup_screen.form.signin_method is SignInMethod.MICROSOFT

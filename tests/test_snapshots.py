@@ -118,6 +118,7 @@ async def fill_exchange_with_sign_in(pilot: Pilot[None]) -> None:
     screen = pilot.app.screen
     await pilot.pause()
     screen.query_one("#signin", Choice).value = SignInMethod.MICROSOFT
+    await pilot.pause()  # Client ID and Tenant are made when the choice's message arrives
     for widget_id, value in {
         "display-name": "Acme Verification",
         "email": "codes@contoso.com",

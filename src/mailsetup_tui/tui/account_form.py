@@ -45,6 +45,8 @@ class TypingInput(Input):
         # The values are checked by core.account's rules, never by Input's validators; its
         # validation would only set -valid on each field's first change, another restyle.
         self.validate_on = set()
+        # A blinking cursor repaints twice a second: bytes on a serial line for nothing.
+        self.set_reactive(Input.cursor_blink, False)
 
     @property
     def cursor_screen_offset(self) -> Offset:
@@ -129,17 +131,7 @@ class AccountForm(Container, can_focus=False):
             Field.PASSWORD,
             TypingInput(placeholder="the app password (hidden)", password=True, id="password"),
         )
-        yield from _field_row(
-            Field.CLIENT_ID,
-            TypingInput(
-                placeholder="Application (client) ID of your app registration",
-                id="client-id",
-            ),
-        )
-        yield from _field_row(
-            Field.TENANT,
-            TypingInput(placeholder="Directory (tenant) ID, or a domain of it", id="tenant"),
-        )
+        # Client ID and Tenant come after Password when Microsoft sign-in is first chosen.
         preset = first.is_preset
         yield from _field_row(Field.SERVER, TypingInput(id="server", disabled=preset))
         yield from _field_row(
@@ -158,9 +150,6 @@ class AccountForm(Container, can_focus=False):
         )
 
     def on_mount(self) -> None:
-        # A blinking cursor repaints twice a second: bytes on a serial line for nothing.
-        for field in self.query(Input):
-            field.cursor_blink = False
         self._other_values = ("", "", Security.AUTO)
         """What the user typed for Other, restored when they come back to it."""
         self._own_tenant = ""
@@ -179,6 +168,49 @@ class AccountForm(Container, can_focus=False):
 
     def _input(self, field: Field) -> Input:
         return self.query_one(f"#{_INPUT_IDS[field]}", Input)
+
+    def _input_if_made(self, field: Field) -> Input | None:
+        """The field's input, or None for a Microsoft field not made yet."""
+        return next(self.query(f"#{_INPUT_IDS[field]}").results(Input), None)
+
+    def _typed(self, field: Field) -> str:
+        made = self._input_if_made(field)
+        return "" if made is None else made.value
+
+    def _make_microsoft_fields(self) -> None:
+        """Client ID and Tenant, made the first time Microsoft sign-in is chosen or loaded.
+
+        Most accounts never need them, and every widget is styled at each restyle of the
+        form: start-up is faster without them. They go after Password (and its problem line),
+        the tenant already as the provider has it.
+        """
+        if self._input_if_made(Field.CLIENT_ID) is not None:
+            return
+        fixed_tenant = provider(self.provider_id).fixed_tenant
+        password = self._input(Field.PASSWORD)
+        after = next(self.query("#password-problem").results(), password)
+        with self.prevent(Input.Changed):
+            self.mount_all(
+                [
+                    *_field_row(
+                        Field.CLIENT_ID,
+                        TypingInput(
+                            placeholder="Application (client) ID of your app registration",
+                            id="client-id",
+                        ),
+                    ),
+                    *_field_row(
+                        Field.TENANT,
+                        TypingInput(
+                            fixed_tenant or self._own_tenant,
+                            placeholder="Directory (tenant) ID, or a domain of it",
+                            id="tenant",
+                            disabled=fixed_tenant is not None,
+                        ),
+                    ),
+                ],
+                after=after,
+            )
 
     @property
     def signin_method(self) -> SignInMethod:
@@ -199,8 +231,8 @@ class AccountForm(Container, can_focus=False):
             port=self._input(Field.PORT).value,
             security=security if isinstance(security, Security) else Security.AUTO,
             signin=self.signin_method,
-            client_id=self._input(Field.CLIENT_ID).value if microsoft else "",
-            tenant=self._input(Field.TENANT).value if microsoft else "",
+            client_id=self._typed(Field.CLIENT_ID) if microsoft else "",
+            tenant=self._typed(Field.TENANT) if microsoft else "",
             authority_host=self.authority_host,
         )
 
@@ -216,6 +248,7 @@ class AccountForm(Container, can_focus=False):
                 self._other_values = (account.server, str(account.port), account.security)
             self.query_one("#signin", Choice).value = account.signin_method
             if account.signin is not None:
+                self._make_microsoft_fields()
                 self._input(Field.CLIENT_ID).value = account.signin.client_id
                 self._input(Field.TENANT).value = account.signin.tenant
                 if account.provider.fixed_tenant is None:
@@ -267,22 +300,27 @@ class AccountForm(Container, can_focus=False):
     ) -> None:
         """Sign-in is a choice only where Microsoft sign-in exists; a fixed tenant (Hotmail)
         is shown and locked, as the presets' server is."""
-        signin, tenant = self.query_one("#signin", Choice), self._input(Field.TENANT)
-        with self.prevent(Input.Changed, Choice.Changed):
+        signin = self.query_one("#signin", Choice)
+        with self.prevent(Choice.Changed):
             if not offered:
                 signin.value = SignInMethod.PASSWORD
-            if fixed_tenant is not None:
-                if remember and not tenant.disabled:
-                    self._own_tenant = tenant.value
-                tenant.value = fixed_tenant
-            elif tenant.disabled:
-                tenant.value = self._own_tenant
         signin.disabled = not offered
-        tenant.disabled = fixed_tenant is not None
+        tenant = self._input_if_made(Field.TENANT)
+        if tenant is not None:  # else it is made with the provider's tenant when needed
+            with self.prevent(Input.Changed):
+                if fixed_tenant is not None:
+                    if remember and not tenant.disabled:
+                        self._own_tenant = tenant.value
+                    tenant.value = fixed_tenant
+                elif tenant.disabled:
+                    tenant.value = self._own_tenant
+            tenant.disabled = fixed_tenant is not None
         self._show_signin_rows()
 
     def _show_signin_rows(self) -> None:
         microsoft = self.signin_method is SignInMethod.MICROSOFT
+        if microsoft:
+            self._make_microsoft_fields()
         self._show_row(Field.PASSWORD, not microsoft)
         for field in _MICROSOFT_ONLY:
             self._show_row(field, microsoft)
@@ -296,7 +334,8 @@ class AccountForm(Container, can_focus=False):
 
     def shows(self, field: Field) -> bool:
         """Whether `field` is on the form now (Password and the Microsoft fields take turns)."""
-        return self.query_one(f"#{_CONTROL_IDS[field]}").display
+        control = next(self.query(f"#{_CONTROL_IDS[field]}").results(), None)
+        return control is not None and control.display
 
     @on(Choice.Changed, "#signin")
     def signin_chosen(self) -> None:
