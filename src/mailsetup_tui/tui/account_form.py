@@ -171,7 +171,7 @@ class AccountForm(Container, can_focus=False):
 
     def _input_if_made(self, field: Field) -> Input | None:
         """The field's input, or None for a Microsoft field not made yet."""
-        return next(self.query(f"#{_INPUT_IDS[field]}").results(Input), None)
+        return self.query_one_optional(f"#{_INPUT_IDS[field]}", Input)
 
     def _typed(self, field: Field) -> str:
         made = self._input_if_made(field)
@@ -188,7 +188,7 @@ class AccountForm(Container, can_focus=False):
             return
         fixed_tenant = provider(self.provider_id).fixed_tenant
         password = self._input(Field.PASSWORD)
-        after = next(self.query("#password-problem").results(), password)
+        after = self.query_one_optional("#password-problem") or password
         with self.prevent(Input.Changed):
             self.mount_all(
                 [
@@ -334,7 +334,7 @@ class AccountForm(Container, can_focus=False):
 
     def shows(self, field: Field) -> bool:
         """Whether `field` is on the form now (Password and the Microsoft fields take turns)."""
-        control = next(self.query(f"#{_CONTROL_IDS[field]}").results(), None)
+        control = self.query_one_optional(f"#{_CONTROL_IDS[field]}")
         return control is not None and control.display
 
     @on(Choice.Changed, "#signin")
@@ -360,7 +360,7 @@ class AccountForm(Container, can_focus=False):
 
     def show_problem(self, field: Field, problem: FieldProblem | None) -> None:
         control_id = _CONTROL_IDS[field]
-        line = next(self.query(f"#{control_id}-problem").results(Static), None)
+        line = self.query_one_optional(f"#{control_id}-problem", Static)
         if line is None:
             if problem is None:
                 return  # never had one: nothing to clear
@@ -374,7 +374,7 @@ class AccountForm(Container, can_focus=False):
 
     def problem_shown(self, field: Field) -> str:
         """The problem shown under `field` now, or ""."""
-        line = next(self.query(f"#{_CONTROL_IDS[field]}-problem").results(Static), None)
+        line = self.query_one_optional(f"#{_CONTROL_IDS[field]}-problem", Static)
         return str(line.render()) if line is not None and line.has_class("-visible") else ""
 
     # --- focus -----------------------------------------------------------------------------

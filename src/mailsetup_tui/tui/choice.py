@@ -82,9 +82,10 @@ class Choice(Widget, Generic[T], can_focus=True):
     ) -> None:
         super().__init__(id=id, disabled=disabled)
         self.options = tuple(options)
+        self._values = tuple(value for _, value in self.options)
         self.initials = {label[0].lower(): value for label, value in self.options}
         assert len(self.initials) == len(self.options), "options must start with different letters"
-        self._value = self.options[0][1]
+        self._value = self._values[0]
 
     @property
     def value(self) -> T:
@@ -94,7 +95,7 @@ class Choice(Widget, Generic[T], can_focus=True):
     @value.setter
     def value(self, value: T) -> None:
         """Choose `value`, posting `Changed` if it is another, as a user's pick does."""
-        if value not in (option_value for _, option_value in self.options):
+        if value not in self._values:
             raise ValueError(f"{value!r} is not one of this choice's options")
         if value == self._value:
             return
@@ -103,8 +104,13 @@ class Choice(Widget, Generic[T], can_focus=True):
         self.post_message(self.Changed(self, value))
 
     @property
+    def index(self) -> int:
+        """Where the chosen option is in the list."""
+        return self._values.index(self._value)
+
+    @property
     def label(self) -> str:
-        return next(label for label, value in self.options if value == self.value)
+        return self.options[self.index][0]
 
     def render(self) -> Content:
         arrow = " ▼"
@@ -134,10 +140,9 @@ class Choice(Widget, Generic[T], can_focus=True):
         return not (self.expanded and action in {"step", "open"})
 
     def action_step(self, step: int) -> None:
-        values = [value for _, value in self.options]
-        index = values.index(self.value) + step
-        if 0 <= index < len(values):
-            self.value = values[index]
+        index = self.index + step
+        if 0 <= index < len(self._values):
+            self.value = self._values[index]
 
     def action_open(self) -> None:
         self.expanded = True
@@ -153,15 +158,13 @@ class Choice(Widget, Generic[T], can_focus=True):
         # list is a child, so it starts inside them unless moved back over them.
         listing.styles.offset = (-self.styles.gutter.left, 1)
         listing.styles.width = self.outer_size.width
-        listing.highlighted = next(
-            index for index, (_, value) in enumerate(self.options) if value == self.value
-        )
+        listing.highlighted = self.index
         listing.focus(scroll_visible=False)
 
     @on(ChoiceList.OptionSelected)
     def _option_picked(self, event: ChoiceList.OptionSelected) -> None:
         event.stop()
-        self.value = self.options[event.option_index][1]
+        self.value = self._values[event.option_index]
         self.expanded = False
         self.focus()
 
