@@ -26,9 +26,9 @@ CORE_MODULES = [
     "mailsetup_tui.core.session",
     "mailsetup_tui.core.relay",
     "mailsetup_tui.cli",
-    "mailsetup_tui.cli.sendmail",
+    "mailsetup_tui.sendmail",
     "mailsetup_tui.cli.parser",
-    "mailsetup_tui.plain",
+    "mailsetup_tui.line_mode",
     "mailsetup_tui.terminal.frugal",
 ]
 
@@ -42,8 +42,8 @@ BELOW_THE_SESSION = (
 
 
 def front_end_files() -> list[Path]:
-    files = [PACKAGE / "plain.py"]
-    for front_end in ("cli", "tui"):
+    files = []
+    for front_end in ("cli", "line_mode", "sendmail", "tui"):
         files += sorted((PACKAGE / front_end).rglob("*.py"))
     return files
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from mailsetup_tui.plain import wants_plain
+from mailsetup_tui.line_mode import wants_plain
 
 from support.authserver import CLIENT_ID, TENANT, USER_CODE, AuthServer
 from support.cli import mailsetup_env, run_mailsetup

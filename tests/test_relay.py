@@ -1,5 +1,5 @@
 """The rules that make a handed-over message one a provider accepts (`core.relay`), and the
-sendmail command line callers write (`cli.sendmail.parse`, `read_message`)."""
+sendmail command line callers write (`sendmail.options.parse`, `read_message`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from email.policy import default as default_policy
 
 import pytest
 
-from mailsetup_tui.cli.sendmail import Options, UsageError, parse, read_message
 from mailsetup_tui.core.account import Account
 from mailsetup_tui.core.providers import ProviderId
 from mailsetup_tui.core.relay import (
@@ -19,6 +18,8 @@ from mailsetup_tui.core.relay import (
     prepare,
     to_seven_bit,
 )
+from mailsetup_tui.sendmail.command import read_message
+from mailsetup_tui.sendmail.options import OptionError, Options, parse
 
 ACCOUNT = Account.create(ProviderId.GMAIL, "Acme Codes", "codes@gmail.com")
 ALIASES = {"root": "ops@acme.example"}
@@ -249,7 +250,7 @@ def test_the_command_lines_callers_write(argv: list[str], expected: Options) -> 
     ],
 )
 def test_what_is_not_sendmail_is_a_usage_error(argv: list[str], error: str) -> None:
-    with pytest.raises(UsageError, match=error):
+    with pytest.raises(OptionError, match=error):
         parse(argv)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from mailsetup_tui.core.store import AccountStore
+from mailsetup_tui.exit_codes import Sysexit
 
 from support.callers import GIT, S_NAIL, git_send_email
 from support.cli import Ran, mailsetup_env, run_mailsetup
@@ -276,6 +277,8 @@ def test_64_usage(server: SmtpServer, env: dict[str, str]) -> None:
     assert ran.code == 64 and "there is no queue" in ran.err
     helped = sendmail("--help", message=b"", env=env)
     assert helped.code == 0 and "-t " in helped.out and "75 temporary failure" in helped.out
+    listed = " ".join(helped.out.split())
+    assert all(f"{code.value} {code.meaning}" in listed for code in Sysexit)
     assert server.handler.mail_from == []
 
 

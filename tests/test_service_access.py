@@ -185,7 +185,7 @@ def sendmail_as(system: System, user: str, *argv: str, message: bytes) -> Ran:
     """The sendmail command as `user`, as a service's mail() call runs it."""
 
     def work() -> int:
-        from mailsetup_tui.cli import sendmail
+        from mailsetup_tui import sendmail
 
         return sendmail.run(list(argv), stdin=io.BytesIO(message))
 

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from mailsetup_tui import startup
-from mailsetup_tui.cli import ExitCode, run
+from mailsetup_tui.cli import run
+from mailsetup_tui.exit_codes import ExitCode
 from test_form import AppFactory, running, wait_until
 
 

@@ -1,6 +1,6 @@
 """`python -m mailsetup_tui`: the same as the `mailsetup` command."""
 
-from mailsetup_tui.cli import main
+from mailsetup_tui.launch import main
 
 if __name__ == "__main__":
     main()

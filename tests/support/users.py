@@ -77,7 +77,11 @@ PRELOAD = (
     "email.parser",
     "email.policy",
     "mailsetup_tui.cli.commands",
-    "mailsetup_tui.cli.sendmail",
+    "mailsetup_tui.cli.main",
+    "mailsetup_tui.cli.options",
+    "mailsetup_tui.sendmail",
+    "mailsetup_tui.core.message",
+    "mailsetup_tui.core.step_log",
     "mailsetup_tui.cli.credentials",
     "mailsetup_tui.cli.output",
     "mailsetup_tui.cli.parser",
@@ -85,7 +89,7 @@ PRELOAD = (
     "mailsetup_tui.core.mailer",
     "mailsetup_tui.core.relay",
     "mailsetup_tui.core.session",
-    "mailsetup_tui.plain",
+    "mailsetup_tui.line_mode",
 )
 """What the code imports on first use: loaded before the child drops to another user, who may
 not read this interpreter's files (they live under /root)."""

@@ -6,15 +6,13 @@ import argparse
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mailsetup_tui.cli.output import Output
 from mailsetup_tui.core.account import AccountDraft
 from mailsetup_tui.core.outcomes import TestOutcome, TestProgress
 from mailsetup_tui.core.session import SetupSession
-
-if TYPE_CHECKING:
-    from mailsetup_tui.cli import ExitCode
+from mailsetup_tui.exit_codes import ExitCode
 
 
 class UsageError(Exception):

@@ -11,7 +11,7 @@ import os
 import sys
 
 from mailsetup_tui.cli.context import Context, UsageError
-from mailsetup_tui.cli.parser import (
+from mailsetup_tui.cli.options import (
     PASSWORD_ENV,
     account_from_options,
     account_options_given,
@@ -19,7 +19,7 @@ from mailsetup_tui.cli.parser import (
 from mailsetup_tui.core.account import Account, AccountDraft
 from mailsetup_tui.core.outcomes import CLEAR_TEXT_WARNING
 from mailsetup_tui.core.session import StoreError
-from mailsetup_tui.terminal.teletype import Teletype
+from mailsetup_tui.teletype import Teletype
 
 
 def draft_to_test(context: Context) -> AccountDraft:
@@ -88,7 +88,7 @@ def explicit_password(context: Context) -> str | None:
 
 def prompt_password(context: Context) -> str:
     """A no-echo prompt that keeps type-ahead (getpass would flush it and show a password
-    pasted too early): see terminal.teletype."""
+    pasted too early): see `teletype`."""
     if not sys.stdin.isatty():
         raise UsageError(
             f"no password: use --password-stdin or set {PASSWORD_ENV} "

@@ -6,7 +6,6 @@ Scripts read the first two lines of `test` and `save` (the result, then the reas
 
 from __future__ import annotations
 
-import logging
 from typing import TextIO
 
 from mailsetup_tui.core.account import DEFAULT_AUTHORITY_HOST
@@ -178,22 +177,3 @@ def show_rows(
     if signin is not None and renewal:
         rows.append(("Sign-in renewed", renewal))
     return rows
-
-
-class _ShownFormatter(logging.Formatter):
-    """Log lines quote servers: each passes the one sanitiser before reaching the terminal."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return f"mailsetup: {shown(record.getMessage(), 2000)}"
-
-
-def configure_logging(verbose: bool, err: TextIO) -> None:
-    """`-v`: each step of a test or send on standard error (mailsetup's own step lines only:
-    a library's debug output could carry what AUTH sent)."""
-    if not verbose:
-        return
-    handler = logging.StreamHandler(err)
-    handler.setFormatter(_ShownFormatter())
-    logger = logging.getLogger("mailsetup_tui")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)

@@ -116,10 +116,6 @@ class FieldProblem:
         return f"{self.field}: {self.message}"
 
 
-class InvalidMessage(ValueError):
-    """A recipient, subject or body that cannot be sent; the text says which and why."""
-
-
 class InvalidAccount(ValueError):
     """Raised by `Account.checked` when validation found problems; carries all of them."""
 

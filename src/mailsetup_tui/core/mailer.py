@@ -23,10 +23,10 @@ from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING
 
 from aiosmtplib import SMTP
-from email_validator import EmailNotValidError, validate_email
 
-from mailsetup_tui.core.account import Account, InvalidMessage, line_break_in
+from mailsetup_tui.core.account import Account
 from mailsetup_tui.core.failures import Failed, FailureKind, ProbeFailure, Step
+from mailsetup_tui.core.message import InvalidMessage, check_subject, checked_recipients
 from mailsetup_tui.core.probe import DEFAULT_TIMEOUT, Session
 from mailsetup_tui.core.store import AccountStore, StoreError
 
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
     from mailsetup_tui.core.relay import Prepared
 
 __all__ = ["InvalidMessage", "Mailer", "SendError", "Sent"]
-
-SUBJECT_MAX = 200
 
 
 class SendError(Exception):
@@ -142,11 +140,8 @@ class Mailer:
         and as quoted-printable otherwise: 8-bit data to a server that did not offer it may be
         mangled or refused on its way.
         """
-        recipients = _recipients(to)
-        if line_break_in(subject):
-            raise InvalidMessage("the subject must be one line (no line breaks)")
-        if len(subject) > SUBJECT_MAX:
-            raise InvalidMessage(f"the subject is longer than {SUBJECT_MAX} characters")
+        recipients = checked_recipients(to)
+        check_subject(subject)
         message = EmailMessage(policy=SMTP_POLICY)
         message["From"] = self.account.from_address()
         message["To"] = [Address(addr_spec=address) for address in recipients]
@@ -177,7 +172,7 @@ class Mailer:
             return message.as_bytes(), str(message["Message-ID"])
 
         non_ascii = not (text.isascii() and (html or "").isascii())
-        return await self._deliver(_recipients(to), build, non_ascii)
+        return await self._deliver(checked_recipients(to), build, non_ascii)
 
     async def relay_async(self, prepared: Prepared) -> Sent:
         """Send a message a local program handed over (the sendmail command), made ready by
@@ -190,7 +185,9 @@ class Mailer:
                 return to_seven_bit(prepared.message), prepared.message_id
             return prepared.message, prepared.message_id
 
-        return await self._deliver(_recipients(prepared.recipients), build, prepared.eight_bit)
+        return await self._deliver(
+            checked_recipients(prepared.recipients), build, prepared.eight_bit
+        )
 
     async def _deliver(
         self,
@@ -271,21 +268,3 @@ def _check_size(smtp: SMTP, size: int, server: str) -> None:
             FailureKind.TOO_LARGE,
             f"the message is {size} bytes; {server} takes at most {limit} (its SIZE)",
         )
-
-
-def _recipients(to: str | Sequence[str]) -> tuple[str, ...]:
-    addresses = [to] if isinstance(to, str) else list(to)
-    if not addresses:
-        raise InvalidMessage("give at least one recipient")
-    checked = []
-    for address in addresses:
-        if line_break_in(address):
-            raise InvalidMessage(f"recipient {address!r} must be one line (no line breaks)")
-        try:
-            result = validate_email(
-                address.strip(), check_deliverability=False, allow_smtputf8=False
-            )
-        except EmailNotValidError as error:
-            raise InvalidMessage(f"recipient {address.strip()!r}: {error}") from None
-        checked.append(result.normalized)
-    return tuple(checked)

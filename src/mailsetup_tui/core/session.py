@@ -39,10 +39,10 @@ from mailsetup_tui.core.account import (
     Account,
     AccountDraft,
     InvalidAccount,
-    InvalidMessage,
     MicrosoftSignIn,
 )
 from mailsetup_tui.core.failures import DEFAULT_TIMEOUT, ProbeResult, Step
+from mailsetup_tui.core.message import InvalidMessage
 from mailsetup_tui.core.oauth import (
     SIGN_IN_AGAIN,
     DeviceCode,

@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mailsetup_tui.cli import ExitCode
 from mailsetup_tui.cli.context import Command, Context, UsageError
-from mailsetup_tui.cli.parser import add_json_option
+from mailsetup_tui.cli.options import add_json_option
 from mailsetup_tui.core.session import KEEP, Keep, StoredConfig, alias_problem
+from mailsetup_tui.exit_codes import ExitCode
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mailsetup_tui.cli import ExitCode
 from mailsetup_tui.cli.context import Command, Context, UsageError
 from mailsetup_tui.cli.credentials import explicit_password, refuse_password
-from mailsetup_tui.cli.parser import (
+from mailsetup_tui.cli.options import (
     add_group_option,
     add_json_option,
     add_password_stdin_option,
 )
 from mailsetup_tui.core.account import AccountDraft
 from mailsetup_tui.core.session import KEEP, StoreError
+from mailsetup_tui.exit_codes import ExitCode
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

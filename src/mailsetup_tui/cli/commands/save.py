@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from mailsetup_tui.cli import ExitCode
 from mailsetup_tui.cli.context import Command, Context
 from mailsetup_tui.cli.credentials import draft_to_test
-from mailsetup_tui.cli.parser import add_account_options, add_group_option
+from mailsetup_tui.cli.options import add_account_options, add_group_option
 from mailsetup_tui.core.session import KEEP
+from mailsetup_tui.exit_codes import ExitCode
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,10 +7,10 @@ import asyncio
 import sys
 from pathlib import Path
 
-from mailsetup_tui.cli import ExitCode
 from mailsetup_tui.cli.context import Command, Context, UsageError
 from mailsetup_tui.cli.credentials import warn_if_clear_text
-from mailsetup_tui.cli.parser import add_json_option
+from mailsetup_tui.cli.options import add_json_option
+from mailsetup_tui.exit_codes import ExitCode
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import argparse
 
-from mailsetup_tui.cli import ExitCode
 from mailsetup_tui.cli.context import Command, Context
+from mailsetup_tui.cli.options import add_json_option
 from mailsetup_tui.cli.output import no_account_object, show_object, show_rows
-from mailsetup_tui.cli.parser import add_json_option
+from mailsetup_tui.exit_codes import ExitCode
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from mailsetup_tui.cli import ExitCode
 from mailsetup_tui.cli.context import Command, Context, UsageError
-from mailsetup_tui.cli.output import Output, test_object
-from mailsetup_tui.cli.parser import (
+from mailsetup_tui.cli.options import (
     ACCOUNT_OPTIONS,
     account_from_options,
     add_account_options,
     add_group_option,
     add_json_option,
 )
+from mailsetup_tui.cli.output import Output, test_object
 from mailsetup_tui.core.account import (
     Account,
     AccountDraft,
@@ -22,6 +21,7 @@ from mailsetup_tui.core.account import (
 )
 from mailsetup_tui.core.outcomes import TestProgress, sign_in_instructions
 from mailsetup_tui.core.session import KEEP, DeviceCode, StoreError
+from mailsetup_tui.exit_codes import ExitCode
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TextIO
 
-from mailsetup_tui.cli import ExitCode
 from mailsetup_tui.core.account import (
     AccountDraft,
     Field,
@@ -29,7 +28,8 @@ from mailsetup_tui.core.outcomes import (
 )
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security, provider
 from mailsetup_tui.core.session import DeviceCode, SetupSession, StoreError, UnreadableSecret
-from mailsetup_tui.terminal.teletype import Teletype
+from mailsetup_tui.exit_codes import ExitCode
+from mailsetup_tui.teletype import Teletype
 
 
 def wants_plain(environ: Mapping[str, str], stdin_tty: bool, stdout_tty: bool) -> bool:
@@ -55,7 +55,7 @@ class Wizard(TestProgress):
         self.stdin = stdin
         self.stdout = stdout
         self.teletype: Teletype | None = None
-        """Reads the answers on a terminal, echoing them itself (see terminal.teletype)."""
+        """Reads the answers on a terminal, echoing them itself (see `teletype`)."""
         self.draft = AccountDraft(ProviderId.EXCHANGE)
         """The values entered so far."""
 

@@ -1,0 +1,116 @@
+"""`mailsetup COMMAND`: parse the words, run the command, and map every error to an exit code.
+
+The exit codes (`exit_codes.ExitCode`) and the first two output lines of `test` and `save` are
+a contract scripts rely on; this is the one place an error becomes a code. With no command the
+caller's `open_form` runs instead: the form and the line mode are sibling front ends, which the
+`mailsetup` program (`launch`) knows and the CLI does not.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from mailsetup_tui.cli.context import Context, UsageError
+from mailsetup_tui.cli.options import PASSWORD_ENV
+from mailsetup_tui.cli.output import Output
+from mailsetup_tui.cli.parser import (
+    build_parser,
+    check_global_options,
+    password_given_inline,
+    unrecognized_arguments,
+)
+from mailsetup_tui.core.account import InvalidAccount
+from mailsetup_tui.core.message import InvalidMessage
+from mailsetup_tui.core.session import NeedsSignIn, NoPassword, SetupSession, StoreError
+from mailsetup_tui.core.step_log import show_steps
+from mailsetup_tui.core.untrusted import shown
+from mailsetup_tui.exit_codes import ExitCode
+from mailsetup_tui.startup import release_collection
+
+FormOpener = Callable[[SetupSession, bool, TextIO], ExitCode]
+"""What runs with no command: given the session, whether --plain was asked for, and where
+output goes; returns the exit code."""
+
+
+def run(
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    open_form: FormOpener | None = None,
+) -> int:
+    """Parse `argv`, run the command and return the exit code (never raises for user errors).
+    With no command, `open_form`; without one, that is a usage error."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    words = list(sys.argv[1:] if argv is None else argv)
+    if password_given_inline(words):
+        Output(out, err, json=False).error(
+            "usage",
+            "--password-stdin takes no value (the value is not repeated here): the password "
+            "comes on standard input. Change that password now if it was a real one.",
+        )
+        return ExitCode.USAGE
+    args, unknown = build_parser().parse_known_args(words)
+    json_output = getattr(args, "json", False)
+    if unknown:
+        Output(out, err, json=False).error("usage", unrecognized_arguments(unknown))
+        return ExitCode.USAGE
+    if args.verbose:
+        show_steps(err)
+    try:
+        check_global_options(args)
+    except UsageError as error:
+        Output(out, err, json=json_output).error("usage", str(error))
+        return ExitCode.USAGE
+    session = SetupSession.at(args.config, timeout=args.timeout, ca_file=args.ca_file)
+    context = Context(args, Output(out, err, json=json_output), session)
+    return _run_command(context, open_form)
+
+
+def _run_command(context: Context, open_form: FormOpener | None) -> ExitCode:
+    """The command's own exit code, or the one its error maps to."""
+    output = context.output
+    try:
+        if not hasattr(context.args, "run"):
+            if open_form is None:
+                raise UsageError("give a command (see `mailsetup --help`)")
+            return open_form(context.session, context.args.plain, output.out)
+        release_collection()
+        code: ExitCode = context.args.run(context)
+        return code
+    except UsageError as error:
+        output.error("usage", str(error))
+    except NeedsSignIn as error:
+        output.error(
+            "usage",
+            f"no Microsoft sign-in is stored for {error.account.email} with this app "
+            "registration: run `mailsetup signin` with the same account options first",
+        )
+    except NoPassword as error:
+        output.error(
+            "usage",
+            f"no password: use --password-stdin or set {PASSWORD_ENV} (no saved password for "
+            f"{error.email} to reuse)",
+        )
+    except InvalidAccount as error:
+        output.error("invalid", *(str(problem) for problem in error.problems), prefix="invalid ")
+    except InvalidMessage as error:
+        output.error("invalid", str(error), prefix="invalid message: ")
+    except StoreError as error:
+        output.error("store", str(error), prefix="")
+        return ExitCode.STORE
+    except KeyboardInterrupt:
+        output.note("mailsetup: interrupted")
+        return ExitCode.INTERRUPTED
+    except Exception as error:  # last resort: never a raw traceback that might carry a secret
+        secrets = context.session.secrets
+        output.note(f"mailsetup: internal error: {shown(secrets.redact(str(error)))}")
+        if context.args.verbose:
+            for line in secrets.redact(traceback.format_exc()).splitlines():
+                output.note(shown(line))
+        return ExitCode.SOFTWARE
+    return ExitCode.USAGE  # every error above that returned nothing is one of input

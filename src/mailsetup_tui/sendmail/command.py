@@ -1,0 +1,186 @@
+"""`mailsetup-sendmail`, also `mailsetup sendmail` or any link named `sendmail`: the host's
+mail transport, through the saved account.
+
+Programs on a server rarely speak SMTP: PHP's mail(), cron, mailx, git send-email and
+monitoring scripts call /usr/sbin/sendmail with a message on standard input, and expect
+sendmail's options (`sendmail.options`) and its exit codes (sysexits.h). This module reads the
+message, hands it to the session, and maps each outcome and error to one exit code: the
+message rules are in `core.relay`, the sending in the session, so a message goes out exactly
+as `mailsetup send` would send it (TLS rules, deadline, Microsoft sign-in).
+
+No queue, by design: a verification code that arrives an hour late is useless, so a failure
+is reported to the caller at once, 75 (EX_TEMPFAIL) when trying again may pass. Every message,
+sent or not, leaves one record line (`sendmail.record`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, NoReturn, TextIO
+
+from mailsetup_tui.core.message import InvalidMessage
+from mailsetup_tui.core.outcomes import RelayOutcome
+from mailsetup_tui.core.providers import Security
+from mailsetup_tui.core.relay import Handover, Malformed, UnknownLocalRecipient
+from mailsetup_tui.core.session import SetupSession, StoredConfig, StoreError, owner_name
+from mailsetup_tui.core.step_log import show_steps
+from mailsetup_tui.core.untrusted import shown
+from mailsetup_tui.exit_codes import Sysexit
+from mailsetup_tui.sendmail.options import HELP, OptionError, Options, parse
+from mailsetup_tui.sendmail.record import as_field, quoted, record
+
+MAX_MESSAGE = 64 * 1024 * 1024
+"""Bytes of one message at most: more than any provider takes (Gmail: 25 MB), so a runaway
+pipe fails fast instead of filling memory."""
+
+
+def read_message(stream: BinaryIO, *, dot_ends: bool) -> bytes:
+    """The message on `stream`: to its end, or (without -i) to a line with a single dot."""
+    lines: list[bytes] = []
+    total = 0
+    while line := stream.readline(MAX_MESSAGE - total + 1):
+        if dot_ends and line.rstrip(b"\r\n") == b".":
+            break
+        total += len(line)
+        if total > MAX_MESSAGE:
+            raise Malformed(f"the message is larger than {MAX_MESSAGE // 2**20} MiB")
+        lines.append(line)
+    return b"".join(lines)
+
+
+# --- one run --------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One message's way through the command, and its record (one line, as msmtp logs)."""
+
+    prog: str
+    err: TextIO
+    verbose: bool = False
+    config: StoredConfig | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def say(self, line: str) -> None:
+        print(f"{self.prog}: {shown(line)}", file=self.err, flush=True)
+
+    def end(self, code: Sysexit, reason: str = "") -> Sysexit:
+        """Say why on standard error (unless sent), and record the message."""
+        if code is not Sysexit.EX_OK:
+            self.say(reason)
+            self.fields["errormsg"] = quoted(reason)
+        self.fields["exitcode"] = code.name
+        record(self.line(), error=code is not Sysexit.EX_OK, log=self.log, note=self.note)
+        return code
+
+    @property
+    def log(self) -> Path | None:
+        return self.config.log if self.config else None
+
+    def line(self) -> str:
+        return " ".join(f"{key}={value}" for key, value in self.fields.items())
+
+    def note(self, line: str) -> None:
+        """A line for -v only."""
+        if self.verbose:
+            self.say(line)
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    stdin: BinaryIO | None = None,
+    err: TextIO | None = None,
+    prog: str = "sendmail",
+) -> Sysexit:
+    """Send the message on `stdin` as `argv` asks; the exit code (never raises)."""
+    err = err or sys.stderr
+    state = Run(prog, err)
+    try:
+        options = parse(argv)
+    except OptionError as error:
+        state.say(f"{error} (see {prog} --help)")
+        return Sysexit.EX_USAGE
+    if options.help:
+        print(HELP, end="", flush=True)
+        return Sysexit.EX_OK
+    state.verbose = options.verbose
+    if options.verbose:
+        show_steps(err)
+    state.fields["caller"] = owner_name(os.getuid())  # which service sent it: what logs are for
+    session = SetupSession.at(options.config)
+    try:
+        return _send(state, session, options, stdin or sys.stdin.buffer)
+    except StoreError as error:  # the config, or the secret
+        code = Sysexit.EX_NOPERM if error.permission else Sysexit.EX_CONFIG
+        return state.end(code, f"cannot use the saved account: {error}")
+    except UnknownLocalRecipient as error:
+        return state.end(
+            Sysexit.EX_NOUSER,
+            f"not sent: no address for the local recipient {error.name!r}: add one to the "
+            f"[aliases] table of {session.config_path} (mailsetup aliases {error.name}=ADDRESS"
+            ", or default=ADDRESS for every local name)",
+        )
+    except (Malformed, InvalidMessage) as error:
+        return state.end(Sysexit.EX_DATAERR, f"not sent: {error}")
+    except KeyboardInterrupt:
+        return state.end(Sysexit.EX_TEMPFAIL, "interrupted; the message was not sent")
+    except Exception as error:  # last resort: no traceback, which might carry a secret
+        text = session.secrets.redact(f"{type(error).__name__}: {error}")
+        return state.end(Sysexit.EX_SOFTWARE, f"internal error: {text}")
+
+
+def _send(state: Run, session: SetupSession, options: Options, stdin: BinaryIO) -> Sysexit:
+    """Read, prepare and send the message, filling in its record as each fact is known; the
+    errors on the way are mapped to exit codes by `run`."""
+    state.config = session.sending_config()
+    account = state.config.account
+    state.fields["server"] = f"{account.server}:{account.port}"
+    state.fields["tls"] = "off" if account.transport_security is Security.NONE else "on"
+    state.fields["from"] = account.email
+    if options.sender_wish and options.sender_wish.lower() != account.email.lower():
+        state.fields["requested_from"] = as_field(options.sender_wish)
+        state.note(f"the envelope sender is {account.email}, not {options.sender_wish}")
+    message = read_message(stdin, dot_ends=options.dot_ends)
+    state.fields["mailsize"] = str(len(message))
+    wanted = [*options.recipients, *(["(-t)"] if options.from_headers else [])]
+    state.fields["recipients"] = as_field(",".join(wanted))  # the resolved ones once known
+    handover = Handover(
+        message,
+        tuple(options.recipients),
+        from_headers=options.from_headers,
+        sender_wish=options.sender_wish,
+        full_name=options.full_name,
+    )
+    return _finish(state, asyncio.run(session.relay(handover, state.config)))
+
+
+def _finish(state: Run, outcome: RelayOutcome) -> Sysexit:
+    prepared = outcome.prepared
+    state.fields["message_id"] = prepared.message_id
+    state.fields["recipients"] = ",".join(prepared.recipients)
+    for note in prepared.notes:
+        state.note(note)
+    if outcome.sent is not None:
+        state.fields["mailsize"] = str(outcome.sent.size)
+        state.fields["smtpmsg"] = quoted(outcome.sent.reply)
+        state.note(f"sent to {', '.join(outcome.sent.recipients)}: {outcome.sent.reply}")
+        return state.end(Sysexit.EX_OK)
+    if outcome.temporary:
+        return state.end(Sysexit.EX_TEMPFAIL, f"not sent (temporary failure): {outcome.reason}")
+    code = Sysexit.EX_DATAERR if outcome.too_large else Sysexit.EX_UNAVAILABLE
+    return state.end(code, f"not sent: {outcome.reason}")
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Console-script entry point (`mailsetup-sendmail`, or a link named `sendmail`)."""
+    from mailsetup_tui.core.hardening import no_core_dumps
+
+    no_core_dumps()  # the password is in memory while sending
+    words = sys.argv[1:] if argv is None else argv
+    sys.exit(run(words, prog=Path(sys.argv[0]).name or "sendmail"))

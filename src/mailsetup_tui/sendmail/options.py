@@ -1,0 +1,121 @@
+"""sendmail's command line as its callers write it: getopt-style letters, then recipients.
+
+Other MTAs' options are accepted where they change nothing here (`-odi`, `-B8BITMIME`, ...), so
+that a caller written for Postfix or sendmail works unchanged.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from mailsetup_tui.exit_codes import Sysexit, exit_table
+from mailsetup_tui.sendmail.record import SYSLOG_ENV, SYSLOG_IDENT
+
+_EXIT_CODES = "\n".join(textwrap.wrap(f"Exit codes (sysexits): {exit_table(Sysexit)}.", 95))
+
+HELP = f"""\
+usage: sendmail [options] [--] [recipient ...]
+       mailsetup sendmail [options] [--] [recipient ...]
+
+Read one message (RFC 5322: headers, a blank line, the body) on standard input and send it
+through the saved account, as /usr/sbin/sendmail does. The envelope sender and the From address
+are always the account's own (providers refuse others); a different From goes to Reply-To.
+Nothing is queued: a failure is reported at once (exit 75: try again later).
+
+options:
+  -t            also send to the To, Cc and Bcc of the message (Bcc is removed)
+  -i, -oi       a line with a single dot does not end the message
+  -f ADDR, -r ADDR
+                the sender the caller wants: recorded in the log, not used
+  -F NAME       the sender's name, for a message without From
+  -C FILE       the config file (default: $MAILSETUP_CONFIG, else as mailsetup finds it)
+  -v            say on standard error what was changed, and each step of the connection
+  --help        this text
+  ignored, as other MTAs do: -odi -odb -oem -oep -B8BITMIME -bm, and other -o options
+
+Local recipients (root, as cron writes) go to the config's [aliases]: mailsetup aliases.
+{_EXIT_CODES}
+Each message is logged to syslog (facility mail, tag {SYSLOG_IDENT}; ${SYSLOG_ENV}=none turns
+that off) and to the config's log file.
+"""
+
+
+class OptionError(Exception):
+    """The command line is not one sendmail's callers write."""
+
+
+@dataclass
+class Options:
+    """What the caller's command line asked for."""
+
+    recipients: list[str] = field(default_factory=list)
+    from_headers: bool = False
+    dot_ends: bool = True
+    sender_wish: str | None = None
+    full_name: str | None = None
+    config: str | None = None
+    verbose: bool = False
+    help: bool = False
+
+
+_WITH_VALUE = "fFrCBbo"
+"""Options that take a value, joined (`-fADDR`) or as the next word (`-f ADDR`), as getopt."""
+
+
+def parse(argv: Sequence[str]) -> Options:
+    """sendmail's grammar (getopt, POSIX order): options, then recipients; `OptionError`."""
+    options = Options()
+    words = list(argv)
+    while words:
+        word = words.pop(0)
+        if word == "--":
+            break
+        if word in {"--help", "-h"}:
+            options.help = True
+            continue
+        if not word.startswith("-") or word == "-":
+            words.insert(0, word)
+            break
+        if word.startswith("--"):
+            raise OptionError(f"unknown option {word.split('=')[0]}")
+        letters = word[1:]
+        while letters:
+            letter, letters = letters[0], letters[1:]
+            if letter in _WITH_VALUE:
+                if not letters:
+                    if not words:
+                        raise OptionError(f"-{letter} needs a value")
+                    letters = words.pop(0)
+                _apply(options, letter, letters)
+                break
+            if letter == "t":
+                options.from_headers = True
+            elif letter == "i":
+                options.dot_ends = False
+            elif letter == "v":
+                options.verbose = True
+            elif letter == "q":
+                raise OptionError("-q: there is no queue; each message is sent at once")
+            else:
+                raise OptionError(f"unknown option -{letter}")
+    options.recipients = words
+    return options
+
+
+def _apply(options: Options, letter: str, value: str) -> None:
+    if letter in "fr":
+        options.sender_wish = value
+    elif letter == "F":
+        options.full_name = value
+    elif letter == "C":
+        options.config = value
+    elif letter == "o" and value == "i":
+        options.dot_ends = False
+    elif letter == "b" and value == "p":
+        raise OptionError("-bp: there is no queue; each message is sent at once")
+    elif letter == "b" and value != "m":
+        raise OptionError(f"-b{value}: only -bm (read a message on standard input) is supported")
+    # -o (-odi, -odb, -oem, -oep, ...) and -B (-B8BITMIME): accepted and ignored, as msmtp
+    # and nullmailer do: delivery is always at once, errors always go to the exit code.

@@ -1,0 +1,71 @@
+"""The one line each message leaves, sent or not: in the system log (LOG_MAIL) and, when the
+config names one, in a log file, in the manner of msmtp. Never the body, never a secret; every
+caller-supplied or server-supplied value passes the one sanitiser and is quoted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from mailsetup_tui.core.untrusted import shown
+
+SYSLOG_SOCKET = "/dev/log"
+SYSLOG_ENV = "MAILSETUP_SYSLOG"
+"""Another socket for the system log, or `none` for no system log (a container without one,
+a test that must not write to the machine's journal)."""
+SYSLOG_IDENT = "mailsetup-sendmail"
+LOG_MAIL = 2 << 3
+LOG_ERR, LOG_INFO = 3, 6
+
+
+def record(
+    line: str, *, error: bool, log: Path | None, note: Callable[[str], None] | None = None
+) -> None:
+    """`line` to the system log and, when the config names one, to the log file: best
+    effort, since the message's fate is already decided and the exit code says it."""
+    _to_syslog(line, error=error)
+    if log is None:
+        return
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    try:
+        descriptor = os.open(
+            log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640
+        )
+        with os.fdopen(descriptor, "a", encoding="utf-8") as file:
+            file.write(f"{stamp} {line}\n")
+    except OSError as problem:
+        warning = f"cannot write the log file {log} ({problem.strerror})"
+        _to_syslog(warning, error=True)
+        if note is not None:
+            note(warning)
+
+
+def _to_syslog(line: str, *, error: bool) -> None:
+    """One RFC 3164 datagram to the local syslog socket (journald and rsyslog both listen
+    there); nothing where there is none, as in a container."""
+    where = os.environ.get(SYSLOG_ENV, SYSLOG_SOCKET)
+    if where in {"", "none"}:
+        return
+    priority = LOG_MAIL | (LOG_ERR if error else LOG_INFO)
+    stamp = time.strftime("%b %e %H:%M:%S")
+    packet = f"<{priority}>{stamp} {SYSLOG_IDENT}[{os.getpid()}]: {line}".encode()
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.connect(where)
+        sock.send(packet)
+
+
+def quoted(text: str) -> str:
+    """Text (perhaps a server's) for a log line: one line, sanitised, in single quotes."""
+    return "'" + shown(" ".join(text.split())).replace("'", '"') + "'"
+
+
+def as_field(text: str) -> str:
+    """A caller's word for a log line: as it is, or quoted when it holds a space or a quote
+    (so that one field never reads as two)."""
+    return shown(text) if re.fullmatch(r"[^\s'\"]+", text) else quoted(text)
