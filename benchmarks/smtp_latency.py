@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import aiosmtplib
 
-from mailsetup_tui.core.oauth import probe_signed_in
+from mailsetup_tui.core.credential import SignedIn
 from mailsetup_tui.core.probe import probe, tls_context
 
 from support.authserver import AuthState, XOAuth2Handler, microsoft_account, run_auth_server
@@ -62,12 +62,12 @@ class SignedInProbe:
         self.ca_file = ca_file
 
     async def __call__(self) -> None:
-        result, tokens = await probe_signed_in(
-            self.account, self.refresh_token, timeout=15, ca_file=self.ca_file
-        )
-        if not result.ok or tokens is None:
+        assert self.account.signin is not None
+        credential = SignedIn(self.account.email, self.account.signin, self.refresh_token)
+        result = await probe(self.account, credential, timeout=15, ca_file=self.ca_file)
+        if not result.ok or credential.tokens is None:
             raise SystemExit(f"signed-in probe failed: {result.failure}")
-        self.refresh_token = tokens.refresh_token
+        self.refresh_token = credential.refresh_token
 
 
 async def timed(rounds: int, run: Callable[[], Awaitable[None]]) -> list[float]:

@@ -12,12 +12,13 @@ from hypothesis import strategies as st
 from mailsetup_tui.core.account import (
     DISPLAY_NAME_MAX,
     Account,
-    Field,
+    AccountDraft,
     FieldProblem,
     InvalidAccount,
-    parse_port,
+    port_problem,
     validate,
 )
+from mailsetup_tui.core.fields import Field
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security, provider
 
 
@@ -254,12 +255,14 @@ def test_port_range(port: int, ok: bool) -> None:
         ("٥٨٧", "not a number"),
     ],
 )
-def test_parse_port(text: str, result: int | str) -> None:
-    parsed = parse_port(text)
+def test_port_typed_as_text(text: str, result: int | str) -> None:
+    problem = port_problem(text)
     if isinstance(result, int):
-        assert parsed == result
+        assert problem is None
+        draft = AccountDraft(ProviderId.OTHER, "Codes", "c@example.com", "pw", "mx.example", text)
+        assert draft.check().port == result
     else:
-        assert isinstance(parsed, FieldProblem) and result in parsed.message
+        assert problem is not None and problem.field is Field.PORT and result in problem.message
 
 
 def test_presets_cannot_change_server_port_or_security() -> None:
@@ -274,23 +277,24 @@ def test_password_rules(password: str) -> None:
     assert fields(validate(gmail(), password)) == [Field.PASSWORD]
 
 
-def test_checked_normalizes_or_raises_with_all_problems() -> None:
-    account = Account.create(
-        ProviderId.OTHER,
-        "  Codes  ",
-        " Codes@Example.COM ",
-        server=" SMTP.Example.com. ",
-        port=587,
+def test_a_draft_checks_into_a_normalized_account_or_raises_with_all_problems() -> None:
+    draft = AccountDraft(
+        ProviderId.OTHER, "  Codes  ", " Codes@Example.COM ", "pw", " SMTP.Example.com. ", "587"
     )
-    checked = account.checked("pw")
+    checked = draft.check()
     assert (checked.display_name, checked.email, checked.server) == (
         "Codes",
         "Codes@example.com",
         "smtp.example.com",
     )
     with pytest.raises(InvalidAccount) as caught:
-        other(email="x", server="").checked("")
+        AccountDraft(ProviderId.OTHER, "Codes", "x", "", "", "587").check()
     assert fields(caught.value.problems) == [Field.EMAIL, Field.PASSWORD, Field.SERVER]
+    with pytest.raises(InvalidAccount) as caught:
+        AccountDraft(ProviderId.OTHER, "Codes", "c@example.com", "pw", "mx.example", "x").check()
+    assert [str(problem) for problem in caught.value.problems] == [
+        "SMTP Server Port: 'x' is not a number"
+    ]
 
 
 # --- properties: header injection and odd Unicode -------------------------------------------

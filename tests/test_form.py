@@ -11,7 +11,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from mailsetup_tui.core.account import Account, Field
+from mailsetup_tui.core.account import Account
+from mailsetup_tui.core.fields import Field
 from mailsetup_tui.core.outcomes import MESSAGE_FAILED, MESSAGE_OK
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security
 from mailsetup_tui.core.store import KEYRING_SERVICE, AccountStore
@@ -63,7 +64,7 @@ async def fill_other(
     same Input.Changed path) set on the fields."""
     app = pilot.app
     assert isinstance(app, MailSetupApp)
-    app.setup_screen.query_one("#provider").focus()
+    app.setup_screen.query_one("#smtp-mail").focus()
     values = {"display-name": "Codes", "email": LOGIN, "signin": "", "password": password,
               "server": HOST, "port": str(port)}  # fmt: skip
     await pilot.press("o")
@@ -118,8 +119,8 @@ async def test_fields_in_spec_order_with_tab(make_app: AppFactory) -> None:
             order.append(app.focused.id)
             await pilot.press("tab")
         assert order == [
-            "provider", "display-name", "email", "signin", "password", "server", "port",
-            "security", "test", "provider",  # Save is disabled until a test passes: skipped
+            "smtp-mail", "display-name", "email", "signin", "password", "server", "port",
+            "security", "test", "smtp-mail",  # Save is disabled until a test passes: skipped
         ]  # fmt: skip
 
 
@@ -137,7 +138,7 @@ async def test_presets_fill_and_disable_server_port_and_security(make_app: AppFa
             await pilot.press("tab")
             assert app.focused is not None
             order.append(app.focused.id)
-        assert order == ["display-name", "email", "password", "test", "provider"]
+        assert order == ["display-name", "email", "password", "test", "smtp-mail"]
         await pilot.press("y")
         assert field(app, "port").value == "465"
         assert app.setup_screen.query_one("#security", Choice).value is Security.TLS
@@ -161,7 +162,7 @@ async def test_first_letter_selects_the_provider(
 async def test_enter_opens_the_provider_list(make_app: AppFactory) -> None:
     app = make_app()
     async with running(app) as pilot:
-        choice = app.setup_screen.query_one("#provider", Choice)
+        choice = app.setup_screen.query_one("#smtp-mail", Choice)
         await pilot.press("enter")
         assert choice.expanded
         listing = choice.query_one(ChoiceList)
@@ -179,7 +180,7 @@ async def test_enter_opens_the_provider_list(make_app: AppFactory) -> None:
 async def test_the_list_picks_by_arrows_and_enter_or_by_letter(make_app: AppFactory) -> None:
     app = make_app()
     async with running(app) as pilot:
-        choice = app.setup_screen.query_one("#provider", Choice)
+        choice = app.setup_screen.query_one("#smtp-mail", Choice)
         await pilot.press("enter", "down", "down", "enter")
         assert chosen_provider(app) is ProviderId.HOTMAIL
         assert not choice.expanded and app.focused is choice
@@ -207,7 +208,7 @@ async def test_left_and_right_step_through_the_options(make_app: AppFactory) -> 
 async def test_a_click_opens_the_list_and_picks(make_app: AppFactory) -> None:
     app = make_app()
     async with running(app) as pilot:
-        choice = app.setup_screen.query_one("#provider", Choice)
+        choice = app.setup_screen.query_one("#smtp-mail", Choice)
         await pilot.click(choice)
         assert choice.expanded
         await pilot.click(ChoiceList, offset=(2, 2))  # the second option, under the top edge
@@ -233,7 +234,7 @@ async def test_other_keeps_what_the_user_typed(make_app: AppFactory) -> None:
     app = make_app()
     async with running(app) as pilot:
         await pilot.press("o", *["tab"] * 5, *"smtp.example.com", "tab", *"2525")
-        app.setup_screen.query_one("#provider").focus()
+        app.setup_screen.query_one("#smtp-mail").focus()
         await pilot.press("g")
         assert field(app, "server").value == "smtp.gmail.com"
         await pilot.press("o")
@@ -268,7 +269,7 @@ async def test_email_is_checked_against_the_provider_on_leaving(make_app: AppFac
         assert (line.region.x, line.region.y) == (email.region.x, email.region.bottom)
         assert line.region.height == 3  # 125 characters in the 60 columns right of the labels
         assert app.setup_screen.query_one("#signin-label").region.y == line.region.bottom
-        app.setup_screen.query_one("#provider").focus()
+        app.setup_screen.query_one("#smtp-mail").focus()
         await pilot.press("o")
         assert problem(app, Field.EMAIL) == ""  # Other takes any domain
 
@@ -427,7 +428,7 @@ async def test_save_is_gated_by_the_last_successful_test_and_any_edit(
         assert save.disabled
         await pilot.press("backspace")  # back to exactly the tested values
         assert not save.disabled
-        app.setup_screen.query_one("#provider").focus()
+        app.setup_screen.query_one("#smtp-mail").focus()
         await pilot.press("g")
         await pilot.pause()
         assert save.disabled

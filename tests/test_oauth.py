@@ -16,14 +16,15 @@ from mailsetup_tui.core.account import (
     AUTHORITY_HOST_ENV,
     DEFAULT_AUTHORITY_HOST,
     Account,
-    Field,
     MicrosoftSignIn,
     default_authority_host,
     validate,
 )
+from mailsetup_tui.core.credential import SignedIn
+from mailsetup_tui.core.fields import Field
 from mailsetup_tui.core.mailer import Mailer, SendError
 from mailsetup_tui.core.oauth import DeviceCode, SignInError, SignInFailure, Tokens
-from mailsetup_tui.core.probe import FailureKind, probe
+from mailsetup_tui.core.probe import FailureKind, Step, probe
 from mailsetup_tui.core.providers import ProviderId
 from mailsetup_tui.core.store import AccountStore, StoreError, account_from_toml
 
@@ -260,6 +261,11 @@ async def test_a_page_that_is_not_oauth_is_reported_not_crashed_on(
 # --- SMTP with XOAUTH2 -------------------------------------------------------------------------
 
 
+def signed_in(account: Account, refresh_token: str, tokens: Tokens | None = None) -> SignedIn:
+    assert account.signin is not None
+    return SignedIn(account.email, account.signin, refresh_token, tokens)
+
+
 async def signed_in_tokens(auth_server: AuthServer, certificates: Certificates) -> Tokens:
     auth_server.state.script = ["approved"]
     tokens, _ = await run_sign_in(auth_server, certificates)
@@ -271,11 +277,11 @@ async def test_probe_logs_in_with_xoauth2_over_tls(
 ) -> None:
     tokens = await signed_in_tokens(auth_server, certificates)
     account = microsoft_account(microsoft_server.port, auth_server.url)
-    result, used = await oauth.probe_signed_in(
-        account, tokens, timeout=5, ca_file=certificates.ca_file
-    )
+    credential = signed_in(account, tokens.refresh_token, tokens)
+    result = await probe(account, credential, timeout=5, ca_file=certificates.ca_file)
     assert result.ok, result.failure
-    assert used is tokens  # still fresh: no refresh
+    assert credential.tokens is tokens  # still fresh: no refresh
+    assert auth_server.state.refreshes == 0
     (attempt,) = microsoft_server.handler.xoauth2  # type: ignore[attr-defined]
     assert (attempt.user, attempt.encrypted, attempt.accepted) == (LOGIN, True, True)
     assert microsoft_server.auth_attempts == []  # no password login was tried
@@ -286,11 +292,11 @@ async def test_probe_from_a_refresh_token_refreshes_first(
 ) -> None:
     tokens = await signed_in_tokens(auth_server, certificates)
     account = microsoft_account(microsoft_server.port, auth_server.url)
-    result, used = await oauth.probe_signed_in(
-        account, tokens.refresh_token, timeout=5, ca_file=certificates.ca_file
-    )
+    credential = signed_in(account, tokens.refresh_token)
+    result = await probe(account, credential, timeout=5, ca_file=certificates.ca_file)
     assert result.ok
-    assert used is not None and used.refresh_token != tokens.refresh_token
+    assert credential.tokens is not None  # a rotated refresh token, for the session to keep
+    assert credential.refresh_token == credential.tokens.refresh_token != tokens.refresh_token
     assert auth_server.state.refreshes == 1
 
 
@@ -311,11 +317,11 @@ async def test_a_revoked_sign_in_fails_the_probe_as_signin_revoked(
     tokens = await signed_in_tokens(auth_server, certificates)
     auth_server.state.revoke_refresh_tokens()
     account = microsoft_account(microsoft_server.port, auth_server.url)
-    result, used = await oauth.probe_signed_in(
-        account, tokens.refresh_token, timeout=5, ca_file=certificates.ca_file
-    )
-    assert result.failure is not None and used is None
+    credential = signed_in(account, tokens.refresh_token)
+    result = await probe(account, credential, timeout=5, ca_file=certificates.ca_file)
+    assert result.failure is not None and credential.tokens is None
     assert result.failure.kind is FailureKind.SIGNIN_REVOKED
+    assert result.step is Step.AUTH
     assert microsoft_server.handler.xoauth2 == []  # type: ignore[attr-defined]
 
 

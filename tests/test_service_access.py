@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from mailsetup_tui.core.session import SetupSession
 from mailsetup_tui.core.store import AccountStore, Chosen, ConfigLocation
 
 from support.cli import Ran, mailsetup_env
@@ -258,12 +259,12 @@ def test_a_reader_refreshing_a_sign_in_writes_nothing(system: System) -> None:
     before = secret.read_bytes()
 
     def rotate() -> int:
-        AccountStore.at().replace_refresh_token(account, "rt-newer")
+        SetupSession.at().keep_rotated_refresh_token(account, "rt-newer")
         return 0
 
     assert as_user(system.users.service, rotate, env=system.env_of(system.users.service)).code == 0
     assert secret.read_bytes() == before
-    store.replace_refresh_token(account, "rt-newer")  # the owner's refresh does store it
+    SetupSession(store).keep_rotated_refresh_token(account, "rt-newer")  # the owner's does
     assert store.read_secret(account) == "rt-newer"
 
 

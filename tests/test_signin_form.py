@@ -12,7 +12,8 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from mailsetup_tui.core import oauth
-from mailsetup_tui.core.account import AUTHORITY_HOST_ENV, Field, SignInMethod
+from mailsetup_tui.core.account import AUTHORITY_HOST_ENV, SignInMethod
+from mailsetup_tui.core.fields import Field
 from mailsetup_tui.core.outcomes import MESSAGE_FAILED, MESSAGE_OK
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId
 from mailsetup_tui.core.store import KEYRING_SERVICE, AccountStore
@@ -239,7 +240,7 @@ async def test_hotmail_locks_the_tenant_and_gmail_offers_no_sign_in(make_app: Ap
         assert isinstance(app.screen, HelpScreen)
         assert app.screen.method is SignInMethod.MICROSOFT
         await pilot.press("escape")
-        app.setup_screen.query_one("#provider").focus()
+        app.setup_screen.query_one("#smtp-mail").focus()
         await pilot.press("g")
         await pilot.pause()
         signin = app.setup_screen.query_one("#signin", Choice)

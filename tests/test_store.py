@@ -12,19 +12,21 @@ from pathlib import Path
 import keyring
 import pytest
 
-from mailsetup_tui.core.account import Account
+from mailsetup_tui.core.account import Account, AccountDraft
+from mailsetup_tui.core.credential import Password
 from mailsetup_tui.core.providers import ProviderId, Security
+from mailsetup_tui.core.session import SetupSession, Tested
 from mailsetup_tui.core.store import (
     KEYRING_SERVICE,
     AccountStore,
     SecretError,
-    SecretKind,
+    SecretPlace,
     SecretState,
     StoreError,
     resolve_config,
     resolve_config_path,
 )
-from mailsetup_tui.core.store.config import Chosen, ConfigLocation
+from mailsetup_tui.core.store.types import Chosen, ConfigLocation
 
 from support.keyrings import MemoryKeyring
 
@@ -87,7 +89,7 @@ def test_round_trip_keeps_the_account_and_not_the_password(
     text = store.path.read_text()
     assert PASSWORD not in text
     assert "schema = 1" in text
-    assert report.secret.kind is SecretKind.KEYRING
+    assert report.secret.place is SecretPlace.KEYRING
     assert memory_keyring.entries == {(KEYRING_SERVICE, f"{account.email}#1"): PASSWORD}
     assert store.read_secret(account) == PASSWORD
 
@@ -121,7 +123,13 @@ def test_no_saved_account_loads_as_none(store: AccountStore) -> None:
 
 
 def test_gmail_password_is_stored_without_grouping_spaces(store: AccountStore) -> None:
-    store.save(GMAIL, "abcd efgh ijkl mnop")
+    # The session saves the password a test used, as the server took it (`Password.of`); the
+    # store keeps exactly what it is given.
+    draft = AccountDraft.of(GMAIL, "abcd efgh ijkl mnop")
+    session = SetupSession(store)
+    used = Password.of(GMAIL, draft.password)
+    session.tested = Tested(draft, GMAIL, used.secret, None)
+    session.save(draft)
     assert store.read_secret(GMAIL) == "abcdefghijklmnop"
 
 
@@ -141,7 +149,7 @@ def test_without_a_keyring_the_secret_goes_to_a_0600_file(
     store: AccountStore, no_keyring: None
 ) -> None:
     report = store.save(OTHER, PASSWORD)
-    assert report.secret.kind is SecretKind.FILE
+    assert report.secret.place is SecretPlace.FILE
     assert report.secret.where == str(store.secret_path)
     assert "no system keyring is available" in report.secret.describe()
     assert mode(store.secret_path) == 0o600
@@ -294,16 +302,15 @@ def test_a_crash_mid_write_leaves_the_old_file(store: AccountStore, tmp_path: Pa
         import keyring.backends.fail
         keyring.set_keyring(keyring.backends.fail.Keyring())
         from pathlib import Path
-        from mailsetup_tui.core import store as store_module
+        from mailsetup_tui.core.store import account_to_toml, files
         from mailsetup_tui.core.account import Account
 
         def die(src, dst):
             os._exit(9)
 
-        store_module.os.replace = die
+        files.os.replace = die
         account = Account.create("gmail", "Crash", "crash@gmail.com")
-        store_module.atomic_write(Path({str(store.path)!r}),
-                                  store_module.account_to_toml(account).encode())
+        files.atomic_write(Path({str(store.path)!r}), account_to_toml(account).encode())
         """
     )
     finished = subprocess.run([sys.executable, "-c", script], check=False, timeout=60)

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 
 from mailsetup_tui.cli.context import Context, UsageError
-from mailsetup_tui.cli.options import (
-    PASSWORD_ENV,
-    account_from_options,
-    account_options_given,
-)
+from mailsetup_tui.cli.options import PASSWORD_ENV, account_options_given, draft_from_options
 from mailsetup_tui.core.account import Account, AccountDraft
 from mailsetup_tui.core.outcomes import CLEAR_TEXT_WARNING
-from mailsetup_tui.core.session import StoreError
 from mailsetup_tui.teletype import Teletype
 
 
@@ -28,26 +24,21 @@ def draft_to_test(context: Context) -> AccountDraft:
     nobody should type a password twice."""
     if not account_options_given(context.args):
         return saved_draft(context)
-    account = account_from_options(context.args).checked()
+    draft = draft_from_options(context.args)
+    account = draft.check(with_password=False)  # the password is checked with the test
     if account.signin is not None:
         refuse_password(context)
-        return AccountDraft.of(account)
-    password = explicit_password(context) or prompt_password(context)
-    checked = account.checked(password)
-    warn_if_clear_text(context, checked)
-    return AccountDraft.of(checked, password)
+        return draft
+    warn_if_clear_text(context, account)
+    return replace(draft, password=explicit_password(context) or prompt_password(context))
 
 
 def saved_draft(context: Context) -> AccountDraft:
     """The saved account, with its stored secret (an empty password in the draft) unless a
     new password comes on standard input (`save --password-stdin` changes it). A stray
     $MAILSETUP_PASSWORD is ignored, and said so: it belongs to commands given an account."""
-    account = context.session.saved()
-    if account is None:
-        raise StoreError(
-            f"no saved account at {context.session.config_path}; give the account options "
-            "(see `mailsetup test --help`)"
-        )
+    remedy = "give the account options (see `mailsetup test --help`)"
+    account = context.session.saved_config(remedy).account
     password = "" if account.signin else stdin_password(context) or ""
     if os.environ.get(PASSWORD_ENV) and not password:
         context.output.note(

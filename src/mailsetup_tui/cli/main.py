@@ -24,8 +24,9 @@ from mailsetup_tui.cli.parser import (
 )
 from mailsetup_tui.core.account import InvalidAccount
 from mailsetup_tui.core.message import InvalidMessage
-from mailsetup_tui.core.session import NeedsSignIn, NoPassword, SetupSession, StoreError
+from mailsetup_tui.core.session import NeedsSignIn, NoPassword, SetupSession
 from mailsetup_tui.core.step_log import show_steps
+from mailsetup_tui.core.store.types import StoreError
 from mailsetup_tui.core.untrusted import shown
 from mailsetup_tui.exit_codes import ExitCode
 from mailsetup_tui.startup import release_collection

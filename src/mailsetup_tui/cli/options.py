@@ -11,26 +11,20 @@ from typing import Any
 
 from mailsetup_tui.cli.context import UsageError
 from mailsetup_tui.core.account import (
-    Account,
-    MicrosoftSignIn,
+    AccountDraft,
+    SignInMethod,
     default_authority_host,
+    port_problem,
 )
+from mailsetup_tui.core.fields import OTHER_ONLY, SPECS, Field, FieldSpec
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security
+from mailsetup_tui.core.store.types import KEEP, Keep
 from mailsetup_tui.exit_codes import ExitCode
 
 PASSWORD_ENV = "MAILSETUP_PASSWORD"
 
-ACCOUNT_OPTIONS = (
-    "smtp_mail",
-    "display_name",
-    "email",
-    "server",
-    "port",
-    "security",
-    "client_id",
-    "tenant",
-)
-"""The `dest` of every account option: none given means the saved account."""
+ACCOUNT_OPTIONS = tuple(SPECS[field] for field in Field if SPECS[field].option)
+"""The account's fields that are options (none given: the saved account), in --help's order."""
 
 
 class _RefusePasswordArgument(argparse.Action):
@@ -55,6 +49,11 @@ def add_group_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def group_wanted(args: argparse.Namespace) -> str | Keep:
+    """The readers group a save records: --group, else the one the account has."""
+    return KEEP if args.group is None else str(args.group)
+
+
 def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -72,34 +71,8 @@ def add_account_options(parser: argparse.ArgumentParser, *, password: bool) -> N
     group = parser.add_argument_group(
         "account", "the account to use (all omitted: the saved account)"
     )
-    group.add_argument(
-        "--smtp-mail",
-        choices=[p.value for p in ProviderId],
-        help="the mail service: "
-        + ", ".join(f"{p.id.value} ({p.label})" for p in PROVIDERS.values()),
-    )
-    group.add_argument("--display-name", metavar="NAME", help="the name shown in the From line")
-    group.add_argument("--email", metavar="ADDR", help="the address the codes are sent from")
-    group.add_argument("--server", metavar="HOST", help="SMTP server name (other only)")
-    group.add_argument("--port", metavar="N", type=_port, help="SMTP server port (other only)")
-    group.add_argument(
-        "--security",
-        choices=[s.value for s in Security],
-        help="auto (TLS on 465, STARTTLS otherwise; the default), starttls, tls, or none "
-        "(sends the password unencrypted) (other only)",
-    )
-    group.add_argument(
-        "--client-id",
-        metavar="GUID",
-        help="Microsoft sign-in instead of a password: the Application (client) ID of your "
-        "app registration (exchange, hotmail, other)",
-    )
-    group.add_argument(
-        "--tenant",
-        metavar="ID|DOMAIN",
-        help="Microsoft sign-in: the Directory (tenant) ID or a domain of it (hotmail: "
-        "always consumers)",
-    )
+    for spec in ACCOUNT_OPTIONS:
+        group.add_argument(str(spec.option), **_argument(spec))
     if password:
         add_password_stdin_option(group)
     group.add_argument(
@@ -107,50 +80,62 @@ def add_account_options(parser: argparse.ArgumentParser, *, password: bool) -> N
     )
 
 
+def _argument(spec: FieldSpec) -> dict[str, Any]:
+    """How argparse takes `spec`'s option, with its help from the field table."""
+    help_text = spec.help + (" (other only)" if spec.other_only else "")
+    if spec.field is Field.SMTP_MAIL:
+        listed = ", ".join(f"{entry.id.value} ({entry.label})" for entry in PROVIDERS.values())
+        return {"choices": [p.value for p in ProviderId], "help": f"{help_text}: {listed}"}
+    if spec.field is Field.SECURITY:
+        return {"choices": [s.value for s in Security], "help": help_text}
+    if spec.field is Field.PORT:
+        return {"metavar": spec.metavar, "type": _port, "help": help_text}
+    return {"metavar": spec.metavar, "help": help_text}
+
+
 def account_options_given(args: argparse.Namespace) -> bool:
-    return any(getattr(args, name) is not None for name in ACCOUNT_OPTIONS)
+    return any(getattr(args, str(spec.dest)) is not None for spec in ACCOUNT_OPTIONS)
 
 
-def account_from_options(args: argparse.Namespace) -> Account:
-    """The account the options describe (unchecked); `UsageError` for missing or misplaced
-    options."""
+def draft_from_options(args: argparse.Namespace) -> AccountDraft:
+    """The values the options give, as a draft for the session to check; `UsageError` for
+    missing options, or server, port or security given for a preset."""
     if args.smtp_mail is None:
         raise UsageError("--smtp-mail is required when account options are given")
-    provider = PROVIDERS[ProviderId(args.smtp_mail)]
-    if provider.is_preset:
-        for option in ("server", "port", "security"):
-            if getattr(args, option) is not None:
+    entry = PROVIDERS[ProviderId(args.smtp_mail)]
+    fixed = entry.connection
+    if fixed is not None:
+        for spec in OTHER_ONLY:
+            if getattr(args, str(spec.dest)) is not None:
                 raise UsageError(
-                    f"--{option} is only for --smtp-mail other ({provider.label} uses "
-                    f"{provider.server}:{provider.port}, {provider.security.label})"
+                    f"{spec.option} is only for --smtp-mail other ({entry.label} uses "
+                    f"{fixed.server}:{fixed.port}, {fixed.security.label})"
                 )
+    required = [Field.DISPLAY_NAME, Field.EMAIL, *([] if fixed else [Field.SERVER, Field.PORT])]
     missing = [
-        f"--{name.replace('_', '-')}"
-        for name in ("display_name", "email")
-        + (("server", "port") if not provider.is_preset else ())
-        if getattr(args, name) is None
+        str(SPECS[field].option)
+        for field in required
+        if getattr(args, str(SPECS[field].dest)) is None
     ]
     if missing:
-        raise UsageError(f"missing {', '.join(missing)} for --smtp-mail {provider.id.value}")
-    signin = None
-    if args.client_id is not None or args.tenant is not None:
-        signin = MicrosoftSignIn(args.client_id or "", args.tenant or "", default_authority_host())
-    return Account.create(
-        provider.id,
-        args.display_name,
-        args.email,
-        server=args.server,
-        port=args.port,
-        security=args.security,
-        signin=signin,
+        raise UsageError(f"missing {', '.join(missing)} for --smtp-mail {entry.id.value}")
+    microsoft = args.client_id is not None or args.tenant is not None
+    return AccountDraft(
+        entry.id,
+        display_name=args.display_name,
+        email=args.email,
+        server=args.server or "",
+        port="" if args.port is None else str(args.port),
+        security=Security(args.security or Security.AUTO),
+        signin=SignInMethod.MICROSOFT if microsoft else SignInMethod.PASSWORD,
+        client_id=args.client_id or "",
+        tenant=args.tenant or "",
+        authority_host=default_authority_host(),
     )
 
 
 def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is out of range (1-65535)")
-    return port
+    problem = port_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem.message)
+    return int(text)

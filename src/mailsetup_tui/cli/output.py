@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from mailsetup_tui.core.account import DEFAULT_AUTHORITY_HOST
+from mailsetup_tui.core.account import DEFAULT_AUTHORITY_HOST, SignInMethod
+from mailsetup_tui.core.fields import SPECS, Field
 from mailsetup_tui.core.outcomes import SaveOutcome, SendOutcome, TestOutcome, renewal_text
-from mailsetup_tui.core.session import ConfigLocation, SecretStatus, StoredConfig
+from mailsetup_tui.core.providers import Security, provider
+from mailsetup_tui.core.store.types import ConfigLocation, SecretStatus, StoredConfig
 from mailsetup_tui.core.untrusted import json_text, shown
 
 
@@ -111,24 +113,14 @@ def show_object(
     config: StoredConfig, status: SecretStatus, location: ConfigLocation
 ) -> dict[str, object]:
     account = config.account
-    signin: dict[str, object] = {"signin": account.signin_method.value}
+    fields: dict[str, object] = {
+        str(SPECS[field].key): value for field, value in account.stored_values().items()
+    }
     if account.signin is not None:
-        signin |= {
-            "client_id": account.signin.client_id,
-            "tenant": account.signin.tenant,
-            "authority_host": account.signin.authority_host,
-        }
+        fields["authority_host"] = account.signin.authority_host
     return {
         "status": "ok",
-        "account": {
-            "smtp_mail": account.provider_id.value,
-            "display_name": account.display_name,
-            "email": account.email,
-            "server": account.server,
-            "port": account.port,
-            "security": account.security.value,
-        }
-        | signin,
+        "account": fields,
         "config_path": str(location.path),
         "chosen": location.chosen.value,
         "ca_file": str(config.ca_file) if config.ca_file else None,
@@ -137,7 +129,7 @@ def show_object(
         "log": str(config.log) if config.log else None,
         "secret": {
             "type": status.type.value,
-            "kind": status.location.kind.value,
+            "kind": status.location.place.value,
             "where": status.location.where,
             "state": status.state.value,
             "problem": status.problem,
@@ -151,19 +143,10 @@ def show_rows(
 ) -> list[tuple[str, str]]:
     """`show` as "Label: value" rows, labelled as the form labels its fields."""
     account = config.account
-    rows = [
-        ("Account", location.chosen.value),
-        ("SMTP Mail", account.provider.label),
-        ("Display Name", account.display_name),
-        ("Email", account.email),
-        ("SMTP Server Name", account.server),
-        ("SMTP Server Port", str(account.port)),
-        ("Security", account.security.label),
-        ("Sign-in", account.signin_method.label),
-    ]
+    rows = [("Account", location.chosen.value)]
+    rows += [(str(field), _shown(field, value)) for field, value in account.stored_values().items()]
     signin = account.signin
     if signin is not None:
-        rows += [("Client ID", signin.client_id), ("Tenant", signin.tenant)]
         if signin.authority_host != DEFAULT_AUTHORITY_HOST:
             rows.append(("Login host", signin.authority_host))
     rows += [
@@ -177,3 +160,14 @@ def show_rows(
     if signin is not None and renewal:
         rows.append(("Sign-in renewed", renewal))
     return rows
+
+
+def _shown(field: Field, value: str | int) -> str:
+    """A stored value as the form shows it: a choice by its label."""
+    if field is Field.SMTP_MAIL:
+        return provider(str(value)).label
+    if field is Field.SECURITY:
+        return Security(str(value)).label
+    if field is Field.SIGN_IN:
+        return SignInMethod(str(value)).label
+    return str(value)

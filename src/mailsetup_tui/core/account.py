@@ -1,11 +1,13 @@
 """The account value the form, the CLI and the store share, and its validation.
 
-Validation returns every problem at once, per field, so that a form can mark all bad fields in
-one pass and a script gets one complete error report instead of a fix-one-rerun loop.
+One convention: a draft (the values as typed) checks itself into an `Account`, or raises one
+`InvalidAccount` carrying every problem at once, per field, so that a form can mark all bad
+fields in one pass and a script gets one complete error report instead of a fix-one-rerun loop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import re
@@ -16,10 +18,13 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from mailsetup_tui.core.fields import Field
 from mailsetup_tui.core.providers import Provider, ProviderId, Security, provider
 
 if TYPE_CHECKING:
     from email.headerregistry import Address
+
+    from email_validator import ValidatedEmail
 
 DISPLAY_NAME_MAX = 78
 """RFC 5322's recommended line length: a longer From name gets folded or truncated by clients."""
@@ -30,21 +35,6 @@ DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 AUTHORITY_HOST_ENV = "MAILSETUP_AUTHORITY_HOST"
 """Where Microsoft sign-in goes for a new sign-in: a national cloud's login host (e.g.
 https://login.microsoftonline.us). A saved account keeps the host it signed in at."""
-
-
-class Field(StrEnum):
-    """The form's fields, named as the spec labels them, for per-field problems."""
-
-    SMTP_MAIL = "SMTP Mail"
-    DISPLAY_NAME = "Display Name"
-    EMAIL = "Email"
-    PASSWORD = "Password"
-    SERVER = "SMTP Server Name"
-    PORT = "SMTP Server Port"
-    SECURITY = "Security"
-    SIGN_IN = "Sign-in"
-    CLIENT_ID = "Client ID"
-    TENANT = "Tenant"
 
 
 class SignInMethod(StrEnum):
@@ -117,7 +107,7 @@ class FieldProblem:
 
 
 class InvalidAccount(ValueError):
-    """Raised by `Account.checked` when validation found problems; carries all of them."""
+    """Raised by `AccountDraft.check` when validation found problems; carries all of them."""
 
     def __init__(self, problems: tuple[FieldProblem, ...]) -> None:
         super().__init__("; ".join(str(p) for p in problems))
@@ -160,9 +150,8 @@ class Account:
         (Hotmail) gets it here, as presets get their server.
         """
         entry = provider(provider_id)
-        if entry.is_preset:
-            assert entry.server is not None and entry.port is not None
-            server, port, security = entry.server, entry.port, entry.security
+        if entry.connection is not None:
+            server, port, security = entry.connection
         if signin is not None and entry.fixed_tenant is not None:
             signin = replace(signin, tenant=entry.fixed_tenant)
         return cls(
@@ -182,6 +171,22 @@ class Account:
     @property
     def signin_method(self) -> SignInMethod:
         return SignInMethod.PASSWORD if self.signin is None else SignInMethod.MICROSOFT
+
+    def stored_values(self) -> dict[Field, str | int]:
+        """Each field as the config file and `show --json` hold it (never a password; a
+        Microsoft field only with Microsoft sign-in), to go under its `FieldSpec.key`."""
+        values: dict[Field, str | int] = {
+            Field.SMTP_MAIL: self.provider_id.value,
+            Field.DISPLAY_NAME: self.display_name,
+            Field.EMAIL: self.email,
+            Field.SERVER: self.server,
+            Field.PORT: self.port,
+            Field.SECURITY: self.security.value,
+            Field.SIGN_IN: self.signin_method.value,
+        }
+        if self.signin is not None:
+            values |= {Field.CLIENT_ID: self.signin.client_id, Field.TENANT: self.signin.tenant}
+        return values
 
     @property
     def transport_security(self) -> Security:
@@ -207,10 +212,11 @@ class Account:
 
         Call after `validate` found no problems; invalid input is returned trimmed only.
         """
+        from email_validator import EmailNotValidError
+
         email = self.email.strip()
-        checked = _checked_email(email, self.provider)
-        if isinstance(checked, tuple):
-            email = checked[0]
+        with contextlib.suppress(EmailNotValidError):
+            email = _validated_email(email, self.provider).normalized
         signin = self.signin
         if signin is not None:
             signin = replace(
@@ -223,13 +229,6 @@ class Account:
             server=self.server.strip().rstrip(".").lower(),
             signin=signin,
         )
-
-    def checked(self, password: str | None = None) -> Account:
-        """The normalized account, or `InvalidAccount` listing every problem."""
-        problems = validate(self, password)
-        if problems:
-            raise InvalidAccount(problems)
-        return self.normalized()
 
 
 @dataclass(frozen=True)
@@ -271,8 +270,7 @@ class AccountDraft:
         )
 
     def account(self) -> Account:
-        """The account as entered, unchecked (an unreadable port becomes 0)."""
-        port = parse_port(self.port)
+        """The account as entered, unchecked (a port that is no number becomes 0)."""
         signin = None
         if self.signin is SignInMethod.MICROSOFT:
             signin = MicrosoftSignIn(self.client_id, self.tenant, self.authority_host)
@@ -281,7 +279,7 @@ class AccountDraft:
             self.display_name,
             self.email,
             server=self.server,
-            port=port if isinstance(port, int) else 0,
+            port=int(self.port) if port_problem(self.port) is None else 0,
             security=self.security,
             signin=signin,
         )
@@ -291,15 +289,17 @@ class AccountDraft:
         unless `with_password` is False)."""
         account = self.account()
         problems = validate(account, self.password if with_password else None)
-        port = parse_port(self.port)
-        if isinstance(port, FieldProblem):
+        port = port_problem(self.port)
+        if port is not None:
             problems = (*(p for p in problems if p.field is not Field.PORT), port)
         return problems
 
-    def to_account(self, *, with_password: bool = True) -> Account | tuple[FieldProblem, ...]:
-        """The validated, normalized account, or every problem with the draft."""
+    def check(self, *, with_password: bool = True) -> Account:
+        """The validated, normalized account; `InvalidAccount` with every problem otherwise."""
         problems = self.problems(with_password=with_password)
-        return problems if problems else self.account().normalized()
+        if problems:
+            raise InvalidAccount(problems)
+        return self.account().normalized()
 
 
 def validate(account: Account, password: str | None = None) -> tuple[FieldProblem, ...]:
@@ -320,17 +320,19 @@ def validate(account: Account, password: str | None = None) -> tuple[FieldProble
     return tuple(problem for check in checks for problem in check)
 
 
-def parse_port(text: str) -> int | FieldProblem:
-    """A port typed as text (form, TOML from elsewhere), or the problem with it."""
-    text = text.strip()
-    if not text:
-        return FieldProblem(Field.PORT, "enter the port number (587 for STARTTLS, 465 for TLS)")
-    if not text.isascii() or not text.isdigit():
-        return FieldProblem(Field.PORT, f"{text!r} is not a number")
-    port = int(text)
+def port_problem(port: str | int) -> FieldProblem | None:
+    """What is wrong with a port, typed as text (the form, the line mode, `--port`) or read as
+    a number (a config file), or None: the one port rule."""
+    if isinstance(port, str):
+        text = port.strip()
+        if not text:
+            return FieldProblem(Field.PORT, "enter the port number (587 for STARTTLS, 465 for TLS)")
+        if not text.isascii() or not text.isdigit():
+            return FieldProblem(Field.PORT, f"{text!r} is not a number")
+        port = int(text)
     if not PORT_MIN <= port <= PORT_MAX:
         return FieldProblem(Field.PORT, f"{port} is out of range ({PORT_MIN}-{PORT_MAX})")
-    return port
+    return None
 
 
 def line_break_in(text: str) -> bool:
@@ -368,25 +370,22 @@ def _is_control(ch: str) -> bool:
     return category in {"Cc", "Cs", "Co", "Zl", "Zp"} or ch in _SPOOFING_FORMAT_CHARS
 
 
-def _checked_email(email: str, entry: Provider) -> tuple[str, str] | str:
-    """The address in canonical form and its ASCII domain, or what is wrong with it."""
+def _validated_email(email: str, entry: Provider) -> ValidatedEmail:
+    """The address checked, in canonical form; email-validator's `EmailNotValidError` says
+    what is wrong with it."""
     # Deferred: email-validator builds its tables at import, which the form's first paint
     # does not need.
-    from email_validator import EmailNotValidError, validate_email
+    from email_validator import validate_email
 
-    try:
-        # Other may be an internal relay whose domains (corp.local, mailhost) are not globally
-        # deliverable; the presets are public services, where such a domain is always a typo.
-        # No DNS: validating must never cause network traffic.
-        checked = validate_email(
-            email,
-            check_deliverability=False,
-            allow_smtputf8=False,
-            globally_deliverable=entry.is_preset,
-        )
-    except EmailNotValidError as error:
-        return _email_error_text(error)
-    return checked.normalized, checked.ascii_domain
+    # Other may be an internal relay whose domains (corp.local, mailhost) are not globally
+    # deliverable; the presets are public services, where such a domain is always a typo.
+    # No DNS: validating must never cause network traffic.
+    return validate_email(
+        email,
+        check_deliverability=False,
+        allow_smtputf8=False,
+        globally_deliverable=entry.is_preset,
+    )
 
 
 def _email_problems(email: str, entry: Provider) -> Iterator[FieldProblem]:
@@ -398,11 +397,13 @@ def _email_problems(email: str, entry: Provider) -> Iterator[FieldProblem]:
     if not email:
         yield FieldProblem(Field.EMAIL, "enter the address the codes are sent from")
         return
-    checked = _checked_email(email, entry)
-    if isinstance(checked, str):
-        yield FieldProblem(Field.EMAIL, checked)
+    from email_validator import EmailNotValidError
+
+    try:
+        domain = _validated_email(email, entry).ascii_domain
+    except EmailNotValidError as error:
+        yield FieldProblem(Field.EMAIL, _email_error_text(error))
         return
-    domain = checked[1]
     if not entry.domains.matches(domain):
         elsewhere = f"; {entry.domains.elsewhere}" if entry.domains.elsewhere else ""
         yield FieldProblem(
@@ -431,6 +432,17 @@ def _password_problems(password: str, entry: Provider) -> Iterator[FieldProblem]
 
 
 _HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)", re.IGNORECASE)
+
+
+def fully_qualified(name: str) -> bool:
+    """Whether `name` is a fully qualified host name: two labels or more, the last not a
+    number (so not an IPv4 address)."""
+    labels = name.split(".")
+    return (
+        len(labels) > 1
+        and all(_HOST_LABEL.fullmatch(label) for label in labels)
+        and not labels[-1].isdigit()
+    )
 
 
 def _server_problems(account: Account) -> Iterator[FieldProblem]:
@@ -484,14 +496,13 @@ def _hostname_problem(server: str) -> str | None:
 
 def _port_problems(account: Account) -> Iterator[FieldProblem]:
     entry = account.provider
-    if entry.is_preset:
-        if account.port != entry.port:
+    if entry.connection is not None:
+        if account.port != entry.connection.port:
             yield FieldProblem(Field.PORT, f"{entry.label} uses port {entry.port}")
         return
-    if account.port == 0:
-        yield FieldProblem(Field.PORT, "enter the port number (587 for STARTTLS, 465 for TLS)")
-    elif not PORT_MIN <= account.port <= PORT_MAX:
-        yield FieldProblem(Field.PORT, f"{account.port} is out of range ({PORT_MIN}-{PORT_MAX})")
+    problem = port_problem(account.port or "")  # 0: none given
+    if problem is not None:
+        yield problem
 
 
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)

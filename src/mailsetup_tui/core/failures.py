@@ -1,10 +1,10 @@
-"""What went wrong in an SMTP session, in words an administrator can act on.
+"""What went wrong in an SMTP dialogue, in words an administrator can act on.
 
-The probe and the mailer (`core.probe`) hold the dialogue; this module turns each way it can
-fail into a `ProbeFailure`: a stable kind for scripts, a reason that says what to change, and
-whether the failure is temporary (a 4xx reply, a time-out, a network error), which decides
-whether a caller should try again. Server text quoted in a reason is the server's own, exact;
-`core.untrusted` makes it safe wherever it is shown.
+The SMTP dialogue (`core.probe`), of a test or a send, holds the conversation; this module
+turns each way it can fail into a `ProbeFailure`: a stable kind for scripts, a reason that
+says what to change, and whether the failure is temporary (a 4xx reply, a time-out, a network
+error), which decides whether a caller should try again. Server text quoted in a reason is the
+server's own, exact; `core.untrusted` makes it safe wherever it is shown.
 """
 
 from __future__ import annotations
@@ -18,9 +18,6 @@ from enum import StrEnum
 
 from mailsetup_tui.core.account import Account
 from mailsetup_tui.core.providers import ProviderId, Security
-
-DEFAULT_TIMEOUT = 15.0
-"""Seconds one test or send may take, from the name lookup to the last reply."""
 
 SERVER_SAID_LATER = "a temporary refusal: try again in a few minutes"
 MAY_BE_TEMPORARY = "this may be temporary: if the settings are right, try again in a few minutes"
@@ -435,3 +432,8 @@ def _chain(error: BaseException) -> list[BaseException]:
         chain.append(current)
         current = current.__cause__ or current.__context__
     return chain
+
+
+def verification_error(error: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification failure somewhere in `error`'s chain, if there is one."""
+    return next((e for e in _chain(error) if isinstance(e, ssl.SSLCertVerificationError)), None)

@@ -7,7 +7,9 @@ rhythm (asynchronous, so it can be cancelled and a form stays live), turns MSAL'
 replies into outcomes a user can act on, and keeps tokens out of reprs, logs and reasons.
 
 MSAL is synchronous (requests), so each exchange runs in a worker thread, and it is imported
-only here, when a sign-in or refresh actually happens.
+only here, when a sign-in or refresh actually happens. A leaf: it knows the app registration
+and reports failures, and nothing of SMTP or the store (`core.credential` turns its tokens
+into a login, the session decides what is kept).
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mailsetup_tui.core.account import Account, MicrosoftSignIn
-from mailsetup_tui.core.failures import FailureKind, ProbeFailure, ProbeResult, Step
+from mailsetup_tui.core.account import MicrosoftSignIn
+from mailsetup_tui.core.failures import FailureKind, ProbeFailure
 from mailsetup_tui.core.redact import redact
 from mailsetup_tui.core.untrusted import shown
 
@@ -131,7 +133,7 @@ def _http_session(trusted: str | bool, timeout: float) -> requests.Session:
     """
     import requests
 
-    class Session(requests.Session):
+    class TrustingExactly(requests.Session):
         def merge_environment_settings(
             self,
             url: str | bytes | None,
@@ -148,7 +150,7 @@ def _http_session(trusted: str | bool, timeout: float) -> requests.Session:
             kwargs.setdefault("timeout", timeout)
             return super().request(*args, **kwargs)
 
-    session = Session()
+    session = TrustingExactly()
     session.verify = trusted
     return session
 
@@ -385,64 +387,3 @@ async def refresh(
     """Fresh tokens for a stored sign-in, or `SignInError` (REVOKED when it must be redone)."""
     client = MicrosoftClient(signin, timeout=timeout, ca_file=ca_file)
     return await asyncio.to_thread(client.refresh, refresh_token)
-
-
-@dataclass(frozen=True, repr=False)
-class HeldSignIn:
-    """A Microsoft sign-in in hand: for which address and app registration, and its tokens
-    (or only the refresh token, as read from the store)."""
-
-    email: str
-    signin: MicrosoftSignIn
-    secret: Tokens | str
-
-    def fits(self, account: Account) -> bool:
-        return (self.email, self.signin) == (account.email, account.signin)
-
-    @property
-    def refresh_token(self) -> str:
-        return self.secret if isinstance(self.secret, str) else self.secret.refresh_token
-
-    @property
-    def tokens(self) -> Tokens | None:
-        return None if isinstance(self.secret, str) else self.secret
-
-
-async def current(
-    signin: MicrosoftSignIn,
-    tokens: Tokens | str,
-    *,
-    timeout: float,
-    ca_file: str | os.PathLike[str] | None = None,
-) -> Tokens:
-    """`tokens` while they are fresh; otherwise (or from a bare refresh token) refreshed."""
-    if isinstance(tokens, Tokens) and tokens.fresh:
-        return tokens
-    refresh_token = tokens if isinstance(tokens, str) else tokens.refresh_token
-    return await refresh(signin, refresh_token, timeout=timeout, ca_file=ca_file)
-
-
-async def probe_signed_in(
-    account: Account,
-    tokens: Tokens | str,
-    *,
-    timeout: float,
-    ca_file: str | os.PathLike[str] | None = None,
-) -> tuple[ProbeResult, Tokens | None]:
-    """The connection test for a Microsoft sign-in account, from its refresh token (a str) or
-    tokens in hand (refreshed first if they are about to expire).
-
-    Returns the result and the tokens used, whose refresh token the caller should keep if it
-    changed. A failed refresh is a failed test with a SIGNIN or SIGNIN_REVOKED reason.
-    """
-    from mailsetup_tui.core.probe import probe
-
-    assert account.signin is not None
-    started = time.monotonic()
-    try:
-        tokens = await current(account.signin, tokens, timeout=timeout, ca_file=ca_file)
-    except SignInError as error:
-        failure = error.as_probe_failure()
-        return ProbeResult(failure, Step.AUTH, time.monotonic() - started), None
-    result = await probe(account, tokens.access_token, timeout=timeout, ca_file=ca_file)
-    return result, tokens

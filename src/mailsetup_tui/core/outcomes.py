@@ -8,19 +8,20 @@ next where there is something to do. See ARCHITECTURE.md (the session layer).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from mailsetup_tui.core.account import Account
 from mailsetup_tui.core.failures import FailureKind, ProbeFailure, ProbeResult
 from mailsetup_tui.core.oauth import DeviceCode, SignInFailure
-from mailsetup_tui.core.store import Chosen, SaveReport
+from mailsetup_tui.core.store.types import Chosen, SaveReport
 from mailsetup_tui.core.untrusted import shown
 
 if TYPE_CHECKING:
-    from mailsetup_tui.core.mailer import Sent
+    from mailsetup_tui.core.delivery import Sent
     from mailsetup_tui.core.relay import Prepared
 
 MESSAGE_OK = "Connected successfully"
@@ -34,10 +35,12 @@ CLEAR_TEXT_WARNING = (
 
 class TestProgress:
     """What a front end shows while a test runs. Each hook does nothing unless a front end
-    overrides it; `show_code` must be overridden, since a test without anywhere to show a
-    device code cannot start a sign-in."""
+    overrides it. A front end that can show a device code says so (`can_show_code`) and
+    overrides `show_code`: a test with nowhere to show one cannot start a sign-in."""
 
     __test__ = False  # pytest: not a test class, despite the name
+
+    can_show_code: ClassVar[bool] = False
 
     def signing_in(self) -> None:
         """A Microsoft sign-in starts (a code will follow)."""
@@ -50,6 +53,27 @@ class TestProgress:
 
     def testing(self, sentence: str) -> None:
         """The connection test itself starts (`testing_text`)."""
+
+
+class LineProgress(TestProgress):
+    """A test's progress as plain lines, for any terminal or log: the device code, who signed
+    in, and (with `show_testing`) that the test itself starts."""
+
+    can_show_code = True
+
+    def __init__(self, say: Callable[[str], None], *, show_testing: bool = False) -> None:
+        self.say = say
+        self.show_testing = show_testing
+
+    def show_code(self, code: DeviceCode) -> None:
+        self.say(sign_in_instructions(code))
+
+    def signed_in(self, sentence: str) -> None:
+        self.say(sentence)
+
+    def testing(self, sentence: str) -> None:
+        if self.show_testing:
+            self.say(sentence)
 
 
 def testing_text(account: Account) -> str:

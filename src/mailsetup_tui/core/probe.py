@@ -1,12 +1,14 @@
 """The connection test: connect, encrypt, log in and ask to send, without sending anything.
 
-One coroutine under one deadline. The steps: resolve, connect, greeting, EHLO, STARTTLS (or
-implicit TLS), EHLO again, one AUTH, MAIL FROM the account's address and RCPT TO postmaster@
-its domain (which catches an account that may not send as that address: Postfix reports a
-sender-login mismatch at RCPT time), RSET, QUIT. Every failure becomes a `ProbeFailure`
-(`core.failures`) whose reason says what to change. `-v` logs each step with the server's
-reply; no log line and no reason carries a secret. Front ends reach this through
-`core.session` (ARCHITECTURE.md).
+One coroutine under one deadline (`SmtpDialogue`). The steps: resolve, connect, greeting,
+EHLO, STARTTLS (or implicit TLS), EHLO again, one AUTH, MAIL FROM the account's address and
+RCPT TO postmaster@ its domain (which catches an account that may not send as that address:
+Postfix reports a sender-login mismatch at RCPT time), RSET, QUIT. Every failure becomes a
+`ProbeFailure` (`core.failures`) whose reason says what to change. `-v` logs each step with the
+server's reply; no log line and no reason carries a secret. The dialogue logs in with one
+`Credential` (`core.credential`), whatever kind it is; sending (`core.delivery`) runs the same
+dialogue with its own work after the login. Front ends reach this through `core.session`
+(ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import contextlib
 import ipaddress
 import logging
 import os
-import re
 import socket
 import ssl
 import time
@@ -26,9 +27,9 @@ from typing import Any
 import aiosmtplib
 from aiosmtplib import SMTP, SMTPResponse
 
-from mailsetup_tui.core.account import Account
+from mailsetup_tui.core.account import Account, fully_qualified
+from mailsetup_tui.core.credential import Credential, Password
 from mailsetup_tui.core.failures import (
-    DEFAULT_TIMEOUT,
     CertificateFacts,
     Failed,
     FailureKind,
@@ -44,16 +45,16 @@ from mailsetup_tui.core.failures import (
     reply_failure,
     timeout_failure,
     transport_failure,
+    verification_error,
 )
 from mailsetup_tui.core.providers import Security
 from mailsetup_tui.core.redact import auth_forms, redact
 
 __all__ = [
-    "DEFAULT_TIMEOUT",
     "FailureKind",
     "ProbeFailure",
     "ProbeResult",
-    "Session",
+    "SmtpDialogue",
     "Step",
     "probe",
     "tls_context",
@@ -79,24 +80,25 @@ def tls_context(ca_file: str | os.PathLike[str] | None = None) -> ssl.SSLContext
 
 async def probe(
     account: Account,
-    password: str,
+    credential: Credential | str,
     *,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float,
     ca_file: str | os.PathLike[str] | None = None,
 ) -> ProbeResult:
-    """Test `account` with `password` against its server, within `timeout` seconds overall.
+    """Test `account` with `credential` against its server, within `timeout` seconds overall.
 
-    For an account with Microsoft sign-in, `password` is a current access token, sent with
-    AUTH XOAUTH2 (`core.oauth.probe_signed_in` gets one first).
+    A plain string is a password (for an account with Microsoft sign-in: an access token in
+    hand, sent with AUTH XOAUTH2).
 
     Never raises for a connection problem: every failure is a `ProbeResult` with a reason.
     Cancelling the task closes the connection before `CancelledError` propagates.
     """
-    session = Session(account, account.provider.normalize_password(password), timeout, ca_file)
-    return await session.run()
+    if isinstance(credential, str):
+        credential = Password.of(account, credential)
+    return await SmtpDialogue(account, credential, timeout, ca_file).run()
 
 
-Work = Callable[["Session", SMTP], Awaitable[None]]
+Work = Callable[["SmtpDialogue", SMTP], Awaitable[None]]
 """What to do once logged in, instead of the sender check: `Mailer` sends a message."""
 
 
@@ -108,20 +110,22 @@ class _Untrusted(Exception):
         self.error = error
 
 
-class Session:
+class SmtpDialogue:
     """One connection's state: the step reached and the open connection, for cleanup and
-    reasons. The probe and the mailer both use it, so sending connects exactly as testing
+    reasons. The probe and sending both use it, so sending connects exactly as testing
     does: same deadline, same TLS rules, same single login, same failure reasons."""
 
     def __init__(
         self,
         account: Account,
-        password: str,
+        credential: Credential,
         timeout: float,
         ca_file: str | os.PathLike[str] | None,
     ) -> None:
         self.account = account
-        self.password = password
+        self.credential = credential
+        self.secret = ""
+        """What AUTH sends, asked of the credential just before connecting."""
         self.timeout = timeout
         self.ca_file = ca_file
         self.step = Step.RESOLVE
@@ -148,8 +152,19 @@ class Session:
 
     async def run(self, work: Work | None = None) -> ProbeResult:
         """Connect, encrypt, log in, then `work` (default: the sender check), all within
-        the deadline; never raises for a connection problem."""
+        the deadline; never raises for a connection problem.
+
+        The secret is had first, outside the deadline: a Microsoft sign-in may need a token
+        refresh, which has its own deadline and fails as a login step that never connected.
+        """
         failure: ProbeFailure | None = None
+        try:
+            self.secret = await self.credential.login_secret(
+                timeout=self.timeout, ca_file=self.ca_file
+            )
+        except Failed as failed:
+            return ProbeResult(failed.failure, Step.AUTH, time.monotonic() - self.started)
+        self.started = time.monotonic()
         try:
             async with asyncio.timeout(self.timeout):
                 await self._steps(work)
@@ -311,12 +326,12 @@ class Session:
             mechanisms = [m for m in PASSWORD_MECHANISMS if m in offered]
             if not mechanisms:
                 raise no_usable_login(self.account, offered)
-        self._sent = auth_forms(login, self.password)
+        self._sent = auth_forms(login, self.secret)
         for position, mechanism in enumerate(mechanisms, start=1):
             command = f"AUTH {mechanism.upper()} ****"
             with self.classified():
                 try:
-                    response = await getattr(smtp, f"auth_{mechanism}")(login, self.password)
+                    response = await getattr(smtp, f"auth_{mechanism}")(login, self.secret)
                 except aiosmtplib.SMTPAuthenticationError as refused:
                     if position == len(mechanisms) or not mechanism_unsupported(
                         refused.code, refused.message
@@ -383,7 +398,7 @@ class Session:
                 self.account, self.step, error.code, text, recipient=self.recipient
             ) from error
         except (aiosmtplib.SMTPException, OSError) as error:
-            certificate = _verification_error(error)
+            certificate = verification_error(error)
             if certificate is not None:
                 raise _Untrusted(certificate) from error
             offered = self.smtp.server_auth_methods if self.smtp else []
@@ -409,17 +424,13 @@ class Session:
             self.socket = None
 
 
-_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
-_FQDN = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
-
-
 def _ehlo_name(sock: socket.socket) -> str:
     """This host's name for EHLO, without DNS: its hostname when that is fully qualified,
     otherwise the address literal RFC 5321 (4.1.3) allows. A short name such as `vm` is
     refused by servers with reject_non_fqdn_helo_hostname, as Postfix submission ports
     commonly are."""
     name = socket.gethostname().rstrip(".")
-    if _FQDN.fullmatch(name) and not name.rsplit(".", 1)[1].isdigit():
+    if fully_qualified(name):
         return name
     address = ipaddress.ip_address(sock.getsockname()[0].split("%")[0])
     if isinstance(address, ipaddress.IPv6Address):
@@ -430,18 +441,7 @@ def _ehlo_name(sock: socket.socket) -> str:
 
 
 def _say_nothing(command: str, response: SMTPResponse, *, extensions: bool = False) -> None:
-    """`Session.log_reply` for the certificate fetch, which is not a step of the test."""
-
-
-def _verification_error(error: BaseException) -> ssl.SSLCertVerificationError | None:
-    current: BaseException | None = error
-    seen: list[BaseException] = []
-    while current is not None and all(current is not other for other in seen):
-        if isinstance(current, ssl.SSLCertVerificationError):
-            return current
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return None
+    """`SmtpDialogue.log_reply` for the certificate fetch, which is not a step of the test."""
 
 
 def _name(rdns: Any) -> str:

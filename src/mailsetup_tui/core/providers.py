@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class ProviderId(StrEnum):
@@ -47,6 +48,15 @@ class Security(StrEnum):
 
 
 IMPLICIT_TLS_PORT = 465
+
+
+class Connection(NamedTuple):
+    """Where and how a preset connects: what it fills in for server, port and security."""
+
+    server: str
+    port: int
+    security: Security
+
 
 _SECURITY_LABELS = {
     Security.AUTO: "Auto (TLS on 465, STARTTLS otherwise)",
@@ -120,6 +130,20 @@ class Provider:
     @property
     def is_preset(self) -> bool:
         return self.id is not ProviderId.OTHER
+
+    @property
+    def connection(self) -> Connection | None:
+        """The rule every front end and the config follow: a preset fills server, port and
+        security (and they cannot be changed); only Other (None here) takes the user's."""
+        if self.server is None or self.port is None:
+            return None
+        return Connection(self.server, self.port, self.security)
+
+    @property
+    def key(self) -> str:
+        """The letter that picks it (the form's list, the line mode): its label's first,
+        which no other provider's label starts with (a test holds the catalogue to that)."""
+        return self.label[0].lower()
 
     def normalize_password(self, password: str) -> str:
         """The password as the server expects it (app-password grouping spaces removed)."""
@@ -226,3 +250,9 @@ PROVIDERS: dict[ProviderId, Provider] = {
 def provider(provider_id: ProviderId | str) -> Provider:
     """The catalogue entry for `provider_id` (a ProviderId or its string value)."""
     return PROVIDERS[ProviderId(provider_id)]
+
+
+def keys_listed() -> str:
+    """ "E, G, H, Y or O": the letters that pick each provider, in order, for help texts."""
+    *letters, last = [entry.key.upper() for entry in PROVIDERS.values()]
+    return f"{', '.join(letters)} or {last}"

@@ -1,9 +1,12 @@
-"""One setup session: what the form, the line mode and the CLI each do with an account.
+"""One setup session: what the form, the line mode, the CLI and the sendmail interface each do
+with an account.
 
 The front ends gather input and show outcomes; everything between is here, once (the layers are
 drawn in ARCHITECTURE.md). A session holds what every step needs: the store, the deadline, the
 trusted CAs, the Microsoft sign-in in hand, and the last draft that passed a test. What it
-returns is worded in `core.outcomes`, so that every front end says the same sentences.
+returns is worded in `core.outcomes`, so that every front end says the same sentences. Plain
+store administration (who may read the account, the sendmail aliases) goes to `session.store`
+directly: there is nothing to decide about it.
 
 Two decisions are made here and nowhere else.
 
@@ -16,40 +19,33 @@ Which secret a test uses:
     `new_sign_in=True` always starts one (that is `mailsetup signin`).
 
 When a rotated refresh token is stored:
-    Microsoft may hand out a new refresh token with each refresh. It is written to the store
-    at once when it belongs to the saved account's sign-in (same address and app
-    registration), whichever step refreshed: a test, a send, or the API's `Mailer`. A sign-in
-    that is not saved yet is held in memory and stored by `save`.
+    Microsoft may hand out a new refresh token with each refresh. After every login (a test, a
+    send, a relayed message, the API's `Mailer`) the session looks at the credential: a new
+    refresh token is held from then on, and written to the store at once when it belongs to
+    the saved account's sign-in (same address and app registration) and the running user may
+    change the account. A reader (a service in the readers group) keeps using the stored one,
+    which Microsoft keeps valid. The write runs off the event loop. A sign-in that is not saved
+    yet is held in memory and stored by `save`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import ssl
 import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from mailsetup_tui.core import oauth
-from mailsetup_tui.core.account import (
-    Account,
-    AccountDraft,
-    InvalidAccount,
-    MicrosoftSignIn,
-)
-from mailsetup_tui.core.failures import DEFAULT_TIMEOUT, ProbeResult, Step
+from mailsetup_tui.core.account import Account, AccountDraft, MicrosoftSignIn
+from mailsetup_tui.core.credential import Credential, Password, SignedIn, credential_for
+from mailsetup_tui.core.failures import ProbeResult, Step
 from mailsetup_tui.core.message import InvalidMessage
-from mailsetup_tui.core.oauth import (
-    SIGN_IN_AGAIN,
-    DeviceCode,
-    HeldSignIn,
-    SignInError,
-    Tokens,
-)
 from mailsetup_tui.core.outcomes import (
     Opened,
     RelayOutcome,
@@ -64,47 +60,26 @@ from mailsetup_tui.core.redact import SecretsSeen
 from mailsetup_tui.core.store import (
     KEEP,
     AccountStore,
-    ConfigLocation,
     Keep,
-    Readers,
+    NoSavedAccount,
     SecretError,
-    SecretStatus,
     SecretType,
     StoredConfig,
     StoreError,
     account_from_toml,
-    alias_problem,
-    owner_name,
 )
 
 if TYPE_CHECKING:
-    from mailsetup_tui.core.mailer import Mailer
+    from mailsetup_tui.core.delivery import Delivery, Sent
     from mailsetup_tui.core.relay import Handover
 
-__all__ = [
-    # What front ends catch, type or show, so that none of them imports the layers below.
-    "DEFAULT_TIMEOUT",
-    "KEEP",
-    "ConfigLocation",
-    "DeviceCode",
-    "InvalidMessage",
-    "Keep",
-    "NeedsSignIn",
-    "NoPassword",
-    "NotTested",
-    "Readers",
-    "SecretError",
-    "SecretStatus",
-    "SetupSession",
-    "StoreError",
-    "StoredConfig",
-    "UnreadableSecret",
-    "alias_problem",
-    "ca_file_problem",
-    "owner_name",
-]
+DEFAULT_TIMEOUT = 15.0
+"""Seconds one test, sign-in exchange or send may take, from the name lookup to the last
+reply."""
 
 TEST_MESSAGE_SUBJECT = "mailsetup test message"
+
+_T = TypeVar("_T")
 
 
 class NeedsSignIn(Exception):
@@ -136,11 +111,13 @@ class UnreadableSecret(Exception):
 class Tested:
     """The last draft that passed a test: what Save stores and a test message goes through."""
 
+    __test__ = False  # pytest: not a test class, despite the name
+
     draft: AccountDraft
     account: Account
     password: str
-    """The password the test used (perhaps the saved one); empty for Microsoft sign-in, whose
-    secret is the held sign-in."""
+    """The password the test used (perhaps the saved one), as its server takes it; empty for
+    Microsoft sign-in, whose secret is the held sign-in."""
     ca_file: Path | None
     """The CA file the test trusted, saved with the account so later tests trust it too."""
 
@@ -184,7 +161,7 @@ class SetupSession:
         the CA file saved with the account, when testing its server, else the system store."""
         self.secrets = SecretsSeen()
         """Every password and token handled, masked in whatever text leaves the session."""
-        self.held: HeldSignIn | None = None
+        self.held: SignedIn | None = None
         self.tested: Tested | None = None
         self._refused: tuple[str, MicrosoftSignIn | None] | None = None
         """The address and app registration whose sign-in the server or Microsoft refused
@@ -221,48 +198,23 @@ class SetupSession:
 
     # --- the saved account ------------------------------------------------------------------
 
-    def saved(self) -> Account | None:
-        """The saved account; None if there is none, `StoreError` if it cannot be read."""
-        return self.store.load()
-
-    def saved_or_none(self) -> Account | None:
-        """The saved account; None when there is none or it cannot be read."""
-        try:
-            return self.store.load()
-        except StoreError:
-            return None
-
-    def saved_config(self) -> StoredConfig | None:
-        """The saved account with what travels with it (CA file, readers group)."""
-        return self.store.load_config()
-
     def open(self) -> Opened:
         """The saved account to start from, with a problem to show if it cannot be read."""
         location = self.store.location
         try:
-            return Opened(self.saved(), self.config_path, chosen=location.chosen)
+            return Opened(self.store.load(), self.config_path, chosen=location.chosen)
         except StoreError as error:
             return Opened(None, self.config_path, str(error), chosen=location.chosen)
 
-    def check_may_change(self) -> None:
-        """`StoreError` unless the running user may change the saved account (its owner, or
-        root): asked before a test whose only purpose is to save."""
-        self.store.check_may_change()
-
-    def readers(self) -> Readers:
-        """Who can use the saved account."""
-        return self.store.readers()
-
-    def set_readers(self, group: str | None) -> Readers:
-        """Let `group` use the saved account (None: its owner alone); owner only."""
-        return self.store.set_readers(group)
-
-    def set_relay(
-        self, *, aliases: dict[str, str] | None = None, log: Path | Keep | None = KEEP
-    ) -> StoredConfig:
-        """Change the sendmail command's aliases (all of them) or its log file (None: none);
-        the account and its secret stay as they are. Owner only."""
-        return self.store.set_relay(aliases=aliases, log=log)
+    def saved_config(self, remedy: str = "run mailsetup to set one up") -> StoredConfig:
+        """The saved account with what travels with it (CA file, readers group, the sendmail
+        command's aliases and log). `NoSavedAccount` (saying `remedy`) when there is none,
+        `StoreError` when it cannot be read (`.permission`: the running user may not use it).
+        """
+        config = self.store.load_config()
+        if config is None:
+            raise NoSavedAccount(self.config_path, remedy)
+        return config
 
     def load_saved_secret(self, account: Account) -> str | None:
         """Read `account`'s stored secret: the password, to fill a password field, or (None
@@ -279,11 +231,16 @@ class SetupSession:
         self.secrets.add(secret)
         if account.signin is None:
             return secret
-        self.held = HeldSignIn(account.email, account.signin, secret)
+        self.held = SignedIn(account.email, account.signin, secret)
         return None
 
-    def secret_status(self, account: Account) -> SecretStatus:
-        return self.store.secret_status(account)
+    def saved_secret(self) -> tuple[Account, str]:
+        """The saved account and its stored secret, read now (blocking: the API's `Mailer`).
+        `StoreError` when there is none or its secret cannot be read."""
+        account = self.saved_config().account
+        secret = self.store.read_secret(account)
+        self.secrets.add(secret)
+        return account, secret
 
     @staticmethod
     def read_account_file(path: Path) -> Account:
@@ -306,21 +263,22 @@ class SetupSession:
     ) -> TestOutcome:
         """Test `draft` against its server; for Microsoft sign-in, sign in first if needed.
 
-        `progress` hears each stage; without it no sign-in can start. `new_sign_in` signs in
-        even when a sign-in is held or stored. Raises `InvalidAccount` for a draft with
-        problems, `NoPassword`, `NeedsSignIn`, or `StoreError` when a stored secret it needs
-        cannot be read; every connection problem is an outcome. Cancelling the task stops the
-        sign-in or the test at once.
+        `progress` hears each stage; a device-code sign-in starts only where it can show a
+        code. `new_sign_in` signs in even when a sign-in is held or stored. Raises
+        `InvalidAccount` for a draft with problems, `NoPassword`, `NeedsSignIn`, or
+        `StoreError` when a stored secret it needs cannot be read; every connection problem
+        is an outcome. Cancelling the task stops the sign-in or the test at once.
         """
-        progress = progress or _SILENT
-        account = _checked(draft)
+        progress = progress or TestProgress()
+        # An empty password is not a problem here: it means the saved one (see the docstring).
+        account = draft.check(with_password=bool(draft.password))
         if account.signin is None:
             return await self._test_with_password(draft, account, progress)
         held = None
         if not new_sign_in:
-            held = await self._sign_in_for(account, can_sign_in=progress is not _SILENT)
+            held = await self._sign_in_for(account, can_sign_in=progress.can_show_code)
         if held is None:
-            if progress is _SILENT:
+            if not progress.can_show_code:
                 raise NeedsSignIn(account)
             signed_in = await self._sign_in(account, progress)
             if isinstance(signed_in, TestOutcome):
@@ -328,19 +286,15 @@ class SetupSession:
             held = signed_in
         progress.testing(testing_text(account))
         trusted = self.trusted_cas(account)
-        result, tokens = await oauth.probe_signed_in(
-            account, held.secret, timeout=self.timeout, ca_file=trusted
-        )
-        if tokens is not None:
-            held = await self._renewed(account, held, tokens)
-        if result.failure is not None and result.failure.kind in SIGN_IN_AGAIN:
+        result = await self._logged_in(account, held, lambda: self._probe(account, held, trusted))
+        if result.failure is not None and result.failure.kind in oauth.SIGN_IN_AGAIN:
             self.held, self._refused = None, (account.email, account.signin)
         else:
             self.held, self._refused = held, None
         self.tested = Tested(draft, account, "", trusted) if result.ok else None
-        return TestOutcome(result, account.email, tokens.username if tokens else None)
+        return TestOutcome(result, account.email, held.username)
 
-    async def _sign_in(self, account: Account, progress: TestProgress) -> HeldSignIn | TestOutcome:
+    async def _sign_in(self, account: Account, progress: TestProgress) -> SignedIn | TestOutcome:
         """A new device-code sign-in for `account`: held, or the failed test it ends in."""
         assert account.signin is not None
         progress.signing_in()
@@ -352,34 +306,42 @@ class SetupSession:
                 timeout=self.timeout,
                 ca_file=self.trusted_cas(account),
             )
-        except SignInError as error:
+        except oauth.SignInError as error:
             self.held = self.tested = None
             failed = ProbeResult(error.as_probe_failure(), Step.AUTH, time.monotonic() - started)
             return TestOutcome(failed, account.email, sign_in_failure=error.kind)
         self.secrets.add(tokens.access_token, tokens.refresh_token)
         progress.signed_in(signed_in_text(tokens.username, account.email))
-        return HeldSignIn(account.email, account.signin, tokens)
+        return SignedIn.from_tokens(account.email, account.signin, tokens)
 
     async def _test_with_password(
         self, draft: AccountDraft, account: Account, progress: TestProgress
     ) -> TestOutcome:
-        password = draft.password or await self._saved_password(account)
-        self.secrets.add(password)
+        password = Password.of(account, draft.password or await self._saved_password(account))
+        self.secrets.add(draft.password, password.secret)
         progress.testing(testing_text(account))
-        from mailsetup_tui.core.probe import probe
-
         trusted = self.trusted_cas(account)
-        result = await probe(account, password, timeout=self.timeout, ca_file=trusted)
-        self.tested = Tested(draft, account, password, trusted) if result.ok else None
+        result = await self._probe(account, password, trusted)
+        self.tested = Tested(draft, account, password.secret, trusted) if result.ok else None
         return TestOutcome(result, account.email)
 
+    async def _probe(
+        self, account: Account, credential: Credential, trusted: Path | None
+    ) -> ProbeResult:
+        from mailsetup_tui.core.probe import probe  # aiosmtplib: not for the form's first paint
+
+        return await probe(account, credential, timeout=self.timeout, ca_file=trusted)
+
     async def _saved_password(self, account: Account) -> str:
-        saved = self.saved_or_none()
+        try:
+            saved = self.store.load()
+        except StoreError:
+            saved = None
         if saved is None or saved.signin is not None or saved.email != account.email:
             raise NoPassword(account.email)
         return await self._read_secret(saved)
 
-    async def _sign_in_for(self, account: Account, *, can_sign_in: bool) -> HeldSignIn | None:
+    async def _sign_in_for(self, account: Account, *, can_sign_in: bool) -> SignedIn | None:
         """The sign-in to test `account` with: the one held, else the stored one; None if a
         new one is needed."""
         if self.held is not None and self.held.fits(account):
@@ -395,16 +357,40 @@ class SetupSession:
             if can_sign_in:
                 return None  # a new sign-in replaces what cannot be read
             raise
-        self.held = HeldSignIn(account.email, account.signin, token)
+        self.held = SignedIn(account.email, account.signin, token)
         return self.held
 
-    async def _renewed(self, account: Account, held: HeldSignIn, tokens: Tokens) -> HeldSignIn:
-        """Hold `tokens`, and store a rotated refresh token as the module docstring says."""
-        self.secrets.add(tokens.access_token, tokens.refresh_token)
-        if tokens.refresh_token != held.refresh_token:
-            await asyncio.to_thread(self.store.replace_refresh_token, account, tokens.refresh_token)
-        assert account.signin is not None
-        return HeldSignIn(account.email, account.signin, tokens)
+    # --- after every login: the rotation policy ---------------------------------------------
+
+    async def _logged_in(
+        self, account: Account, credential: Credential, login: Callable[[], Awaitable[_T]]
+    ) -> _T:
+        """Run `login` (a test or a send with `credential`), then keep what a Microsoft
+        sign-in brought back, as the module docstring says."""
+        if not isinstance(credential, SignedIn):
+            return await login()
+        before = credential.refresh_token
+        try:
+            return await login()
+        finally:
+            if credential.tokens is not None:
+                self.secrets.add(credential.tokens.access_token, credential.refresh_token)
+            if credential.refresh_token != before:
+                self.held = credential  # the newest refresh token is the one to go on with
+                await asyncio.to_thread(
+                    self.keep_rotated_refresh_token, account, credential.refresh_token
+                )
+
+    def keep_rotated_refresh_token(self, account: Account, token: str) -> None:
+        """Write a rotated refresh token when it belongs to the saved account's sign-in and
+        the running user may change the account; otherwise (a reader, or a write that fails)
+        the stored one stays, and still works: the next refresh tries again. Blocking: the
+        session calls it off the event loop after every login."""
+        if not self.store.keeps_sign_in(account.email, account.signin):
+            return
+        with contextlib.suppress(StoreError, OSError):
+            self.store.check_may_change()
+            self.store.write_refresh_token(account, token)
 
     # --- after a passed test ------------------------------------------------------------------
 
@@ -420,13 +406,20 @@ class SetupSession:
             raise NeedsSignIn(tested.account)
         return tested.account
 
-    def _tested_secret(self, draft: AccountDraft) -> tuple[Account, str]:
+    def _tested_credential(self, draft: AccountDraft) -> tuple[Account, Password | SignedIn]:
         account = self.tested_account(draft)
         assert self.tested is not None
         if account.signin is None:
-            return account, account.provider.normalize_password(self.tested.password)
+            return account, Password(self.tested.password)
         assert self.held is not None
-        return account, self.held.refresh_token
+        return account, self.held
+
+    def _tested_secret(self, draft: AccountDraft) -> tuple[Account, str]:
+        """What Save stores: the tested password, or the held sign-in's refresh token."""
+        account, credential = self._tested_credential(draft)
+        if isinstance(credential, Password):
+            return account, credential.secret
+        return account, credential.refresh_token
 
     def tested_is_saved(self, draft: AccountDraft) -> bool:
         """Whether saving `draft` (which passed) would change nothing: the same account and
@@ -463,36 +456,38 @@ class SetupSession:
         `StoreError` when there is no saved account or its secret cannot be read,
         `InvalidMessage` for a bad recipient or subject.
         """
-        account = self.sending_config().account
-        secret = await self._read_secret(account)
+        account = self.saved_config().account
+        credential = credential_for(account, await self._read_secret(account))
         subject = subject or f"Message from {account.display_name}"
-        return await self._send(account, secret, to, subject, text)
+        return await self._send(account, credential, to, subject, text)
 
     async def send_test_message(self, draft: AccountDraft, to: str) -> SendOutcome:
         """A short message through the account that just passed its test (the form's Send
         test), to see a code's way to an inbox before saving."""
-        account, secret = self._tested_secret(draft)
+        account, credential = self._tested_credential(draft)
         body = (
             f"This test message was sent by mailsetup through {account.email} "
             f"({account.server}:{account.port}).\n\nIt shows that the system e-mail account "
             "works: verification codes will be sent from this address.\n"
         )
-        return await self._send(account, secret, to, TEST_MESSAGE_SUBJECT, body, test=True)
+        return await self._send(account, credential, to, TEST_MESSAGE_SUBJECT, body, test=True)
 
     async def _send(
         self,
         account: Account,
-        secret: str,
+        credential: Password | SignedIn,
         to: str | Sequence[str],
         subject: str,
         text: str,
         *,
         test: bool = False,
     ) -> SendOutcome:
-        from mailsetup_tui.core.mailer import SendError
+        from mailsetup_tui.core.delivery import SendError
 
         try:
-            sent = await self._mailer(account, secret).send_async(to, subject, text)
+            sent = await self.deliver(
+                account, credential, lambda delivery: delivery.send(to, subject, text)
+            )
         except InvalidMessage as error:
             if not test:
                 raise  # a script's bad recipient is a usage error
@@ -501,32 +496,42 @@ class SetupSession:
             return SendOutcome(None, error.failure, test_message=test)
         return SendOutcome(sent, test_message=test)
 
-    def sending_config(self) -> StoredConfig:
-        """The saved account to send through, with what travels with it (the sendmail
-        command's aliases and log); `StoreError` when there is none or it cannot be read
-        (`.permission`: the running user may not use it)."""
-        config = self.store.load_config()
-        if config is None:
-            raise StoreError(f"no saved account at {self.config_path}; run mailsetup to set one up")
-        return config
+    async def deliver(
+        self,
+        account: Account,
+        credential: Password | SignedIn,
+        send: Callable[[Delivery], Awaitable[Sent]],
+    ) -> Sent:
+        """`send` through `account` with `credential` (the sign-in held for it instead, whose
+        tokens may still be fresh), trusting what a test of `account` trusts; a rotated
+        refresh token is kept as the module docstring says. `SendError` when the server did
+        not take the message."""
+        from mailsetup_tui.core.delivery import Delivery  # aiosmtplib: not for the first paint
+
+        if isinstance(credential, SignedIn) and self.held is not None and self.held.fits(account):
+            credential = self.held
+        delivery = Delivery(
+            account, credential, timeout=self.timeout, ca_file=self.trusted_cas(account)
+        )
+        return await self._logged_in(account, credential, lambda: send(delivery))
 
     async def relay(self, handover: Handover, config: StoredConfig) -> RelayOutcome:
         """Send a message a local program handed over (the sendmail command) through the
-        saved account (`sending_config`), made acceptable to its provider by `relay.prepare`
+        saved account (`saved_config`), made acceptable to its provider by `relay.prepare`
         (the config's aliases name local recipients).
 
         `relay.Malformed` or `relay.UnknownLocalRecipient` for the message, `InvalidMessage`
         for a recipient that is no address, `StoreError` when the secret cannot be read; every
         connection problem is an outcome.
         """
-        from mailsetup_tui.core.mailer import SendError
+        from mailsetup_tui.core.delivery import SendError
         from mailsetup_tui.core.relay import prepare  # only the sendmail command needs it
 
         account = config.account
         prepared = prepare(handover, account, config.alias_map)
-        secret = await self._read_secret(account)
+        credential = credential_for(account, await self._read_secret(account))
         try:
-            sent = await self._mailer(account, secret).relay_async(prepared)
+            sent = await self.deliver(account, credential, lambda d: d.relay(prepared))
         except SendError as error:
             return RelayOutcome(prepared, None, error.failure)
         return RelayOutcome(prepared, sent)
@@ -536,36 +541,3 @@ class SetupSession:
         secret = await asyncio.to_thread(self.store.read_secret, account)
         self.secrets.add(secret)
         return secret
-
-    def _mailer(self, account: Account, secret: str) -> Mailer:
-        """A mailer for `account`, using the sign-in held for it and storing a rotated
-        refresh token as the module docstring says."""
-        from mailsetup_tui.core.mailer import Mailer
-
-        held = self.held if self.held is not None and self.held.fits(account) else None
-        return Mailer(
-            account,
-            secret,
-            timeout=self.timeout,
-            ca_file=self.trusted_cas(account),
-            tokens=held.tokens if held else None,
-            keep_refresh_token=lambda token: self._keep_refresh_token(account, token),
-        )
-
-    def _keep_refresh_token(self, account: Account, token: str) -> None:
-        self.secrets.add(token)
-        assert account.signin is not None
-        self.held = HeldSignIn(account.email, account.signin, token)
-        self.store.replace_refresh_token(account, token)
-
-
-_SILENT = TestProgress()
-"""The progress of a caller that shows none, and so cannot show a device code either."""
-
-
-def _checked(draft: AccountDraft) -> Account:
-    # An empty password is not a problem here: it means the saved one (see the docstring).
-    account = draft.to_account(with_password=bool(draft.password))
-    if isinstance(account, tuple):
-        raise InvalidAccount(account)
-    return account

@@ -15,19 +15,15 @@ from typing import TextIO
 
 from mailsetup_tui.core.account import (
     AccountDraft,
-    Field,
     FieldProblem,
     SignInMethod,
     default_authority_host,
 )
-from mailsetup_tui.core.outcomes import (
-    CLEAR_TEXT_WARNING,
-    TestOutcome,
-    TestProgress,
-    sign_in_instructions,
-)
-from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security, provider
-from mailsetup_tui.core.session import DeviceCode, SetupSession, StoreError, UnreadableSecret
+from mailsetup_tui.core.fields import SPECS, Field
+from mailsetup_tui.core.outcomes import CLEAR_TEXT_WARNING, LineProgress, TestOutcome
+from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security, keys_listed, provider
+from mailsetup_tui.core.session import SetupSession, UnreadableSecret
+from mailsetup_tui.core.store.types import StoreError
 from mailsetup_tui.exit_codes import ExitCode
 from mailsetup_tui.teletype import Teletype
 
@@ -41,7 +37,7 @@ class InputEnded(Exception):
     """End of input (Ctrl+D, or a script that ran out of answers): nothing is saved."""
 
 
-class Wizard(TestProgress):
+class Wizard:
     """One run of the line-mode setup; it shows a test's progress as lines too."""
 
     def __init__(
@@ -107,17 +103,6 @@ class Wizard(TestProgress):
                 return False
             self.say("  Please answer y or n.")
 
-    # --- a test's progress ------------------------------------------------------------------
-
-    def show_code(self, code: DeviceCode) -> None:
-        self.say(sign_in_instructions(code))
-
-    def signed_in(self, sentence: str) -> None:
-        self.say(sentence)
-
-    def testing(self, sentence: str) -> None:
-        self.say(sentence)
-
     # --- the steps --------------------------------------------------------------------------
 
     def run(self) -> ExitCode:
@@ -154,7 +139,8 @@ class Wizard(TestProgress):
                 return ExitCode.FAILED
 
     def _test(self) -> TestOutcome:
-        return asyncio.run(self.session.test(self.draft, self))
+        progress = LineProgress(self.say, show_testing=True)
+        return asyncio.run(self.session.test(self.draft, progress))
 
     def _start(self) -> AccountDraft:
         opened = self.session.open()
@@ -185,13 +171,14 @@ class Wizard(TestProgress):
             if entry.fixed_tenant is None:
                 self._ask_text(Field.TENANT)
             else:
-                self.say(f"Tenant: {entry.fixed_tenant} (set by {entry.label})")
+                self.say(f"{Field.TENANT}: {entry.fixed_tenant} (set by {entry.label})")
         else:
             self._ask_password()
-        if entry.is_preset:
-            self._update(server=entry.server, port=str(entry.port), security=entry.security)
-            self.say(f"SMTP Server Name: {entry.server} (set by {entry.label})")
-            self.say(f"SMTP Server Port: {entry.port} ({entry.security.label})")
+        fixed = entry.connection
+        if fixed is not None:
+            self._update(server=fixed.server, port=str(fixed.port), security=fixed.security)
+            self.say(f"{Field.SERVER}: {fixed.server} (set by {entry.label})")
+            self.say(f"{Field.PORT}: {fixed.port} ({fixed.security.label})")
         else:
             self._ask_text(Field.SERVER)
             self._ask_text(Field.PORT)
@@ -214,25 +201,26 @@ class Wizard(TestProgress):
         choices = "  ".join(
             f"{n}) {entry.label}" for n, entry in enumerate(PROVIDERS.values(), start=1)
         )
-        self.say(f"SMTP Mail: {choices}")
+        self.say(f"{Field.SMTP_MAIL}: {choices}")
         by_key = {str(n): pid for n, pid in enumerate(PROVIDERS, start=1)}
-        by_key |= {entry.label[0].lower(): pid for pid, entry in PROVIDERS.items()}
+        by_key |= {entry.key: pid for pid, entry in PROVIDERS.items()}
         by_key |= {pid.value: pid for pid in PROVIDERS}
+        hint = f"  Type 1-{len(PROVIDERS)}, or the first letter: {keys_listed()}."
         while True:
             current = provider(self.draft.provider_id).label
-            answer = self.ask(f"SMTP Mail [{current}]: ").strip().lower()
+            answer = self.ask(f"{Field.SMTP_MAIL} [{current}]: ").strip().lower()
             if not answer:
                 break
             if answer in by_key:
                 self._update(provider_id=by_key[answer])
                 break
-            self.say("  Type 1-5, or the first letter: E, G, H, Y or O.")
+            self.say(hint)
         entry = provider(self.draft.provider_id)
         if entry.notice:
             self.say(f"  Note: {entry.notice_detail or entry.notice}")
 
     def _ask_text(self, field: Field) -> None:
-        attribute = _ATTRIBUTES[field]
+        attribute = SPECS[field].attribute
         while True:
             current = getattr(self.draft, attribute)
             shown = f" [{current}]" if current else ""
@@ -251,9 +239,12 @@ class Wizard(TestProgress):
             return
         by_key = {"1": SignInMethod.PASSWORD, "2": SignInMethod.MICROSOFT}
         by_key |= {m.value: m for m in SignInMethod} | {m.value[0]: m for m in SignInMethod}
-        self.say("Sign-in: 1) App password  2) Microsoft sign-in (see README: Microsoft sign-in)")
+        self.say(
+            f"{Field.SIGN_IN}: 1) {SignInMethod.PASSWORD.label}  "
+            f"2) {SignInMethod.MICROSOFT.label} (see README: Microsoft sign-in)"
+        )
         while True:
-            answer = self.ask(f"Sign-in [{self.draft.signin.label}]: ").strip().lower()
+            answer = self.ask(f"{Field.SIGN_IN} [{self.draft.signin.label}]: ").strip().lower()
             if not answer:
                 return
             if answer in by_key:
@@ -264,7 +255,7 @@ class Wizard(TestProgress):
     def _ask_password(self) -> None:
         keep = " (Enter keeps the current one)" if self.draft.password else ""
         while True:
-            entered = self.ask(f"Password, not shown{keep}: ", secret=True)
+            entered = self.ask(f"{Field.PASSWORD}, not shown{keep}: ", secret=True)
             if entered or not self.draft.password:
                 self._update(password=entered)
             problem = self._problem(Field.PASSWORD)
@@ -275,7 +266,9 @@ class Wizard(TestProgress):
     def _ask_security(self) -> None:
         options = "/".join(s.value for s in Security)
         while True:
-            answer = self.ask(f"Security ({options}) [{self.draft.security.value}]: ").strip()
+            answer = self.ask(
+                f"{Field.SECURITY} ({options}) [{self.draft.security.value}]: "
+            ).strip()
             if not answer:
                 return
             try:
@@ -295,16 +288,6 @@ class Wizard(TestProgress):
             return ExitCode.STORE
         self.say(saved.headline, *saved.details)
         return ExitCode.OK
-
-
-_ATTRIBUTES = {
-    Field.DISPLAY_NAME: "display_name",
-    Field.EMAIL: "email",
-    Field.CLIENT_ID: "client_id",
-    Field.TENANT: "tenant",
-    Field.SERVER: "server",
-    Field.PORT: "port",
-}
 
 
 def run_wizard(session: SetupSession, *, stdin: TextIO, stdout: TextIO) -> ExitCode:

@@ -27,8 +27,9 @@ from mailsetup_tui.core.message import InvalidMessage
 from mailsetup_tui.core.outcomes import RelayOutcome
 from mailsetup_tui.core.providers import Security
 from mailsetup_tui.core.relay import Handover, Malformed, UnknownLocalRecipient
-from mailsetup_tui.core.session import SetupSession, StoredConfig, StoreError, owner_name
+from mailsetup_tui.core.session import SetupSession
 from mailsetup_tui.core.step_log import show_steps
+from mailsetup_tui.core.store import StoredConfig, StoreError, owner_name
 from mailsetup_tui.core.untrusted import shown
 from mailsetup_tui.exit_codes import Sysexit
 from mailsetup_tui.sendmail.options import HELP, OptionError, Options, parse
@@ -138,7 +139,7 @@ def run(
 def _send(state: Run, session: SetupSession, options: Options, stdin: BinaryIO) -> Sysexit:
     """Read, prepare and send the message, filling in its record as each fact is known; the
     errors on the way are mapped to exit codes by `run`."""
-    state.config = session.sending_config()
+    state.config = session.saved_config()
     account = state.config.account
     state.fields["server"] = f"{account.server}:{account.port}"
     state.fields["tls"] = "off" if account.transport_security is Security.NONE else "on"

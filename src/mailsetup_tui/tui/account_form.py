@@ -16,11 +16,11 @@ from textual.widgets import Input, Label, Static
 from mailsetup_tui.core.account import (
     Account,
     AccountDraft,
-    Field,
     FieldProblem,
     SignInMethod,
     default_authority_host,
 )
+from mailsetup_tui.core.fields import FIELDS, OTHER_ONLY, SPECS, Field
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security, provider
 from mailsetup_tui.tui.choice import Choice
 
@@ -67,26 +67,17 @@ class SpanningLine(Static):
         return super().get_content_height(container, viewport, max(spanned, width, 1))
 
 
-_INPUT_IDS = {
-    Field.DISPLAY_NAME: "display-name",
-    Field.EMAIL: "email",
-    Field.PASSWORD: "password",
-    Field.CLIENT_ID: "client-id",
-    Field.TENANT: "tenant",
-    Field.SERVER: "server",
-    Field.PORT: "port",
-}
-_CONTROL_IDS = {
-    Field.SMTP_MAIL: "provider",
-    Field.SECURITY: "security",
-    Field.SIGN_IN: "signin",
-    **_INPUT_IDS,
-}
-_MICROSOFT_ONLY = (Field.CLIENT_ID, Field.TENANT)
+def _id(field: Field) -> str:
+    """The id of `field`'s control; its label is `<id>-label`, its problem line `<id>-problem`."""
+    return SPECS[field].widget_id
+
+
+_FIELD_OF_ID = {spec.widget_id: spec.field for spec in FIELDS}
+_MICROSOFT_ONLY = tuple(spec.field for spec in FIELDS if spec.microsoft_only)
 
 
 def _field_row(field: Field, control: Widget) -> ComposeResult:
-    yield Label(str(field), classes="field-label", id=f"{_CONTROL_IDS[field]}-label")
+    yield Label(str(field), classes="field-label", id=f"{_id(field)}-label")
     yield control
 
 
@@ -106,7 +97,7 @@ class AccountForm(Container, can_focus=False):
         # Everything starts as _apply_provider leaves it for the first provider (its notice
         # shown, a preset's server fields disabled): each change after mounting is a restyle.
         first = provider(options[0][1])
-        yield from _field_row(Field.SMTP_MAIL, Choice(options, id="provider"))
+        yield from _field_row(Field.SMTP_MAIL, Choice(options, id=_id(Field.SMTP_MAIL)))
         yield SpanningLine(
             first.notice or "",
             id="provider-notice",
@@ -118,35 +109,37 @@ class AccountForm(Container, can_focus=False):
             TypingInput(
                 placeholder="e.g. Acme Verification Codes",
                 max_length=78,
-                id="display-name",
+                id=_id(Field.DISPLAY_NAME),
             ),
         )
         yield from _field_row(
-            Field.EMAIL, TypingInput(placeholder="e.g. codes@example.com", id="email")
+            Field.EMAIL, TypingInput(placeholder="e.g. codes@example.com", id=_id(Field.EMAIL))
         )
         yield from _field_row(
-            Field.SIGN_IN, Choice([(m.label, m) for m in SignInMethod], id="signin")
+            Field.SIGN_IN, Choice([(m.label, m) for m in SignInMethod], id=_id(Field.SIGN_IN))
         )
         yield from _field_row(
             Field.PASSWORD,
-            TypingInput(placeholder="the app password (hidden)", password=True, id="password"),
+            TypingInput(
+                placeholder="the app password (hidden)", password=True, id=_id(Field.PASSWORD)
+            ),
         )
         # Client ID and Tenant come after Password when Microsoft sign-in is first chosen.
         preset = first.is_preset
-        yield from _field_row(Field.SERVER, TypingInput(id="server", disabled=preset))
+        yield from _field_row(Field.SERVER, TypingInput(id=_id(Field.SERVER), disabled=preset))
         yield from _field_row(
             Field.PORT,
             TypingInput(
                 type="integer",
                 max_length=5,
-                id="port",
+                id=_id(Field.PORT),
                 restrict=r"\d*",
                 disabled=preset,
             ),
         )
         yield from _field_row(
             Field.SECURITY,
-            Choice([(s.label, s) for s in Security], id="security", disabled=preset),
+            Choice([(s.label, s) for s in Security], id=_id(Field.SECURITY), disabled=preset),
         )
 
     def on_mount(self) -> None:
@@ -162,16 +155,16 @@ class AccountForm(Container, can_focus=False):
 
     @property
     def provider_id(self) -> ProviderId:
-        value = self.query_one("#provider", Choice).value
+        value = self.query_one(f"#{_id(Field.SMTP_MAIL)}", Choice).value
         assert isinstance(value, ProviderId)
         return value
 
     def _input(self, field: Field) -> Input:
-        return self.query_one(f"#{_INPUT_IDS[field]}", Input)
+        return self.query_one(f"#{_id(field)}", Input)
 
     def _input_if_made(self, field: Field) -> Input | None:
         """The field's input, or None for a Microsoft field not made yet."""
-        return self.query_one_optional(f"#{_INPUT_IDS[field]}", Input)
+        return self.query_one_optional(f"#{_id(field)}", Input)
 
     def _typed(self, field: Field) -> str:
         made = self._input_if_made(field)
@@ -188,7 +181,7 @@ class AccountForm(Container, can_focus=False):
             return
         fixed_tenant = provider(self.provider_id).fixed_tenant
         password = self._input(Field.PASSWORD)
-        after = self.query_one_optional("#password-problem") or password
+        after = self.query_one_optional(f"#{_id(Field.PASSWORD)}-problem") or password
         with self.prevent(Input.Changed):
             self.mount_all(
                 [
@@ -196,7 +189,7 @@ class AccountForm(Container, can_focus=False):
                         Field.CLIENT_ID,
                         TypingInput(
                             placeholder="Application (client) ID of your app registration",
-                            id="client-id",
+                            id=_id(Field.CLIENT_ID),
                         ),
                     ),
                     *_field_row(
@@ -204,7 +197,7 @@ class AccountForm(Container, can_focus=False):
                         TypingInput(
                             fixed_tenant or self._own_tenant,
                             placeholder="Directory (tenant) ID, or a domain of it",
-                            id="tenant",
+                            id=_id(Field.TENANT),
                             disabled=fixed_tenant is not None,
                         ),
                     ),
@@ -214,12 +207,12 @@ class AccountForm(Container, can_focus=False):
 
     @property
     def signin_method(self) -> SignInMethod:
-        value = self.query_one("#signin", Choice).value
+        value = self.query_one(f"#{_id(Field.SIGN_IN)}", Choice).value
         return value if isinstance(value, SignInMethod) else SignInMethod.PASSWORD
 
     @property
     def values(self) -> AccountDraft:
-        security = self.query_one("#security", Choice).value
+        security = self.query_one(f"#{_id(Field.SECURITY)}", Choice).value
         microsoft = self.signin_method is SignInMethod.MICROSOFT
         return AccountDraft(
             provider_id=self.provider_id,
@@ -239,14 +232,14 @@ class AccountForm(Container, can_focus=False):
     def load(self, account: Account, password: str | None) -> None:
         """Fill the form from a saved account without it counting as an edit."""
         with self.prevent(Input.Changed, Choice.Changed):
-            self.query_one("#provider", Choice).value = account.provider_id
+            self.query_one(f"#{_id(Field.SMTP_MAIL)}", Choice).value = account.provider_id
             self._input(Field.DISPLAY_NAME).value = account.display_name
             self._input(Field.EMAIL).value = account.email
             if password is not None:
                 self._input(Field.PASSWORD).value = password
             if account.provider_id is ProviderId.OTHER:
                 self._other_values = (account.server, str(account.port), account.security)
-            self.query_one("#signin", Choice).value = account.signin_method
+            self.query_one(f"#{_id(Field.SIGN_IN)}", Choice).value = account.signin_method
             if account.signin is not None:
                 self._make_microsoft_fields()
                 self._input(Field.CLIENT_ID).value = account.signin.client_id
@@ -262,7 +255,7 @@ class AccountForm(Container, can_focus=False):
 
     # --- provider switching -----------------------------------------------------------------
 
-    @on(Choice.Changed, "#provider")
+    @on(Choice.Changed, f"#{_id(Field.SMTP_MAIL)}")
     def provider_chosen(self, event: Choice.Changed) -> None:
         if isinstance(event.value, ProviderId):
             self._apply_provider(event.value, remember=True)
@@ -271,11 +264,12 @@ class AccountForm(Container, can_focus=False):
 
     def _apply_provider(self, provider_id: ProviderId, *, remember: bool) -> None:
         server, port = self._input(Field.SERVER), self._input(Field.PORT)
-        security = self.query_one("#security", Choice)
+        security = self.query_one(f"#{_id(Field.SECURITY)}", Choice)
         entry = provider(provider_id)
+        fixed = entry.connection
         was_other = not server.disabled
         with self.prevent(Input.Changed, Choice.Changed):
-            if entry.is_preset:
+            if fixed is not None:
                 if remember and was_other:
                     value = security.value
                     self._other_values = (
@@ -283,14 +277,14 @@ class AccountForm(Container, can_focus=False):
                         port.value,
                         value if isinstance(value, Security) else Security.AUTO,
                     )
-                server.value, port.value = entry.server or "", str(entry.port)
-                security.value = entry.security
+                server.value, port.value = fixed.server, str(fixed.port)
+                security.value = fixed.security
             else:
                 server.value, port.value, security.value = self._other_values
         for widget in (server, port, security):
-            widget.disabled = entry.is_preset
-        for field in (Field.SERVER, Field.PORT, Field.SECURITY):
-            self.show_problem(field, None)
+            widget.disabled = fixed is not None
+        for spec in OTHER_ONLY:
+            self.show_problem(spec.field, None)
         self._apply_signin_choice(entry.microsoft_signin, entry.fixed_tenant, remember=remember)
         self.query_one("#provider-notice", Static).update(entry.notice or "")
         self.query_one("#provider-notice").set_class(bool(entry.notice), "-visible")
@@ -300,7 +294,7 @@ class AccountForm(Container, can_focus=False):
     ) -> None:
         """Sign-in is a choice only where Microsoft sign-in exists; a fixed tenant (Hotmail)
         is shown and locked, as the presets' server is."""
-        signin = self.query_one("#signin", Choice)
+        signin = self.query_one(f"#{_id(Field.SIGN_IN)}", Choice)
         with self.prevent(Choice.Changed):
             if not offered:
                 signin.value = SignInMethod.PASSWORD
@@ -327,17 +321,20 @@ class AccountForm(Container, can_focus=False):
 
     def _show_row(self, field: Field, shown: bool) -> None:
         """Show or hide a field with its label; a hidden field has no problem to show."""
-        for part in self.query(f"#{_CONTROL_IDS[field]}-label, #{_CONTROL_IDS[field]}"):
+        for part in self.query(f"#{_id(field)}-label, #{_id(field)}"):
             part.display = shown
         if not shown:
             self.show_problem(field, None)
 
+    def focus_first(self) -> None:
+        self.query_one(f"#{_id(FIELDS[0].field)}").focus()
+
     def shows(self, field: Field) -> bool:
         """Whether `field` is on the form now (Password and the Microsoft fields take turns)."""
-        control = self.query_one_optional(f"#{_CONTROL_IDS[field]}")
+        control = self.query_one_optional(f"#{_id(field)}")
         return control is not None and control.display
 
-    @on(Choice.Changed, "#signin")
+    @on(Choice.Changed, f"#{_id(Field.SIGN_IN)}")
     def signin_chosen(self) -> None:
         self._show_signin_rows()
 
@@ -345,21 +342,20 @@ class AccountForm(Container, can_focus=False):
 
     def check_fields(self, *fields: Field) -> tuple[FieldProblem, ...]:
         """Validate the whole form, show the problems of `fields` only, return all of them."""
-        result = self.values.to_account()
-        problems = result if isinstance(result, tuple) else ()
+        problems = self.values.problems()
         for field in fields:
             self.show_problem(field, next((p for p in problems if p.field is field), None))
         return problems
 
     def show_problems(self, problems: tuple[FieldProblem, ...]) -> None:
         """Mark every field with its problem (or none) and focus the first bad one."""
-        for field in _CONTROL_IDS:
+        for field in Field:
             self.show_problem(field, next((p for p in problems if p.field is field), None))
         if problems:
-            self.query_one(f"#{_CONTROL_IDS[problems[0].field]}").focus()
+            self.query_one(f"#{_id(problems[0].field)}").focus()
 
     def show_problem(self, field: Field, problem: FieldProblem | None) -> None:
-        control_id = _CONTROL_IDS[field]
+        control_id = _id(field)
         line = self.query_one_optional(f"#{control_id}-problem", Static)
         if line is None:
             if problem is None:
@@ -374,7 +370,7 @@ class AccountForm(Container, can_focus=False):
 
     def problem_shown(self, field: Field) -> str:
         """The problem shown under `field` now, or ""."""
-        line = self.query_one_optional(f"#{_CONTROL_IDS[field]}-problem", Static)
+        line = self.query_one_optional(f"#{_id(field)}-problem", Static)
         return str(line.render()) if line is not None and line.has_class("-visible") else ""
 
     # --- focus -----------------------------------------------------------------------------
@@ -392,7 +388,7 @@ class AccountForm(Container, can_focus=False):
 
     # --- events -----------------------------------------------------------------------------
 
-    @on(Input.Blurred, "#email")
+    @on(Input.Blurred, f"#{_id(Field.EMAIL)}")
     def email_left(self) -> None:
         if self._input(Field.EMAIL).value.strip():
             self.check_fields(Field.EMAIL)
@@ -401,7 +397,7 @@ class AccountForm(Container, can_focus=False):
     @on(Choice.Changed)
     def edited(self, event: Input.Changed | Choice.Changed) -> None:
         event.stop()
-        field = next((f for f, i in _CONTROL_IDS.items() if i == event.control.id), None)
+        field = _FIELD_OF_ID.get(event.control.id or "")
         if field is not None and field is not Field.EMAIL:
             # A problem shown for a field goes as soon as the user works on it; Email is
             # re-checked when they leave it.

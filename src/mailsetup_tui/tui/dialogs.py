@@ -14,8 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from mailsetup_tui.core.account import SignInMethod
-from mailsetup_tui.core.providers import Provider
-from mailsetup_tui.core.session import DeviceCode
+from mailsetup_tui.core.oauth import DeviceCode
+from mailsetup_tui.core.providers import Provider, keys_listed
 from mailsetup_tui.tui.account_form import TypingInput
 from mailsetup_tui.tui.action_button import ActionButton
 
@@ -194,7 +194,7 @@ def help_text(chosen: Provider, method: SignInMethod = SignInMethod.PASSWORD) ->
             [
                 _entry(
                     "SMTP Mail",
-                    "the mail service. Type E, G, H, Y or O to pick one, or step with "
+                    f"the mail service. Type {keys_listed()} to pick one, or step with "
                     "Left and Right; Enter or Space opens the list.",
                 ),
                 _entry("Display Name", "the sender name recipients see in the From line."),

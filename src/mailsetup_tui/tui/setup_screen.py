@@ -15,7 +15,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from mailsetup_tui.core.account import Account, AccountDraft, SignInMethod
+from mailsetup_tui.core.account import Account, AccountDraft, InvalidAccount, SignInMethod
+from mailsetup_tui.core.oauth import DeviceCode
 from mailsetup_tui.core.outcomes import (
     CLEAR_TEXT_WARNING,
     SaveOutcome,
@@ -25,13 +26,12 @@ from mailsetup_tui.core.outcomes import (
 )
 from mailsetup_tui.core.providers import provider
 from mailsetup_tui.core.session import (
-    DeviceCode,
     NeedsSignIn,
     NotTested,
     SetupSession,
-    StoreError,
     UnreadableSecret,
 )
+from mailsetup_tui.core.store.types import StoreError
 from mailsetup_tui.tui.account_form import AccountForm
 from mailsetup_tui.tui.action_button import ActionButton
 from mailsetup_tui.tui.dialogs import ConfirmScreen, DeviceCodeScreen, HelpScreen, RecipientScreen
@@ -143,7 +143,7 @@ class SetupScreen(Screen[None]):
     def on_mount(self) -> None:
         self._open_saved_account()
         self.values = self.saved = self.form.values
-        self.form.query_one("#provider").focus()
+        self.form.focus_first()
 
     # --- loading ----------------------------------------------------------------------------
 
@@ -251,9 +251,10 @@ class SetupScreen(Screen[None]):
         if self.testing:
             return  # one test at a time; Escape cancels the running one
         values = self.form.values
-        checked = values.to_account()
-        if isinstance(checked, tuple):
-            self.form.show_problems(checked)
+        try:
+            checked = values.check()
+        except InvalidAccount as invalid:
+            self.form.show_problems(invalid.problems)
             self.result_panel.show_error("Please correct the marked fields.", "Nothing was sent.")
             return
         self.form.show_problems(())
@@ -428,6 +429,8 @@ _CRASH_HEADLINES = {
 
 class _FormProgress(TestProgress):
     """A test's stages on the form: the result panel, and the device-code dialog."""
+
+    can_show_code = True
 
     def __init__(self, screen: SetupScreen, email: str) -> None:
         self.screen = screen

@@ -26,9 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(context: Context) -> ExitCode:
     args, session = context.args, context.session
     if args.group is not None or args.none:
-        readers = session.set_readers(None if args.none else args.group)
+        readers = session.store.set_readers(None if args.none else args.group)
     else:
-        readers = session.readers()
+        readers = session.store.readers()
     context.output.say(readers.describe())
     context.output.emit_json(
         {

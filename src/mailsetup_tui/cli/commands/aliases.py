@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mailsetup_tui.cli.context import Command, Context, UsageError
 from mailsetup_tui.cli.options import add_json_option
-from mailsetup_tui.core.session import KEEP, Keep, StoredConfig, alias_problem
+from mailsetup_tui.core.store import KEEP, Keep, StoredConfig, alias_problem
 from mailsetup_tui.exit_codes import ExitCode
 
 
@@ -41,13 +41,13 @@ def run(context: Context) -> ExitCode:
     args, session = context.args, context.session
     changes = _changes(args.assignments)
     log = _log(args.log)
-    config = session.sending_config()
+    config = session.saved_config()
     if changes or args.unset or not isinstance(log, Keep):
         aliases = config.alias_map
         for name in args.unset:
             if aliases.pop(name, None) is None:
                 raise UsageError(f"there is no alias {name!r}")
-        config = session.set_relay(aliases=aliases | changes, log=log)
+        config = session.store.set_relay(aliases=aliases | changes, log=log)
     context.output.say(*_lines(config))
     context.output.emit_json(
         {

@@ -11,9 +11,10 @@ from mailsetup_tui.cli.options import (
     add_group_option,
     add_json_option,
     add_password_stdin_option,
+    group_wanted,
 )
 from mailsetup_tui.core.account import AccountDraft
-from mailsetup_tui.core.session import KEEP, StoreError
+from mailsetup_tui.core.store.types import KEEP, StoreError
 from mailsetup_tui.exit_codes import ExitCode
 
 
@@ -28,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(context: Context) -> ExitCode:
     output, session = context.output, context.session
     if not context.args.check:
-        session.check_may_change()
+        session.store.check_may_change()
     try:
         wanted = session.read_account_file(Path(context.args.file))
     except StoreError as error:
@@ -46,7 +47,7 @@ def run(context: Context) -> ExitCode:
     if not outcome.ok:
         output.tested(outcome, **result)
         return ExitCode.FAILED
-    group = KEEP if context.args.group is None else context.args.group
+    group = group_wanted(context.args)
     if session.tested_is_saved(draft) and group in {KEEP, _saved_group(context)}:
         result |= {"result": "unchanged"}
         said = "unchanged"
@@ -63,7 +64,7 @@ def run(context: Context) -> ExitCode:
 
 
 def _saved_group(context: Context) -> str | None:
-    config = context.session.saved_config()
+    config = context.session.store.load_config()
     return config.group if config else None
 
 

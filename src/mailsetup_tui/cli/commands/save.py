@@ -6,8 +6,7 @@ import argparse
 
 from mailsetup_tui.cli.context import Command, Context
 from mailsetup_tui.cli.credentials import draft_to_test
-from mailsetup_tui.cli.options import add_account_options, add_group_option
-from mailsetup_tui.core.session import KEEP
+from mailsetup_tui.cli.options import add_account_options, add_group_option, group_wanted
 from mailsetup_tui.exit_codes import ExitCode
 
 
@@ -17,15 +16,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(context: Context) -> ExitCode:
-    context.session.check_may_change()
+    context.session.store.check_may_change()
     draft = draft_to_test(context)
     outcome = context.test(draft)
     context.output.tested(outcome)
     if not outcome.ok:
         context.output.say("Not saved: the test must pass first.")
         return ExitCode.FAILED
-    group = KEEP if context.args.group is None else context.args.group
-    context.output.saved(context.session.save(draft, group=group))
+    context.output.saved(context.session.save(draft, group=group_wanted(context.args)))
     return ExitCode.OK
 
 

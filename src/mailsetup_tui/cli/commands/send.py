@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(context: Context) -> ExitCode:
     args = context.args
     text = _body(args.body_file)
-    account = context.session.saved()
+    account = context.session.store.load()
     if account is not None:
         warn_if_clear_text(context, account)
     outcome = asyncio.run(context.session.send(args.to, args.subject, text))

@@ -18,14 +18,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(context: Context) -> ExitCode:
     output, session = context.output, context.session
     location = session.store.location
-    config = session.saved_config()
+    config = session.store.load_config()
     if config is None:
         output.say(
             f"No saved account ({location.chosen.value}: the config would be at {location.path})."
         )
         output.emit_json(no_account_object(location))
         return ExitCode.STORE
-    status = session.secret_status(config.account)
+    status = session.store.secret_status(config.account)
     output.emit_json(show_object(config, status, location))
     rows = show_rows(config, status, location)
     width = max(len(label) for label, _ in rows) + 2

@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from mailsetup_tui.cli.context import Command, Context, UsageError
 from mailsetup_tui.cli.options import (
     ACCOUNT_OPTIONS,
-    account_from_options,
     add_account_options,
     add_group_option,
     add_json_option,
+    draft_from_options,
+    group_wanted,
 )
-from mailsetup_tui.cli.output import Output, test_object
-from mailsetup_tui.core.account import (
-    Account,
-    AccountDraft,
-    MicrosoftSignIn,
-    default_authority_host,
-)
-from mailsetup_tui.core.outcomes import TestProgress, sign_in_instructions
-from mailsetup_tui.core.session import KEEP, DeviceCode, StoreError
+from mailsetup_tui.cli.output import test_object
+from mailsetup_tui.core.account import AccountDraft, SignInMethod, default_authority_host
+from mailsetup_tui.core.fields import Field
+from mailsetup_tui.core.outcomes import LineProgress
 from mailsetup_tui.exit_codes import ExitCode
 
 
@@ -30,25 +27,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_json_option(parser)
 
 
-class _Progress(TestProgress):
-    """The code and who signed in, as plain lines; under --json on standard error, which
-    then carries no result of its own."""
-
-    def __init__(self, output: Output) -> None:
-        self.say = output.note if output.json else output.say
-
-    def show_code(self, code: DeviceCode) -> None:
-        self.say(sign_in_instructions(code))
-
-    def signed_in(self, sentence: str) -> None:
-        self.say(sentence)
-
-
 def run(context: Context) -> ExitCode:
     output, session = context.output, context.session
-    session.check_may_change()
-    draft = AccountDraft.of(_account_to_sign_in(context))
-    outcome = context.test(draft, _Progress(output), new_sign_in=True)
+    session.store.check_may_change()
+    draft = _draft_to_sign_in(context)
+    # The code and who signed in, as plain lines; under --json on standard error, which then
+    # carries no result of its own.
+    progress = LineProgress(output.note if output.json else output.say)
+    outcome = context.test(draft, progress, new_sign_in=True)
     result: dict[str, object] = {
         "config_path": str(session.config_path),
         "signed_in_as": outcome.signed_in_as,
@@ -62,8 +48,7 @@ def run(context: Context) -> ExitCode:
         output.say("Not saved: the test must pass first (sign in again once it is fixed).")
         output.emit_json(test_object(outcome) | result)
         return ExitCode.FAILED
-    group = KEEP if context.args.group is None else context.args.group
-    saved = session.save(draft, group=group)
+    saved = session.save(draft, group=group_wanted(context.args))
     output.saved(saved)
     output.emit_json(
         test_object(outcome) | result | {"changed": True, "secret": saved.secret_where}
@@ -71,13 +56,13 @@ def run(context: Context) -> ExitCode:
     return ExitCode.OK
 
 
-SIGN_IN = ("client_id", "tenant")
+SIGN_IN = (Field.CLIENT_ID, Field.TENANT)
 """The options that may go without --smtp-mail: they change the saved account's sign-in."""
 
 
-def _account_to_sign_in(context: Context) -> Account:
+def _draft_to_sign_in(context: Context) -> AccountDraft:
     """From the options, or the saved account (its sign-in replaced by --client-id/--tenant
-    when given)."""
+    when given); checked before any device code is asked for."""
     args = context.args
     if args.smtp_mail is not None:
         if args.client_id is None:
@@ -85,31 +70,33 @@ def _account_to_sign_in(context: Context) -> Account:
                 "--client-id is required: the Application (client) ID of your app registration "
                 "(see README: Microsoft sign-in)"
             )
-        return account_from_options(args).checked()
-    if any(getattr(args, name) is not None for name in ACCOUNT_OPTIONS if name not in SIGN_IN):
+        draft = draft_from_options(args)
+    else:
+        draft = _saved_draft_signing_in(context)
+    draft.check(with_password=False)
+    return draft
+
+
+def _saved_draft_signing_in(context: Context) -> AccountDraft:
+    args = context.args
+    others = [spec for spec in ACCOUNT_OPTIONS if spec.field not in SIGN_IN]
+    if any(getattr(args, str(spec.dest)) is not None for spec in others):
         raise UsageError("--smtp-mail is required when account options are given")
-    saved = context.session.saved()
-    if saved is None:
-        raise StoreError(
-            f"no saved account at {context.session.config_path}; give the account options "
-            "(see `mailsetup signin --help`)"
-        )
+    remedy = "give the account options (see `mailsetup signin --help`)"
+    saved = context.session.saved_config(remedy).account
     signin = saved.signin
-    if args.client_id is not None or args.tenant is not None:
-        signin = MicrosoftSignIn(
-            args.client_id or (signin.client_id if signin else ""),
-            args.tenant or (signin.tenant if signin else ""),
-            signin.authority_host if signin else default_authority_host(),
-        )
-    if signin is None:
+    if signin is None and args.client_id is None and args.tenant is None:
         raise UsageError(
             "the saved account signs in with a password; give --client-id (and --tenant) to "
             "switch it to Microsoft sign-in"
         )
-    return Account.create(
-        saved.provider_id, saved.display_name, saved.email, server=saved.server,
-        port=saved.port, security=saved.security, signin=signin,
-    ).checked()  # fmt: skip
+    return replace(
+        AccountDraft.of(saved),
+        signin=SignInMethod.MICROSOFT,
+        client_id=args.client_id or (signin.client_id if signin else ""),
+        tenant=args.tenant or (signin.tenant if signin else ""),
+        authority_host=signin.authority_host if signin else default_authority_host(),
+    )
 
 
 COMMAND = Command(

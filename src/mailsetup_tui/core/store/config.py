@@ -10,8 +10,6 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,12 +24,18 @@ from mailsetup_tui.core.account import (
     line_break_in,
     validate,
 )
+from mailsetup_tui.core.fields import FIELDS, OTHER_ONLY, SPECS, Field
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security
-from mailsetup_tui.core.store.errors import StoreError
 from mailsetup_tui.core.store.files import exists
+from mailsetup_tui.core.store.types import (
+    CONFIG_ENV,
+    Chosen,
+    ConfigLocation,
+    StoredConfig,
+    StoreError,
+)
 
 SCHEMA_VERSION = 1
-CONFIG_ENV = "MAILSETUP_CONFIG"
 CONFIG_FILE_NAME = "account.toml"
 
 T = TypeVar("T")
@@ -57,32 +61,6 @@ def default_config_path() -> Path:
 def system_config_path(environ: Mapping[str, str] | None = None) -> Path:
     environ = os.environ if environ is None else environ
     return Path(environ.get(SYSTEM_CONFIG_ENV) or SYSTEM_CONFIG)
-
-
-class Chosen(StrEnum):
-    """Why a config path is the one in use."""
-
-    OPTION = "given with --config"
-    ENVIRONMENT = f"named by ${CONFIG_ENV}"
-    ROOT = "the system account, since you are root"
-    OWN = "your own account"
-    FALLBACK = "the system account, since you have no account of your own"
-    NEW_OWN = "an account of your own (there is no system account yet)"
-
-
-@dataclass(frozen=True)
-class ConfigLocation:
-    """The config in use and why: root sets up the system account, which services use unless
-    their user has an account of their own (Postfix's sasl_passwd convention)."""
-
-    path: Path
-    chosen: Chosen = Chosen.OPTION
-
-    @property
-    def is_system(self) -> bool:
-        """The system account: its secret is a root-owned file beside it (readers can be
-        given access), never root's keyring, which services cannot read."""
-        return self.chosen in {Chosen.ROOT, Chosen.FALLBACK}
 
 
 def resolve_config(
@@ -116,43 +94,12 @@ def resolve_config_path(
     return resolve_config(explicit, environ).path
 
 
-@dataclass(frozen=True)
-class StoredConfig:
-    """A config file as saved: the account, and what travels with it."""
-
-    account: Account
-    generation: int = 0
-    """Which secret record goes with this config (0: a secret saved before generations)."""
-    ca_file: Path | None = None
-    """The CA file the account was tested with (`--ca-file` at save): later tests and sends
-    trust it unless told otherwise."""
-    group: str | None = None
-    """The group whose members may read the account (`mailsetup access --group`)."""
-    aliases: tuple[tuple[str, str], ...] = ()
-    """Where mail to a local name goes (`root` -> ops@example.com; `default` for any other),
-    for programs that mail local users through the sendmail command (cron, mailx)."""
-    log: Path | None = None
-    """A file the sendmail command adds one line to per message, besides the system log."""
-
-    @property
-    def alias_map(self) -> dict[str, str]:
-        return dict(self.aliases)
-
-
-_ACCOUNT_KEYS = {
-    "smtp_mail",
-    "display_name",
-    "email",
-    "server",
-    "port",
-    "security",
-    "signin",
-    "client_id",
-    "tenant",
+_ACCOUNT_KEYS = {spec.key for spec in FIELDS if spec.key} | {"authority_host"}
+_OTHER_ONLY_KEYS = tuple(str(spec.key) for spec in OTHER_ONLY)
+_MICROSOFT_KEYS = (
+    *(str(spec.key) for spec in FIELDS if spec.microsoft_only),
     "authority_host",
-}
-_OTHER_ONLY_KEYS = ("server", "port", "security")
-_MICROSOFT_KEYS = ("client_id", "tenant", "authority_host")
+)
 
 
 def config_to_toml(config: StoredConfig) -> str:
@@ -178,24 +125,21 @@ def account_to_toml(account: Account) -> str:
 
 
 def _account_table(account: Account) -> dict[str, Any]:
-    """The [account] table (presets store only what the user chose)."""
+    """The [account] table: only what the user chose (a preset's server, port and security,
+    and a fixed tenant, are the provider's; a password account's sign-in is the default)."""
+    entry = account.provider
+    chosen_by_provider = {spec.field for spec in OTHER_ONLY} if entry.connection else set()
+    if entry.fixed_tenant is not None:
+        chosen_by_provider.add(Field.TENANT)
+    if account.signin is None:
+        chosen_by_provider.add(Field.SIGN_IN)
     table: dict[str, Any] = {
-        "smtp_mail": account.provider_id.value,
-        "display_name": account.display_name,
-        "email": account.email,
+        str(SPECS[field].key): value
+        for field, value in account.stored_values().items()
+        if field not in chosen_by_provider
     }
-    if not account.provider.is_preset:
-        table |= {
-            "server": account.server,
-            "port": account.port,
-            "security": account.security.value,
-        }
-    if account.signin is not None:
-        table |= {"signin": SignInMethod.MICROSOFT.value, "client_id": account.signin.client_id}
-        if account.provider.fixed_tenant is None:
-            table["tenant"] = account.signin.tenant
-        if account.signin.authority_host != DEFAULT_AUTHORITY_HOST:
-            table["authority_host"] = account.signin.authority_host
+    if account.signin is not None and account.signin.authority_host != DEFAULT_AUTHORITY_HOST:
+        table["authority_host"] = account.signin.authority_host
     return table
 
 
@@ -284,7 +228,7 @@ def _account_from_table(table: dict[str, Any], path: Path) -> Account:
     except ValueError:
         choices = ", ".join(p.value for p in ProviderId)
         raise StoreError(f"{path}: smtp_mail is {provider_id!r}; choose one of {choices}") from None
-    if provider is not ProviderId.OTHER:
+    if PROVIDERS[provider].connection is not None:
         extra = [key for key in _OTHER_ONLY_KEYS if key in table]
         if extra:
             raise StoreError(

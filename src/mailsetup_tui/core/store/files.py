@@ -18,7 +18,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from mailsetup_tui.core.store.errors import StoreError
+from mailsetup_tui.core.store.types import StoreError
 
 TEMP_SUFFIX = ".tmp"
 

@@ -17,85 +17,25 @@ import stat
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
 from mailsetup_tui.core.account import Account
-from mailsetup_tui.core.store.errors import SecretError
 from mailsetup_tui.core.store.files import atomic_write, group_name, owner_name
+from mailsetup_tui.core.store.types import (
+    SecretError,
+    SecretLocation,
+    SecretPlace,
+    SecretState,
+    SecretStatus,
+    SecretType,
+)
 
 KEYRING_SERVICE = "mailsetup"
 SECRET_SCHEMA = 2
 """The secret file's format: a list of records by generation (1: one record, generation 0)."""
-
-
-class SecretKind(StrEnum):
-    KEYRING = "keyring"
-    FILE = "file"
-
-
-class SecretType(StrEnum):
-    """What the secret of an account is: its password, or the refresh token of its Microsoft
-    sign-in. Both live in the same place (one keyring entry, or one file)."""
-
-    PASSWORD = "password"
-    REFRESH_TOKEN = "refresh_token"
-
-    @classmethod
-    def of(cls, account: Account) -> SecretType:
-        return cls.PASSWORD if account.signin is None else cls.REFRESH_TOKEN
-
-    @property
-    def noun(self) -> str:
-        return "password" if self is SecretType.PASSWORD else "Microsoft sign-in"
-
-    @property
-    def remedy(self) -> str:
-        if self is SecretType.PASSWORD:
-            return "save the account again"
-        return "sign in again (mailsetup signin, or Test in the form)"
-
-
-@dataclass(frozen=True)
-class SecretLocation:
-    """Where a secret is (or would be) kept, in words an administrator can check."""
-
-    kind: SecretKind
-    where: str
-    """The keyring backend and entry, or the file's path."""
-    why: str = "no system keyring is available"
-    """Why a file: what decided it, and who may read it."""
-
-    def describe(self) -> str:
-        if self.kind is SecretKind.KEYRING:
-            return f"the system keyring ({self.where})"
-        return f"the file {self.where} ({self.why})"
-
-
-class SecretState(StrEnum):
-    STORED = "stored"
-    MISSING = "missing"
-    UNREADABLE = "unreadable"
-
-
-@dataclass(frozen=True)
-class SecretStatus:
-    """Whether an account's secret can be read, and where it is (or would be) kept."""
-
-    type: SecretType
-    location: SecretLocation
-    state: SecretState
-    problem: str | None = None
-    renewed: datetime | None = None
-    """When a Microsoft sign-in's refresh token was last stored (file-kept sign-ins)."""
-
-    def describe(self) -> str:
-        if self.state is SecretState.STORED:
-            return f"stored in {self.location.describe()}"
-        return f"{self.state.value}: {self.problem}"
 
 
 @dataclass(frozen=True, repr=False)
@@ -131,7 +71,7 @@ class SecretStore:
             name = type(backend).__name__
             module = type(backend).__module__.removeprefix("keyring.backends.")
             return SecretLocation(
-                SecretKind.KEYRING,
+                SecretPlace.KEYRING,
                 f"{module}.{name}, service {KEYRING_SERVICE!r}, user "
                 f"{_keyring_user(email, generation)!r}",
             )
@@ -141,7 +81,7 @@ class SecretStore:
             why = "mode 0600; a system account's secret is never kept in a keyring"
         else:
             why = "mode 0600; no system keyring is available"
-        return SecretLocation(SecretKind.FILE, str(self.path), why)
+        return SecretLocation(SecretPlace.FILE, str(self.path), why)
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -235,7 +175,7 @@ class SecretStore:
         """Store `record`, keeping `keep` beside it (the generation the config on disk still
         names, until the new config is written)."""
         location = self.location(record.email, record.generation)
-        if location.kind is SecretKind.KEYRING:
+        if location.place is SecretPlace.KEYRING:
             try:
                 _keyring_module().set_password(
                     KEYRING_SERVICE, _keyring_user(record.email, record.generation), record.secret
@@ -255,7 +195,7 @@ class SecretStore:
         file keeps one record, and old keyring entries (another address, an older generation)
         go. Best effort: a leftover is harmless and goes at the next save."""
         try:
-            if self.location(current.email).kind is SecretKind.KEYRING:
+            if self.location(current.email).place is SecretPlace.KEYRING:
                 for old in previous:
                     if (old.email, old.generation) != (current.email, current.generation):
                         self.forget_keyring_entry(old.email, old.generation)

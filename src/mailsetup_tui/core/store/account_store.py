@@ -1,0 +1,361 @@
+"""The saved account: a TOML config file and a secret kept apart from it, as one pair.
+
+The config never holds the password (`config`); the secret goes to the OS keyring for a
+personal account when one is usable and otherwise to a file beside the config (`secrets`);
+both are written atomically (`files`). `AccountStore` keeps the two a pair on disk at every
+instant, lets only the account's owner change it, lets the readers group read it, and reads
+nothing from a place another user could have planted it. It only stores: when to store (a
+tested account, a rotated refresh token) is the session's decision.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from mailsetup_tui.core.account import Account, MicrosoftSignIn
+from mailsetup_tui.core.store.config import (
+    config_from_toml,
+    config_to_toml,
+    default_config_path,
+    resolve_config,
+)
+from mailsetup_tui.core.store.files import (
+    atomic_write,
+    check_trusted,
+    owner_name,
+    remove_stale_temp_files,
+    share_dir,
+)
+from mailsetup_tui.core.store.secrets import Record, SecretStore, now
+from mailsetup_tui.core.store.types import (
+    KEEP,
+    ConfigLocation,
+    Keep,
+    NoSavedAccount,
+    Readers,
+    SaveReport,
+    SecretError,
+    SecretPlace,
+    SecretState,
+    SecretStatus,
+    SecretType,
+    StoredConfig,
+    StoreError,
+)
+
+
+class AccountStore:
+    """The saved account at `path` and its secret."""
+
+    def __init__(self, path: Path, *, location: ConfigLocation | None = None) -> None:
+        self.path = path
+        self.location = location or ConfigLocation(path)
+
+    @classmethod
+    def at(cls, explicit: str | os.PathLike[str] | None = None) -> AccountStore:
+        """The account in use: `--config`, $MAILSETUP_CONFIG, the system account for root,
+        the user's own account, else the system account."""
+        location = resolve_config(explicit)
+        return cls(location.path, location=location)
+
+    @property
+    def secret_path(self) -> Path:
+        """The secret file: beside the config, same stem, `.secret`."""
+        return self.path.with_name(self.path.stem + ".secret")
+
+    def _secrets(self, group: str | None) -> SecretStore:
+        return SecretStore(self.secret_path, keyring=not self.location.is_system, group=group)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def load_config(self) -> StoredConfig | None:
+        """The saved config, None if there is none; `StoreError` if it cannot be read or sits
+        where another user could have written it."""
+        check_trusted(self.path)
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except UnicodeDecodeError:
+            raise StoreError(f"{self.path}: not a text file (invalid UTF-8)") from None
+        except OSError as error:
+            raise StoreError(
+                f"{self.path}: cannot be read ({error.strerror})",
+                permission=isinstance(error, PermissionError),
+            ) from None
+        return config_from_toml(text, self.path)
+
+    def load(self) -> Account | None:
+        """The saved account, None if there is none; `StoreError` if it cannot be read."""
+        config = self.load_config()
+        return config.account if config else None
+
+    def _config_of(self, account: Account) -> StoredConfig:
+        """The saved config when it is `account`'s (same address), else `account` alone."""
+        try:
+            config = self.load_config()
+        except StoreError:
+            config = None
+        if config is not None and config.account.email == account.email:
+            return config
+        return StoredConfig(account)
+
+    def read_secret(self, account: Account) -> str:
+        """The stored secret of `account`: its password, or the refresh token of its Microsoft
+        sign-in. `SecretError` says where it looked and why not."""
+        check_trusted(self.secret_path)
+        config = self._config_of(account)
+        return self._secrets(config.group).read(account, config.generation)
+
+    def secret_status(self, account: Account) -> SecretStatus:
+        config = self._config_of(account)
+        try:
+            check_trusted(self.secret_path)
+        except StoreError as error:
+            location = self._secrets(config.group).location(account.email, config.generation)
+            return SecretStatus(
+                SecretType.of(account), location, SecretState.UNREADABLE, str(error)
+            )
+        return self._secrets(config.group).status(account, config.generation)
+
+    def keeps_sign_in(self, email: str, signin: MicrosoftSignIn | None) -> bool:
+        """Whether the saved account signs in as `email` through `signin` (an unreadable
+        config counts as no)."""
+        try:
+            saved = self.load()
+        except StoreError:
+            return False
+        return saved is not None and (saved.email, saved.signin) == (email, signin)
+
+    # --- who may do what --------------------------------------------------------------------
+
+    def owner(self) -> int:
+        """The account's owner: the config's, or (none yet) the directory's it will go in."""
+        current = self.path
+        while current != current.parent:
+            try:
+                return current.stat().st_uid
+            except FileNotFoundError:
+                current = current.parent
+            except OSError:
+                break  # not even visible to this user: someone else's
+        return 0
+
+    def check_may_change(self) -> None:
+        """`StoreError` unless the running user may change the account: its owner, or root."""
+        euid = os.geteuid()
+        owner = self.owner()
+        if euid in {0, owner}:
+            return
+        if self.location.is_system:
+            raise StoreError(
+                f"only root can change the system account ({self.path}); you are "
+                f"{owner_name(euid)}, and may use it if you are in its readers group. For an "
+                f"account of your own: --config {default_config_path()}",
+                permission=True,
+            )
+        raise StoreError(
+            f"only {owner_name(owner)}, who owns {self.path}, can change this account; you "
+            f"are {owner_name(euid)}",
+            permission=True,
+        )
+
+    def _config_to_change(self) -> StoredConfig:
+        """The saved config, for its owner to change; `StoreError` for anyone else, or when
+        there is none."""
+        self.check_may_change()
+        config = self.load_config()
+        if config is None:
+            raise NoSavedAccount(self.path, "save one first")
+        return config
+
+    def readers(self) -> Readers:
+        config = self.load_config()
+        if config is None:
+            raise NoSavedAccount(self.path, "save one first")
+        members: tuple[str, ...] = ()
+        if config.group is not None:
+            members = _members(config.group)
+        return Readers(self.path, owner_name(self.path.stat().st_uid), config.group, members)
+
+    def set_readers(self, group: str | None) -> Readers:
+        """Let the members of `group` use the account (None: nobody but its owner): the
+        directory root:GROUP 0750, config and secret root:GROUP 0640, and the group recorded,
+        so every later save keeps it."""
+        config = self._config_to_change()
+        if group is not None:
+            gid = _group_id(group)
+            if self._secrets(None).location(config.account.email).place is SecretPlace.KEYRING:
+                raise StoreError(
+                    f"the secret of {self.path} is in your keyring, which only you can read: "
+                    "a readers group needs the system account (run mailsetup as root)"
+                )
+        else:
+            gid = None
+        record = self._secrets(config.group).record(config.account, config.generation)
+        updated = replace(config, group=group)
+        self._secrets(group).write(record)
+        atomic_write(self.path, config_to_toml(updated).encode("utf-8"), group=gid)
+        share_dir(self.path.parent, gid)
+        return self.readers()
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def save(
+        self,
+        account: Account,
+        secret: str,
+        *,
+        ca_file: Path | Keep | None = KEEP,
+        group: str | Keep | None = KEEP,
+    ) -> SaveReport:
+        """Store the secret (the password, or the refresh token of a Microsoft sign-in), then
+        the config, as a pair: the new secret generation is written beside the old one, then
+        the config naming it, then the old one goes. Killed at any instant, the config on disk
+        finds the secret it was saved with. `ca_file` and `group`: what travels with the
+        account (default: what it recorded).
+
+        Callers must only save an account that passed the probe (the spec's rule), with the
+        password as its server takes it (`credential.Password`): the session
+        (`core.session`) is the one gate every front end goes through.
+        """
+        check_trusted(self.path)
+        check_trusted(self.secret_path)
+        self.check_may_change()
+        remove_stale_temp_files(self.path)
+        remove_stale_temp_files(self.secret_path)
+        backup: Path | None = None
+        try:
+            previous = self.load_config()
+        except StoreError:
+            backup, previous = self._move_aside_unreadable_config(), None
+        if isinstance(ca_file, Keep):
+            ca_file = previous.ca_file if previous else None
+        if isinstance(group, Keep):
+            group = previous.group if previous else None
+        gid = _group_id(group) if group is not None else None
+        kind = SecretType.of(account)
+        generation = (previous.generation if previous else 0) + 1
+        record = Record(
+            generation,
+            account.email,
+            kind,
+            secret,
+            now() if kind is SecretType.REFRESH_TOKEN else None,
+        )
+        old = self._old_records(previous)
+        secrets = self._secrets(group)
+        location = secrets.write(record, keep=old)
+        config = StoredConfig(account, generation, ca_file, group)
+        if previous is not None:  # what travels with the account stays with it
+            config = replace(config, aliases=previous.aliases, log=previous.log)
+        try:
+            atomic_write(self.path, config_to_toml(config).encode("utf-8"), group=gid)
+        except OSError as error:
+            if old:  # the config on disk still names the old secret: leave only that
+                secrets.prune(old[0], (record,))
+            raise StoreError(f"{self.path}: cannot be written ({error.strerror})") from None
+        if gid is not None:
+            share_dir(self.path.parent, gid)
+        secrets.prune(record, old)
+        return SaveReport(self.path, location, backup, kind)
+
+    def set_relay(
+        self,
+        *,
+        aliases: dict[str, str] | None = None,
+        log: Path | Keep | None = KEEP,
+    ) -> StoredConfig:
+        """Change what the sendmail command uses (its aliases, its log file), nothing else:
+        the account and its secret stay as they are. Owner only."""
+        config = self._config_to_change()
+        if aliases is not None:
+            config = replace(config, aliases=tuple(sorted(aliases.items())))
+        gid = _group_id(config.group) if config.group is not None else None
+        if not isinstance(log, Keep):
+            if log is not None:
+                _create_log(log, gid)
+            config = replace(config, log=log)
+        try:
+            atomic_write(self.path, config_to_toml(config).encode("utf-8"), group=gid)
+        except OSError as error:
+            raise StoreError(f"{self.path}: cannot be written ({error.strerror})") from None
+        return config
+
+    def _old_records(self, previous: StoredConfig | None) -> tuple[Record, ...]:
+        """The secret the config on disk names, kept until the new config replaces it."""
+        if previous is None:
+            return ()
+        try:
+            secrets = self._secrets(previous.group)
+            return (secrets.record(previous.account, previous.generation),)
+        except SecretError:
+            return ()
+
+    def write_refresh_token(self, account: Account, token: str) -> None:
+        """Replace the stored refresh token of the saved account's Microsoft sign-in with a
+        newer one, in the generation the config names. `SecretError` if it cannot be written.
+        Whether it should be is the session's decision (its docstring)."""
+        config = self.load_config()
+        if config is None:
+            raise NoSavedAccount(self.path, "save one first")
+        record = Record(config.generation, account.email, SecretType.REFRESH_TOKEN, token, now())
+        self._secrets(config.group).replace(record)
+
+    def _move_aside_unreadable_config(self) -> Path | None:
+        """Keep a config that does not load, instead of overwriting it silently."""
+        if not self.path.is_file():
+            return None  # e.g. a directory in its place: the write reports that
+        backup = self.path.with_name(f"{self.path.name}.{time.strftime('%Y%m%d-%H%M%S')}.bak")
+        try:
+            os.replace(self.path, backup)
+        except OSError as error:
+            raise StoreError(
+                f"{self.path}: unreadable, and cannot be moved aside ({error.strerror})"
+            ) from None
+        return backup
+
+
+def _create_log(path: Path, gid: int | None) -> None:
+    """The sendmail command's log file, made now so that the users who send can append to it
+    (the readers group: 0660); a file already there is left as its administrator made it."""
+    if not path.is_absolute():
+        raise StoreError(f"the log file must be an absolute path, not {str(path)!r}")
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise StoreError(f"{path}: not a regular file")
+    if path.exists():
+        return
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            if gid is not None:
+                os.fchown(descriptor, -1, gid)
+                os.fchmod(descriptor, 0o660)
+        finally:
+            os.close(descriptor)
+    except OSError as error:
+        raise StoreError(f"{path}: cannot be created ({error.strerror})") from None
+
+
+def _group_id(group: str) -> int:
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise StoreError(
+            f"there is no group {group!r} (create it: groupadd --system {group})"
+        ) from None
+
+
+def _members(group: str) -> tuple[str, ...]:
+    """The users in `group`: listed in it, or with it as their primary group."""
+    try:
+        entry = grp.getgrnam(group)
+    except KeyError:
+        return ()
+    primary = [user.pw_name for user in pwd.getpwall() if user.pw_gid == entry.gr_gid]
+    return tuple(sorted(set(entry.gr_mem) | set(primary)))
