@@ -35,7 +35,7 @@ CORE_MODULES = [
     "mailsetup_tui.core.mailer",
     "mailsetup_tui.core.outcomes",
     "mailsetup_tui.core.session",
-    "mailsetup_tui.core.relay",
+    "mailsetup_tui.core.handover",
     "mailsetup_tui.exit_codes",
     "mailsetup_tui.teletype",
     "mailsetup_tui.cli",

@@ -87,7 +87,9 @@ PRELOAD = (
     "mailsetup_tui.cli.parser",
     "mailsetup_tui.core.hardening",
     "mailsetup_tui.core.mailer",
-    "mailsetup_tui.core.relay",
+    "mailsetup_tui.core.delivery",
+    "mailsetup_tui.core.credential",
+    "mailsetup_tui.core.handover",
     "mailsetup_tui.core.session",
     "mailsetup_tui.line_mode",
 )

@@ -27,7 +27,7 @@ from mailsetup_tui.core.message import check_subject, checked_recipients
 from mailsetup_tui.core.probe import SmtpDialogue
 
 if TYPE_CHECKING:
-    from mailsetup_tui.core.relay import Prepared
+    from mailsetup_tui.core.handover import Prepared
 
 
 class SendError(Exception):
@@ -128,11 +128,11 @@ class Delivery:
         non_ascii = not (text.isascii() and (html or "").isascii())
         return await self._deliver(checked_recipients(to), build, non_ascii)
 
-    async def relay(self, prepared: Prepared) -> Sent:
+    async def send_prepared(self, prepared: Prepared) -> Sent:
         """Send a message a local program handed over (the sendmail command), made ready by
-        `relay.prepare`: as it is where the server offers 8BITMIME, its 8-bit parts as
+        `handover.prepare`: as it is where the server offers 8BITMIME, its 8-bit parts as
         quoted-printable otherwise. Same rules as `send`."""
-        from mailsetup_tui.core.relay import to_seven_bit
+        from mailsetup_tui.core.handover import to_seven_bit
 
         def build(eight_bit: bool) -> tuple[bytes, str]:
             if prepared.eight_bit and not eight_bit:

@@ -85,12 +85,8 @@ class Mailer:
     async def send_async(
         self, to: str | Sequence[str], subject: str, text: str, html: str | None = None
     ) -> Sent:
-        """Send one message; `SendError` if the server did not take it, for every recipient.
-
-        Every recipient is offered before any data is sent, and one refusal sends nothing:
-        a verification code reaching some of its addressees is a failure to report, not a
-        partial success to hide.
-        """
+        """Send one message, as `delivery.Delivery.send` does: `SendError` unless the server
+        took it for every recipient, `InvalidMessage` before connecting."""
         if self._session is not None:
             return await self._session.deliver(
                 self.account,

@@ -22,7 +22,7 @@ from mailsetup_tui.core.untrusted import shown
 
 if TYPE_CHECKING:
     from mailsetup_tui.core.delivery import Sent
-    from mailsetup_tui.core.relay import Prepared
+    from mailsetup_tui.core.handover import Prepared
 
 MESSAGE_OK = "Connected successfully"
 MESSAGE_FAILED = "Test connection failed. Please review email account information entered."
@@ -288,7 +288,7 @@ class SendOutcome:
 
 
 @dataclass(frozen=True)
-class RelayOutcome:
+class HandoverOutcome:
     """How a handed-over message (the sendmail command) ended."""
 
     prepared: Prepared

@@ -47,8 +47,8 @@ from mailsetup_tui.core.credential import Credential, Password, SignedIn, creden
 from mailsetup_tui.core.failures import ProbeResult, Step
 from mailsetup_tui.core.message import InvalidMessage
 from mailsetup_tui.core.outcomes import (
+    HandoverOutcome,
     Opened,
-    RelayOutcome,
     SaveOutcome,
     SendOutcome,
     TestOutcome,
@@ -71,7 +71,7 @@ from mailsetup_tui.core.store import (
 
 if TYPE_CHECKING:
     from mailsetup_tui.core.delivery import Delivery, Sent
-    from mailsetup_tui.core.relay import Handover
+    from mailsetup_tui.core.handover import Handover
 
 DEFAULT_TIMEOUT = 15.0
 """Seconds one test, sign-in exchange or send may take, from the name lookup to the last
@@ -515,26 +515,26 @@ class SetupSession:
         )
         return await self._logged_in(account, credential, lambda: send(delivery))
 
-    async def relay(self, handover: Handover, config: StoredConfig) -> RelayOutcome:
+    async def send_handover(self, handover: Handover, config: StoredConfig) -> HandoverOutcome:
         """Send a message a local program handed over (the sendmail command) through the
-        saved account (`saved_config`), made acceptable to its provider by `relay.prepare`
+        saved account (`saved_config`), made acceptable to its provider by `handover.prepare`
         (the config's aliases name local recipients).
 
-        `relay.Malformed` or `relay.UnknownLocalRecipient` for the message, `InvalidMessage`
+        `handover.Malformed` or `handover.UnknownLocalRecipient` for the message, `InvalidMessage`
         for a recipient that is no address, `StoreError` when the secret cannot be read; every
         connection problem is an outcome.
         """
         from mailsetup_tui.core.delivery import SendError
-        from mailsetup_tui.core.relay import prepare  # only the sendmail command needs it
+        from mailsetup_tui.core.handover import prepare  # only the sendmail command needs it
 
         account = config.account
         prepared = prepare(handover, account, config.alias_map)
         credential = credential_for(account, await self._read_secret(account))
         try:
-            sent = await self.deliver(account, credential, lambda d: d.relay(prepared))
+            sent = await self.deliver(account, credential, lambda d: d.send_prepared(prepared))
         except SendError as error:
-            return RelayOutcome(prepared, None, error.failure)
-        return RelayOutcome(prepared, sent)
+            return HandoverOutcome(prepared, None, error.failure)
+        return HandoverOutcome(prepared, sent)
 
     async def _read_secret(self, account: Account) -> str:
         """The saved account's secret, read off the event loop (a keyring may be slow)."""

@@ -5,7 +5,7 @@ Programs on a server rarely speak SMTP: PHP's mail(), cron, mailx, git send-emai
 monitoring scripts call /usr/sbin/sendmail with a message on standard input, and expect
 sendmail's options (`sendmail.options`) and its exit codes (sysexits.h). This module reads the
 message, hands it to the session, and maps each outcome and error to one exit code: the
-message rules are in `core.relay`, the sending in the session, so a message goes out exactly
+message rules are in `core.handover`, the sending in the session, so a message goes out exactly
 as `mailsetup send` would send it (TLS rules, deadline, Microsoft sign-in).
 
 No queue, by design: a verification code that arrives an hour late is useless, so a failure
@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, NoReturn, TextIO
 
+from mailsetup_tui.core.handover import Handover, Malformed, UnknownLocalRecipient
 from mailsetup_tui.core.message import InvalidMessage
-from mailsetup_tui.core.outcomes import RelayOutcome
+from mailsetup_tui.core.outcomes import HandoverOutcome
 from mailsetup_tui.core.providers import Security
-from mailsetup_tui.core.relay import Handover, Malformed, UnknownLocalRecipient
 from mailsetup_tui.core.session import SetupSession
 from mailsetup_tui.core.step_log import show_steps
 from mailsetup_tui.core.store import StoredConfig, StoreError, owner_name
@@ -158,10 +158,10 @@ def _send(state: Run, session: SetupSession, options: Options, stdin: BinaryIO) 
         sender_wish=options.sender_wish,
         full_name=options.full_name,
     )
-    return _finish(state, asyncio.run(session.relay(handover, state.config)))
+    return _finish(state, asyncio.run(session.send_handover(handover, state.config)))
 
 
-def _finish(state: Run, outcome: RelayOutcome) -> Sysexit:
+def _finish(state: Run, outcome: HandoverOutcome) -> Sysexit:
     prepared = outcome.prepared
     state.fields["message_id"] = prepared.message_id
     state.fields["recipients"] = ",".join(prepared.recipients)

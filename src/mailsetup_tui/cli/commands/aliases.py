@@ -47,7 +47,7 @@ def run(context: Context) -> ExitCode:
         for name in args.unset:
             if aliases.pop(name, None) is None:
                 raise UsageError(f"there is no alias {name!r}")
-        config = session.store.set_relay(aliases=aliases | changes, log=log)
+        config = session.store.set_sendmail_settings(aliases=aliases | changes, log=log)
     context.output.say(*_lines(config))
     context.output.emit_json(
         {

@@ -265,7 +265,7 @@ class AccountStore:
         secrets.prune(record, old)
         return SaveReport(self.path, location, backup, kind)
 
-    def set_relay(
+    def set_sendmail_settings(
         self,
         *,
         aliases: dict[str, str] | None = None,

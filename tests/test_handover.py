@@ -1,4 +1,4 @@
-"""The rules that make a handed-over message one a provider accepts (`core.relay`), and the
+"""The rules that make a handed-over message one a provider accepts (`core.handover`), and the
 sendmail command line callers write (`sendmail.options.parse`, `read_message`)."""
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from email.policy import default as default_policy
 import pytest
 
 from mailsetup_tui.core.account import Account
-from mailsetup_tui.core.providers import ProviderId
-from mailsetup_tui.core.relay import (
+from mailsetup_tui.core.handover import (
     Handover,
     Malformed,
     UnknownLocalRecipient,
     prepare,
     to_seven_bit,
 )
+from mailsetup_tui.core.providers import ProviderId
 from mailsetup_tui.sendmail.command import read_message
 from mailsetup_tui.sendmail.options import OptionError, Options, parse
 
