@@ -2,12 +2,12 @@
 
 Until a command runs, or the form has drawn its first frame, mailsetup only builds things
 that live as long as the process: modules, classes, the parser, the form's widgets and
-styles. The collector would walk them again and again (a full collection of them alone took
-about 15 ms, a tenth of the form's start-up) and free nothing. So it is off from the entry
-point until then. A command then simply collects as usual: it ends in a moment. The form
-stays for minutes, so a moment after its first frame one full collection frees what start-up
-threw away (a few thousand objects), and what survives is frozen out of the collector's walks
-for good (`gc.freeze`); collection goes on as usual for what comes after.
+styles. The collector would walk them again and again, a sizeable part of the form's start-up
+(benchmarks/startup.py), and free nothing. So it is off from the entry point until then. A
+command then simply collects as usual: it ends in a moment. The form stays for minutes, so a
+moment after its first frame one full collection frees what start-up threw away, and what
+survives is frozen out of the collector's walks for good (`gc.freeze`); collection goes on as
+usual for what comes after.
 """
 
 from __future__ import annotations

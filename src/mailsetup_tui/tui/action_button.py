@@ -2,9 +2,9 @@
 
 Every button here is one line, on every terminal: a serial console has no room or bytes for
 Textual's tall borders, which the styles used to switch off again for each variant. Textual's
-Button brings 57 style rules for variants this program never shows, and sets three classes
-before it is even mounted, each a restyle; at start-up that was a tenth of the form's styling
-work. This draws its label, is pressed by Enter, Space or a click, and says so by message.
+Button brings style rules for variants this program never shows, and sets classes before it
+is even mounted, each a restyle: a large share of the form's styling work at start-up. This
+draws its label, is pressed by Enter, Space or a click, and says so by message.
 """
 
 from __future__ import annotations

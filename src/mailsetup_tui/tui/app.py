@@ -98,7 +98,7 @@ class MailSetupApp(App[None]):
 
     def on_ready(self) -> None:
         """The first frame is drawn: start-up is over (see `mailsetup_tui.startup`). The full
-        collection that ends it waits a moment: it holds the interpreter for some 20 ms, and
+        collection that ends it waits a moment: it holds the interpreter while it runs, and
         the first frame may still be on its way out through the driver's writer thread."""
         self.set_timer(SETTLE_AFTER_SECONDS, lambda: release_collection(settle=True))
 

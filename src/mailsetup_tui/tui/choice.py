@@ -2,7 +2,7 @@
 
 A Select is seven widgets (the current value, its label, two arrows, an option list with its
 scroll bars), and Textual styles every one of them again at each restyle: the form's three
-Selects were a quarter of its widgets and the largest part of its start-up. The form's choices
+Selects were a large share of its widgets and of its start-up. The form's choices
 are two to five fixed options, so one widget that draws the chosen option is enough; the list
 is built only when someone opens it.
 """

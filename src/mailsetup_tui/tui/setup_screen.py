@@ -221,7 +221,7 @@ class SetupScreen(Screen[None]):
     def active_bindings(self) -> dict[str, ActiveBinding]:
         """The bindings in one order whatever is focused. Textual lists them as it meets them
         from the focused widget up, so a key an Input also binds (Ctrl+X, cut) would move Quit
-        to the front: the whole footer rewritten at each Tab, 150 bytes on a serial line."""
+        to the front: the whole footer rewritten at each Tab, bytes a serial line pays for."""
         order = {action: index for index, action in enumerate(self.FOOTER_ORDER)}
         active = super().active_bindings
         return dict(sorted(active.items(), key=lambda item: order.get(item[1].binding.action, 0)))
