@@ -59,8 +59,8 @@ class SignedIn:
         self.signin = signin
         self.refresh_token = refresh_token
         self.tokens = tokens
-        self.username = tokens.username if tokens else None
-        """Who signed in, as Microsoft's last token reply named them (None: not asked yet)."""
+        """The tokens of the last sign-in or refresh; None before the first, or after one
+        failed."""
 
     @classmethod
     def from_tokens(cls, email: str, signin: MicrosoftSignIn, tokens: oauth.Tokens) -> SignedIn:
@@ -68,6 +68,11 @@ class SignedIn:
 
     def __repr__(self) -> str:  # never a token, even in a traceback's locals
         return f"SignedIn({self.email!r} via {self.signin.client_id})"
+
+    @property
+    def username(self) -> str | None:
+        """Who signed in, as Microsoft's last token reply named them."""
+        return self.tokens.username if self.tokens else None
 
     def fits(self, account: Account) -> bool:
         return (self.email, self.signin) == (account.email, account.signin)
@@ -79,10 +84,10 @@ class SignedIn:
                     self.signin, self.refresh_token, timeout=timeout, ca_file=ca_file
                 )
             except oauth.SignInError as error:
+                self.tokens = None
                 failure = error.as_probe_failure()
                 raise Failed(failure.kind, failure.reason) from None
             self.refresh_token = self.tokens.refresh_token
-            self.username = self.tokens.username
         return self.tokens.access_token
 
 

@@ -71,7 +71,7 @@ class Mailer:
         password cannot be read.
         """
         session = SetupSession.at(config, timeout=timeout, ca_file=ca_file)
-        account, secret = session.saved_secret()
+        account, secret = session.saved_account_and_secret()
         mailer = cls(account, secret, timeout=timeout, ca_file=session.trusted_cas(account))
         mailer._session = session
         return mailer

@@ -234,7 +234,7 @@ class SetupSession:
         self.held = SignedIn(account.email, account.signin, secret)
         return None
 
-    def saved_secret(self) -> tuple[Account, str]:
+    def saved_account_and_secret(self) -> tuple[Account, str]:
         """The saved account and its stored secret, read now (blocking: the API's `Mailer`).
         `StoreError` when there is none or its secret cannot be read."""
         account = self.saved_config().account
