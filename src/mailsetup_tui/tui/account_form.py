@@ -326,8 +326,10 @@ class AccountForm(Container, can_focus=False):
         if not shown:
             self.show_problem(field, None)
 
-    def focus_first(self) -> None:
-        self.query_one(f"#{_id(FIELDS[0].field)}").focus()
+    @property
+    def first_control(self) -> Widget:
+        """SMTP Mail: where the form starts."""
+        return self.query_one(f"#{_id(FIELDS[0].field)}")
 
     def shows(self, field: Field) -> bool:
         """Whether `field` is on the form now (Password and the Microsoft fields take turns)."""

@@ -130,8 +130,13 @@ class MailSetupApp(App[None]):
             self.cursor_position = widget.region.offset
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and await self._move_focus_in_key_order(event):
-            return
+        if isinstance(event, events.Key):
+            if self.screen is self.setup_screen and not self.setup_screen.focus_given.is_set():
+                # Typed ahead while the form was still being built: with nothing focused,
+                # Textual would hand the key to the screen, and it would be lost.
+                await self.setup_screen.focus_given.wait()
+            if await self._move_focus_in_key_order(event):
+                return
         await super().on_event(event)
 
     async def _move_focus_in_key_order(self, key: events.Key) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -110,6 +111,8 @@ class SetupScreen(Screen[None]):
         self.session = session
         self._test_worker: Worker[None] | None = None
         self._code_screen: DeviceCodeScreen | None = None
+        self.focus_given = asyncio.Event()
+        """Set once SMTP Mail has focus: a key typed ahead waits for it (`MailSetupApp`)."""
 
     def compose(self) -> ComposeResult:
         yield Static("", id="too-small", markup=False)
@@ -143,7 +146,10 @@ class SetupScreen(Screen[None]):
     def on_mount(self) -> None:
         self._open_saved_account()
         self.values = self.saved = self.form.values
-        self.form.focus_first()
+        # At once, not through Widget.focus (a callback queued behind whatever keys were
+        # typed ahead, which would reach a form with nothing focused and be lost).
+        self.set_focus(self.form.first_control)
+        self.focus_given.set()
 
     # --- loading ----------------------------------------------------------------------------
 
