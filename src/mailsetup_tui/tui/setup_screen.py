@@ -26,12 +26,7 @@ from mailsetup_tui.core.outcomes import (
     TestProgress,
 )
 from mailsetup_tui.core.providers import provider
-from mailsetup_tui.core.session import (
-    NeedsSignIn,
-    NotTested,
-    SetupSession,
-    UnreadableSecret,
-)
+from mailsetup_tui.core.session import NeedsSignIn, NotTested, SetupSession, UnreadableSecret
 from mailsetup_tui.core.store.types import StoreError
 from mailsetup_tui.tui.account_form import AccountForm
 from mailsetup_tui.tui.action_button import ActionButton
