@@ -5,16 +5,20 @@ checks what arrived: the envelope, the headers, no Bcc, the body byte for byte."
 
 from __future__ import annotations
 
+import asyncio
 import email
 import json
+import shlex
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -584,3 +588,161 @@ def test_a_log_file_is_made_for_its_writers(
     assert run_mailsetup("aliases", "--log", "none", env=env).code == 0
     assert "log =" not in (tmp_path / "config" / "account.toml").read_text()
     assert path.exists()  # kept: it is a record
+
+
+# --- what other MTAs' callers pass, and what must never get through (issue 19) ---------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("-t", "-i", "-h", "10"),
+        ("-t", "-h10", "-N", "never", "-R", "hdrs", "-V", "envid"),
+        ("-t", "-L", "cron", "-X", "/tmp/traffic", "-O", "DeliveryMode=b", "-em"),
+        ("-t", "-G", "-U", "-Am", "-odi", "-oem"),
+    ],
+)
+def test_other_mtas_options_are_accepted_and_the_message_is_sent(
+    server: SmtpServer, env: dict[str, str], args: tuple[str, ...]
+) -> None:
+    # `-h N` is a hop count to sendmail and Postfix: it once printed help and exited 0
+    # with nothing sent.
+    ran = sendmail(*args, message=b"To: a@example.org\nSubject: t\n\nx\n", env=env)
+    assert (ran.code, ran.out, ran.err) == (0, "", "")
+    assert arrived(server).delivered.rcpt_tos == ["a@example.org"]
+
+
+def test_help_with_a_message_to_send_is_a_usage_error_not_a_success(
+    server: SmtpServer, env: dict[str, str]
+) -> None:
+    ran = sendmail("-t", "--help", message=b"To: a@example.org\n\nx\n", env=env)
+    assert ran.code == 64 and "nothing was sent" in ran.err
+    assert server.handler.mail_from == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "named"),
+    [
+        (("-F", "Evil\r\nBcc: victim@example.net\r\n\r\nInjected body", "-t"), b"", "-F"),
+        (("-F", "Evil\nBcc: victim@example.net", "-t"), b"", "-F"),
+        (("-f", "x@y\r\nBcc: victim@example.net", "-t"), b"", "-f"),
+        (("-t",), b"X-Cr: a\rBcc: evil@example.net\n", "X-Cr"),
+        (("-t",), b"Subject: a\x1b]0;owned\x07\n", "Subject"),
+        (("-t",), b"Subject: fine\n folded\rBcc: evil@example.net\n", "Subject"),
+    ],
+)
+def test_a_control_character_in_a_header_or_a_name_is_refused_before_anything_is_sent(
+    server: SmtpServer, env: dict[str, str], args: tuple[str, ...], message: bytes, named: str
+) -> None:
+    ran = sendmail(*args, message=b"To: a@example.org\n" + message + b"\nbody\n", env=env)
+    assert ran.code == 65, ran.err
+    assert named in ran.err and "control characters" in ran.err
+    assert server.handler.mail_from == []
+
+
+def test_a_long_display_name_and_long_lines_are_folded_or_encoded_and_arrive_whole(
+    server: SmtpServer, env: dict[str, str]
+) -> None:
+    name = "Acme " * 250  # a From line far over 998 characters
+    long_line = "x" * 3000
+    message = f"To: a@example.org\nSubject: long\n\nshort line\n{long_line}\nend\n".encode()
+    ran = sendmail("-t", "-F", name.strip(), message=message, env=env)
+    assert ran.code == 0, ran.err
+    got = arrived(server)
+    assert all(len(line) <= 998 for line in got.delivered.data.split(b"\r\n"))
+    assert got.message["From"].addresses[0].display_name == name.strip()
+    assert got.message.get_content().replace("\r\n", "\n") == f"short line\n{long_line}\nend\n"
+
+
+def test_an_mbox_from_line_is_dropped(server: SmtpServer, env: dict[str, str]) -> None:
+    message = b"From cron@host Sat Dec  5 02:00:00 2026\nTo: a@example.org\nSubject: s\n\nbody\n"
+    ran = sendmail("-t", message=message, env=env)
+    assert ran.code == 0, ran.err
+    got = arrived(server)
+    assert not got.delivered.data.startswith(b"From ")
+    assert got.message["Subject"] == "s"
+
+
+def test_utf8_without_mime_headers_reads_back_from_a_server_without_8bitmime(
+    certificates: Certificates, tmp_path: Path, env: dict[str, str], no_keyring: None
+) -> None:
+    # What cron and mailx write: no MIME-Version, no Content-Type, UTF-8 bytes.
+    message = "To: a@example.org\nSubject: cron\n\nGrüße, déjà vu\n".encode()
+    handler = RecordingHandler()
+    handler.hidden = {"8BITMIME"}
+    with run_smtp_server("starttls", certificates, handler=handler) as seven_bit:
+        save_account(tmp_path, seven_bit, certificates)
+        ran = sendmail("-t", message=message, env=env)
+        assert ran.code == 0, ran.err
+        got = arrived(seven_bit)
+    assert got.delivered.data.isascii()
+    assert got.message["MIME-Version"] == "1.0"
+    assert got.message.get_content_charset() == "utf-8"
+    assert got.message.get_content().replace("\r\n", "\n") == "Grüße, déjà vu\n"
+
+
+def test_a_callers_message_id_cannot_forge_fields_in_the_record(
+    server: SmtpServer, env: dict[str, str], log_file: Path
+) -> None:
+    forged = "<x@y> exitcode=EX_OK smtpmsg='250 2.0.0 queued'"
+    message = f"To: a@example.org\nMessage-ID: {forged}\nSubject: s\n\nbody\n".encode()
+    ran = sendmail("-t", message=message, env=env)
+    assert ran.code == 0, ran.err
+    (line,) = log_file.read_text().splitlines()
+    words = shlex.split(line)[1:]  # after the time stamp: key=value, values quoted as needed
+    fields = [word.split("=", 1) for word in words]
+    assert [key for key, _ in fields].count("exitcode") == 1
+    assert dict(fields)["message_id"] == '<x@y> exitcode=EX_OK smtpmsg="250 2.0.0 queued"'
+    assert dict(fields)["exitcode"] == "EX_OK"
+
+
+def test_every_message_gets_its_record_line_even_with_thousands_of_recipients(
+    server: SmtpServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "log.sock"
+    recipients = [f"user{n}@example.org" for n in range(12_000)]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as journal:
+        journal.bind(str(path))
+        journal.settimeout(30)
+        ran = sendmail(
+            "-t", *recipients[:1], message=("To: " + ", ".join(recipients) + "\n\nx\n").encode(),
+            env=env | {"MAILSETUP_SYSLOG": str(path)},
+        )  # fmt: skip
+        line = journal.recv(65536).decode()
+    assert ran.code in {0, 69, 75}, ran.err
+    assert "(+" in line and "more)" in line and "exitcode=" in line
+
+
+class StallAtRecipient(RecordingHandler):
+    """Takes MAIL FROM, then says nothing after RCPT TO: a sender stuck mid-delivery."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rcpt_seen = threading.Event()
+
+    async def handle_RCPT(self, *args: Any) -> str:
+        self.rcpt_seen.set()
+        await asyncio.sleep(30)
+        return "451 too late"
+
+
+def test_sigterm_still_records_the_message_and_says_try_again(
+    certificates: Certificates, tmp_path: Path, env: dict[str, str], no_keyring: None
+) -> None:
+    handler = StallAtRecipient()
+    with run_smtp_server("starttls", certificates, handler=handler) as stalling:
+        save_account(tmp_path, stalling, certificates)
+        log = tmp_path / "sendmail.log"
+        assert run_mailsetup("aliases", "--log", str(log), env=env).code == 0
+        child = subprocess.Popen(
+            [str(SENDMAIL), "a@example.org"], stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=env,
+        )  # fmt: skip
+        assert child.stdin is not None
+        child.stdin.write(b"Subject: s\n\nbody\n")
+        child.stdin.close()
+        assert handler.rcpt_seen.wait(20)
+        child.terminate()
+        assert child.wait(timeout=20) == 75
+    (line,) = log.read_text().splitlines()
+    assert "exitcode=EX_TEMPFAIL" in line and "interrupted" in line

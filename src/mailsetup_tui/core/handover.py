@@ -8,7 +8,9 @@ From becomes the account's; a From with another address is replaced, the origina
 Reply-To (so answers still reach the program's idea of a sender); Date and Message-ID are
 added when missing; Bcc is removed. Local names (`root`, as cron writes) become addresses
 through the config's [aliases]. The body is passed on as it came, but for line endings and,
-for a server without 8BITMIME, quoted-printable.
+for a server without 8BITMIME or for a line longer than SMTP allows, quoted-printable. A
+control character in a header, in -F or in -f is refused before anything else is done: a CR or
+LF there would end the header early and let the caller add headers (a Bcc) of its own.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import formataddr, formatdate, getaddresses, make_msgid
 
-from mailsetup_tui.core.account import Account, line_break_in
+from mailsetup_tui.core.account import Account
 
 DEFAULT_ALIAS = "default"
 """The alias for any local name without one of its own."""
@@ -29,6 +31,11 @@ _NAMED = re.compile(r"[^<>]*<([^<>]*)>")
 _BARE = re.compile(r"[^\s<>(),;:\"]+")
 _DROPPED = {"bcc", "resent-bcc", "return-path"}
 """Bcc must not reach the recipients; Return-Path is the final delivery's to write."""
+_FOLDING = re.compile(r"\n(?=[ \t])")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+"""Any control character but tab (a CR, LF, NUL, ESC, ...)."""
+MAX_LINE = 998
+"""Bytes in one line of a message at most (RFC 5321 4.5.3.1.6, without its CRLF)."""
 
 
 class Malformed(ValueError):
@@ -91,9 +98,15 @@ def prepare(
     """The message and envelope recipients for `handover`, sent through `account`; raises
     `Malformed` or `UnknownLocalRecipient` (see the module docstring for the rules)."""
     aliases = aliases or {}
+    for option, text in (("-F", handover.full_name), ("-f", handover.sender_wish)):
+        if text is not None and _CONTROL.search(text):
+            raise Malformed(f"{option} holds control characters")
     if not handover.message.strip():
         raise Malformed("no message on standard input")
-    headers, body = _split(handover.message.replace(b"\r\n", b"\n"))
+    message = handover.message.replace(b"\r\n", b"\n")
+    if message.startswith(b"From "):  # an mbox separator, as Postfix's sendmail drops it
+        message = message.partition(b"\n")[2]
+    headers, body = _split(message)
     notes: list[str] = []
     wanted = [address for entry in handover.recipients for address in _argument_addresses(entry)]
     if handover.from_headers:
@@ -120,6 +133,9 @@ def prepare(
         headers.append(_make("Message-ID", message_id))
     message = b"\r\n".join(h.raw.replace(b"\n", b"\r\n") for h in headers)
     message += b"\r\n\r\n" + body.replace(b"\n", b"\r\n")
+    if any(len(line) > MAX_LINE for line in message.split(b"\r\n")):
+        message = _reencoded(message, seven_bit=False)
+        notes.append(f"lines longer than {MAX_LINE} bytes folded or quoted-printable encoded")
     return Prepared(message, recipients, message_id, not message.isascii(), tuple(notes))
 
 
@@ -127,13 +143,22 @@ def to_seven_bit(message: bytes) -> bytes:
     """`message` with 8-bit body parts as quoted-printable and 8-bit header text (read as
     UTF-8) as RFC 2047 encoded words, for a server without 8BITMIME: 8-bit data it did not
     offer to take may be mangled or refused on its way."""
+    return _reencoded(message, seven_bit=True)
+
+
+def _reencoded(message: bytes, *, seven_bit: bool) -> bytes:
+    """`message` re-encoded where it must be: each part whose lines are too long for SMTP, or
+    (`seven_bit`) that holds 8-bit data, as quoted-printable; headers folded to short lines
+    (and, `seven_bit`, 8-bit header text as encoded words). A message without MIME headers
+    gets them, so that what is encoded can be decoded again: text/plain, UTF-8 when its bytes
+    are UTF-8."""
     import email.encoders
     from email import message_from_bytes
     from email.policy import SMTP
 
     parsed = message_from_bytes(message, policy=SMTP)
     fields = [(name, str(value)) for name, value in parsed.items()]
-    if not all(value.isascii() for _, value in fields):
+    if seven_bit and not all(value.isascii() for _, value in fields):
         for name in {name for name, _ in fields}:
             del parsed[name]
         for name, value in fields:  # in their order, each written afresh as 7-bit
@@ -142,11 +167,28 @@ def to_seven_bit(message: bytes) -> bytes:
         if part.is_multipart():
             continue
         payload = part.get_payload(decode=True)
-        if isinstance(payload, bytes) and not payload.isascii():
+        if not isinstance(payload, bytes):
+            continue
+        too_long = any(len(line) > MAX_LINE for line in payload.splitlines())
+        if too_long or (seven_bit and not payload.isascii()):
+            if part is parsed and "MIME-Version" not in parsed:
+                parsed["MIME-Version"] = "1.0"
+                del parsed["Content-Type"]
+                parsed["Content-Type"] = f'text/plain; charset="{_charset(payload)}"'
             del part["Content-Transfer-Encoding"]
             part.set_payload(payload)
             email.encoders.encode_quopri(part)
-    return parsed.as_bytes(policy=SMTP.clone(cte_type="7bit"))
+    return parsed.as_bytes(policy=SMTP.clone(cte_type="7bit" if seven_bit else "8bit"))
+
+
+def _charset(payload: bytes) -> str:
+    if payload.isascii():
+        return "us-ascii"
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return "unknown-8bit"
+    return "utf-8"
 
 
 # --- the parts ----------------------------------------------------------------------------
@@ -172,7 +214,10 @@ def _split(message: bytes) -> tuple[list[_Header], bytes]:
             break  # the first line that is not a header begins the body
         index += 1
     for header in headers:
-        if b"\0" in header.raw or line_break_in(header.value.replace("\n", "")):
+        # Checked as it came, folding aside, before any whitespace is folded: str.split()
+        # would take a bare CR for a space and let `X: a\rBcc: b` through.
+        text = _FOLDING.sub("", header.raw.decode("utf-8", "replace"))
+        if _CONTROL.search(text):
             raise Malformed(f"the {header.name} header holds control characters")
     return headers, b"\n".join(lines[index:])
 

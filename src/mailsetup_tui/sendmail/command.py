@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, NoReturn, TextIO
@@ -33,7 +35,7 @@ from mailsetup_tui.core.store import StoredConfig, StoreError, owner_name
 from mailsetup_tui.core.untrusted import shown
 from mailsetup_tui.exit_codes import Sysexit
 from mailsetup_tui.sendmail.options import HELP, OptionError, Options, parse
-from mailsetup_tui.sendmail.record import as_field, quoted, record
+from mailsetup_tui.sendmail.record import as_field, quoted, recipients_field, record
 
 MAX_MESSAGE = 64 * 1024 * 1024
 """Bytes of one message at most: more than any provider takes (Gmail: 25 MB), so a runaway
@@ -115,6 +117,7 @@ def run(
         show_steps(err)
     state.fields["caller"] = owner_name(os.getuid())  # which service sent it: what logs are for
     session = SetupSession.at(options.config)
+    terminated = _on_sigterm()
     try:
         return _send(state, session, options, stdin or sys.stdin.buffer)
     except StoreError as error:  # the config, or the secret
@@ -129,11 +132,26 @@ def run(
         )
     except (Malformed, InvalidMessage) as error:
         return state.end(Sysexit.EX_DATAERR, f"not sent: {error}")
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated):
         return state.end(Sysexit.EX_TEMPFAIL, "interrupted; the message was not sent")
     except Exception as error:  # last resort: no traceback, which might carry a secret
         text = session.secrets.redact(f"{type(error).__name__}: {error}")
         return state.end(Sysexit.EX_SOFTWARE, f"internal error: {text}")
+    finally:
+        terminated()
+
+
+def _on_sigterm() -> Callable[[], None]:
+    """Raise `Terminated` on SIGTERM while a message is on its way (in the main thread, where
+    signals are handled); returns what puts the previous handler back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, _terminated)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
 
 
 def _send(state: Run, session: SetupSession, options: Options, stdin: BinaryIO) -> Sysexit:
@@ -150,7 +168,7 @@ def _send(state: Run, session: SetupSession, options: Options, stdin: BinaryIO) 
     message = read_message(stdin, dot_ends=options.dot_ends)
     state.fields["mailsize"] = str(len(message))
     wanted = [*options.recipients, *(["(-t)"] if options.from_headers else [])]
-    state.fields["recipients"] = as_field(",".join(wanted))  # the resolved ones once known
+    state.fields["recipients"] = recipients_field(wanted)  # the resolved ones once known
     handover = Handover(
         message,
         tuple(options.recipients),
@@ -163,8 +181,8 @@ def _send(state: Run, session: SetupSession, options: Options, stdin: BinaryIO) 
 
 def _finish(state: Run, outcome: HandoverOutcome) -> Sysexit:
     prepared = outcome.prepared
-    state.fields["message_id"] = prepared.message_id
-    state.fields["recipients"] = ",".join(prepared.recipients)
+    state.fields["message_id"] = as_field(prepared.message_id)
+    state.fields["recipients"] = recipients_field(prepared.recipients)
     for note in prepared.notes:
         state.note(note)
     if outcome.sent is not None:
@@ -176,6 +194,15 @@ def _finish(state: Run, outcome: HandoverOutcome) -> Sysexit:
         return state.end(Sysexit.EX_TEMPFAIL, f"not sent (temporary failure): {outcome.reason}")
     code = Sysexit.EX_DATAERR if outcome.too_large else Sysexit.EX_UNAVAILABLE
     return state.end(code, f"not sent: {outcome.reason}")
+
+
+class Terminated(Exception):
+    """SIGTERM (a service stopping, a time-out in the caller): the message still gets its
+    record line and a code that says to try again."""
+
+
+def _terminated(signum: int, frame: object) -> NoReturn:
+    raise Terminated
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

@@ -32,8 +32,10 @@ options:
   -F NAME       the sender's name, for a message without From
   -C FILE       the config file (default: $MAILSETUP_CONFIG, else as mailsetup finds it)
   -v            say on standard error what was changed, and each step of the connection
-  --help        this text
-  ignored, as other MTAs do: -odi -odb -oem -oep -B8BITMIME -bm, and other -o options
+  --help        this text (alone: with a message to send, it is a usage error)
+  ignored, as Postfix and sendmail accept them: -o... (-oi excepted) -B TYPE -bm -h HOPS
+  -e MODE -N DSN -R RET -V ENVID -L LABEL -X FILE -O OPTION=VALUE -A... -d... -p PROTO
+  -G -U -m -n
 
 Local recipients (root, as cron writes) go to the config's [aliases]: mailsetup aliases.
 {_EXIT_CODES}
@@ -60,8 +62,14 @@ class Options:
     help: bool = False
 
 
-_WITH_VALUE = "fFrCBbo"
-"""Options that take a value, joined (`-fADDR`) or as the next word (`-f ADDR`), as getopt."""
+_WITH_VALUE = "fFrCBboheNRVLXOAdp"
+"""Options that take a value, joined (`-fADDR`) or as the next word (`-f ADDR`), as getopt.
+Besides mailsetup's own, those other MTAs take, ignored here: -h is a hop count (not help),
+-e an error mode, -N/-R/-V delivery status options, -L a log label, -X a traffic log, -O an
+option, -A which submission file, -d debugging, -p a protocol."""
+_IGNORED_FLAGS = "GUmn"
+"""Flags other MTAs take that change nothing here: -G (a gateway submission), -U (an initial
+user submission), -m (send to me too), -n (no aliasing)."""
 
 
 def parse(argv: Sequence[str]) -> Options:
@@ -72,7 +80,7 @@ def parse(argv: Sequence[str]) -> Options:
         word = words.pop(0)
         if word == "--":
             break
-        if word in {"--help", "-h"}:
+        if word == "--help":
             options.help = True
             continue
         if not word.startswith("-") or word == "-":
@@ -98,9 +106,12 @@ def parse(argv: Sequence[str]) -> Options:
                 options.verbose = True
             elif letter == "q":
                 raise OptionError("-q: there is no queue; each message is sent at once")
-            else:
+            elif letter not in _IGNORED_FLAGS:
                 raise OptionError(f"unknown option -{letter}")
     options.recipients = words
+    if options.help and list(argv) != ["--help"]:
+        # Help must never end, with 0, a run that was handed a message to send.
+        raise OptionError("--help goes alone; nothing was sent")
     return options
 
 
@@ -117,5 +128,6 @@ def _apply(options: Options, letter: str, value: str) -> None:
         raise OptionError("-bp: there is no queue; each message is sent at once")
     elif letter == "b" and value != "m":
         raise OptionError(f"-b{value}: only -bm (read a message on standard input) is supported")
-    # -o (-odi, -odb, -oem, -oep, ...) and -B (-B8BITMIME): accepted and ignored, as msmtp
-    # and nullmailer do: delivery is always at once, errors always go to the exit code.
+    # -o (-odi, -odb, -oem, -oep, ...), -B (-B8BITMIME) and the rest of _WITH_VALUE: accepted
+    # and ignored, as msmtp and nullmailer do: delivery is always at once, errors always go
+    # to the exit code.

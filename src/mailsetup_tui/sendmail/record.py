@@ -10,7 +10,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mailsetup_tui.core.untrusted import shown
@@ -22,6 +22,9 @@ a test that must not write to the machine's journal)."""
 SYSLOG_IDENT = "mailsetup-sendmail"
 LOG_MAIL = 2 << 3
 LOG_ERR, LOG_INFO = 3, 6
+RECIPIENTS_SHOWN = 400
+"""Characters of the recipient list in one record line at most; the rest is counted. A line
+must fit one syslog datagram, whatever a caller hands over (12,000 recipients did not)."""
 
 
 def record(
@@ -60,6 +63,18 @@ def _to_syslog(line: str, *, error: bool) -> None:
         sock.send(packet)
 
 
+def recipients_field(recipients: Sequence[str]) -> str:
+    """The recipients for a record line: as many as fit, then how many more."""
+    shown_ones: list[str] = []
+    for recipient in recipients:
+        if sum(len(r) + 1 for r in shown_ones) + len(recipient) > RECIPIENTS_SHOWN:
+            break
+        shown_ones.append(recipient)
+    more = len(recipients) - len(shown_ones)
+    text = ",".join(shown_ones) + (f",...(+{more} more)" if more else "")
+    return as_field(text)
+
+
 def quoted(text: str) -> str:
     """Text (perhaps a server's) for a log line: one line, sanitised, in single quotes."""
     return "'" + shown(" ".join(text.split())).replace("'", '"') + "'"
@@ -67,5 +82,5 @@ def quoted(text: str) -> str:
 
 def as_field(text: str) -> str:
     """A caller's word for a log line: as it is, or quoted when it holds a space or a quote
-    (so that one field never reads as two)."""
+    (so that one field never reads as two), control characters escaped either way."""
     return shown(text) if re.fullmatch(r"[^\s'\"]+", text) else quoted(text)
