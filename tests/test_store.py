@@ -332,4 +332,7 @@ def test_a_failed_write_leaves_no_temp_file(
         store.save(GMAIL, PASSWORD)
     monkeypatch.undo()
     assert store.load() == OTHER
-    assert sorted(p.name for p in store.path.parent.iterdir()) == ["account.toml"]
+    assert sorted(p.name for p in store.path.parent.iterdir()) == [
+        "account.toml",
+        "account.toml.lock",
+    ]

@@ -237,10 +237,9 @@ class SetupSession:
     def saved_account_and_secret(self) -> tuple[Account, str]:
         """The saved account and its stored secret, read now (blocking: the API's `Mailer`).
         `StoreError` when there is none or its secret cannot be read."""
-        account = self.saved_config().account
-        secret = self.store.read_secret(account)
+        config, secret = self.store.load_with_secret()
         self.secrets.add(secret)
-        return account, secret
+        return config.account, secret
 
     @staticmethod
     def read_account_file(path: Path) -> Account:
@@ -456,8 +455,9 @@ class SetupSession:
         `StoreError` when there is no saved account or its secret cannot be read,
         `InvalidMessage` for a bad recipient or subject.
         """
-        account = self.saved_config().account
-        credential = credential_for(account, await self._read_secret(account))
+        config, secret = await self._saved_pair()
+        account = config.account
+        credential = credential_for(account, secret)
         subject = subject or f"Message from {account.display_name}"
         return await self._send(account, credential, to, subject, text)
 
@@ -515,26 +515,33 @@ class SetupSession:
         )
         return await self._logged_in(account, credential, lambda: send(delivery))
 
-    async def send_handover(self, handover: Handover, config: StoredConfig) -> HandoverOutcome:
+    async def send_handover(self, handover: Handover) -> HandoverOutcome:
         """Send a message a local program handed over (the sendmail command) through the
-        saved account (`saved_config`), made acceptable to its provider by `handover.prepare`
-        (the config's aliases name local recipients).
+        saved account, made acceptable to its provider by `handover.prepare` (the config's
+        aliases name local recipients).
 
-        `handover.Malformed` or `handover.UnknownLocalRecipient` for the message, `InvalidMessage`
-        for a recipient that is no address, `StoreError` when the secret cannot be read; every
-        connection problem is an outcome.
+        `handover.Malformed` or `handover.UnknownLocalRecipient` for the message,
+        `InvalidMessage` for a recipient that is no address, `StoreError` when there is no
+        account or its secret cannot be read; every connection problem is an outcome.
         """
         from mailsetup_tui.core.delivery import SendError
         from mailsetup_tui.core.handover import prepare  # only the sendmail command needs it
 
+        config, secret = await self._saved_pair()
         account = config.account
         prepared = prepare(handover, account, config.alias_map)
-        credential = credential_for(account, await self._read_secret(account))
+        credential = credential_for(account, secret)
         try:
             sent = await self.deliver(account, credential, lambda d: d.send_prepared(prepared))
         except SendError as error:
             return HandoverOutcome(prepared, None, error.failure)
         return HandoverOutcome(prepared, sent)
+
+    async def _saved_pair(self) -> tuple[StoredConfig, str]:
+        """The saved config and its secret as one pair, read off the event loop."""
+        config, secret = await asyncio.to_thread(self.store.load_with_secret)
+        self.secrets.add(secret)
+        return config, secret
 
     async def _read_secret(self, account: Account) -> str:
         """The saved account's secret, read off the event loop (a keyring may be slow)."""

@@ -176,7 +176,7 @@ def _send(state: Run, session: SetupSession, options: Options, stdin: BinaryIO) 
         sender_wish=options.sender_wish,
         full_name=options.full_name,
     )
-    return _finish(state, asyncio.run(session.send_handover(handover, state.config)))
+    return _finish(state, asyncio.run(session.send_handover(handover)))
 
 
 def _finish(state: Run, outcome: HandoverOutcome) -> Sysexit:

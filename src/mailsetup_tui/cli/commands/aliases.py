@@ -43,11 +43,10 @@ def run(context: Context) -> ExitCode:
     log = _log(args.log)
     config = session.saved_config()
     if changes or args.unset or not isinstance(log, Keep):
-        aliases = config.alias_map
         for name in args.unset:
-            if aliases.pop(name, None) is None:
+            if name not in config.alias_map:
                 raise UsageError(f"there is no alias {name!r}")
-        config = session.store.set_sendmail_settings(aliases=aliases | changes, log=log)
+        config = session.store.set_sendmail_settings(add=changes, remove=args.unset, log=log)
     context.output.say(*_lines(config))
     context.output.emit_json(
         {

@@ -10,10 +10,12 @@ tested account, a rotated refresh token) is the session's decision.
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import pwd
 import time
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,9 +29,12 @@ from mailsetup_tui.core.store.config import (
 from mailsetup_tui.core.store.files import (
     atomic_write,
     check_trusted,
+    exclusive_lock,
     owner_name,
     remove_stale_temp_files,
     share_dir,
+    share_file,
+    shared_lock,
 )
 from mailsetup_tui.core.store.secrets import Record, SecretStore, now
 from mailsetup_tui.core.store.types import (
@@ -47,6 +52,10 @@ from mailsetup_tui.core.store.types import (
     StoredConfig,
     StoreError,
 )
+
+PAIR_READS = 50
+"""Times a reader without the lock reads config and secret again when a save changed them
+between its reads: one save needs two reads; the rest is for a burst of saves."""
 
 
 class AccountStore:
@@ -108,9 +117,39 @@ class AccountStore:
     def read_secret(self, account: Account) -> str:
         """The stored secret of `account`: its password, or the refresh token of its Microsoft
         sign-in. `SecretError` says where it looked and why not."""
+        return self._read_pair(lambda: self._config_of(account))[1]
+
+    def load_with_secret(self) -> tuple[StoredConfig, str]:
+        """The saved config and the secret that goes with it, read as one pair;
+        `NoSavedAccount` when there is none."""
+
+        def saved() -> StoredConfig:
+            config = self.load_config()
+            if config is None:
+                raise NoSavedAccount(self.path)
+            return config
+
+        return self._read_pair(saved)
+
+    def _read_pair(self, read_config: Callable[[], StoredConfig]) -> tuple[StoredConfig, str]:
+        """A config and its secret, as one pair. Under a shared lock where this user may open
+        the lock file (its owner and readers group); without, a save that lands between the
+        two reads has written the new secret beside the old, then the new config, then
+        dropped the old secret, so a secret missing for a config that has since changed is
+        read again, as the new pair, and never reported as an error."""
         check_trusted(self.secret_path)
-        config = self._config_of(account)
-        return self._secrets(config.group).read(account, config.generation)
+        with shared_lock(self.lock_path):
+            for attempt in range(PAIR_READS):
+                config = read_config()
+                try:
+                    secret = self._secrets(config.group).read(config.account, config.generation)
+                except SecretError:
+                    if attempt == PAIR_READS - 1 or read_config() == config:
+                        raise
+                    time.sleep(0.001 * attempt)  # a burst of saves: let one finish
+                    continue
+                return config, secret
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def secret_status(self, account: Account) -> SecretStatus:
         config = self._config_of(account)
@@ -165,14 +204,22 @@ class AccountStore:
             permission=True,
         )
 
-    def _config_to_change(self) -> StoredConfig:
-        """The saved config, for its owner to change; `StoreError` for anyone else, or when
-        there is none."""
+    @property
+    def lock_path(self) -> Path:
+        """The lock file every change takes: beside the config, its name and `.lock`."""
+        return self.path.with_name(self.path.name + ".lock")
+
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[StoredConfig]:
+        """The saved config, for its owner to change, read again under the one writer's lock
+        and held until the change is written; `StoreError` for anyone else, or when there is
+        none."""
         self.check_may_change()
-        config = self.load_config()
-        if config is None:
-            raise NoSavedAccount(self.path, "save one first")
-        return config
+        with exclusive_lock(self.lock_path):
+            config = self.load_config()
+            if config is None:
+                raise NoSavedAccount(self.path, "save one first")
+            yield config
 
     def readers(self) -> Readers:
         config = self.load_config()
@@ -187,7 +234,11 @@ class AccountStore:
         """Let the members of `group` use the account (None: nobody but its owner): the
         directory root:GROUP 0750, config and secret root:GROUP 0640, and the group recorded,
         so every later save keeps it."""
-        config = self._config_to_change()
+        with self._changing() as config:
+            self._share_with(config, group)
+        return self.readers()
+
+    def _share_with(self, config: StoredConfig, group: str | None) -> None:
         if group is not None:
             gid = _group_id(group)
             if self._secrets(None).location(config.account.email).place is SecretPlace.KEYRING:
@@ -202,7 +253,7 @@ class AccountStore:
         self._secrets(group).write(record)
         atomic_write(self.path, config_to_toml(updated).encode("utf-8"), group=gid)
         share_dir(self.path.parent, gid)
-        return self.readers()
+        share_file(self.lock_path, gid)
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -227,6 +278,13 @@ class AccountStore:
         check_trusted(self.path)
         check_trusted(self.secret_path)
         self.check_may_change()
+        with exclusive_lock(self.lock_path):
+            return self._save(account, secret, ca_file, group)
+
+    def _save(
+        self, account: Account, secret: str, ca_file: Path | Keep | None, group: str | Keep | None
+    ) -> SaveReport:
+        # Under the lock: a temp file left now is a killed writer's, never a live one's.
         remove_stale_temp_files(self.path)
         remove_stale_temp_files(self.secret_path)
         backup: Path | None = None
@@ -262,29 +320,35 @@ class AccountStore:
             raise StoreError(f"{self.path}: cannot be written ({error.strerror})") from None
         if gid is not None:
             share_dir(self.path.parent, gid)
+            share_file(self.lock_path, gid)
         secrets.prune(record, old)
         return SaveReport(self.path, location, backup, kind)
 
     def set_sendmail_settings(
         self,
         *,
-        aliases: dict[str, str] | None = None,
+        add: Mapping[str, str] | None = None,
+        remove: Collection[str] = (),
         log: Path | Keep | None = KEEP,
     ) -> StoredConfig:
-        """Change what the sendmail command uses (its aliases, its log file), nothing else:
-        the account and its secret stay as they are. Owner only."""
-        config = self._config_to_change()
-        if aliases is not None:
+        """Change what the sendmail command uses (aliases added or replaced, aliases removed,
+        its log file), nothing else: the account and its secret stay as they are. The change
+        is made to the config as it is under the lock, so a save or another change meanwhile
+        is not undone. Owner only."""
+        with self._changing() as config:
+            aliases = config.alias_map | dict(add or {})
+            for name in remove:
+                aliases.pop(name, None)
             config = replace(config, aliases=tuple(sorted(aliases.items())))
-        gid = _group_id(config.group) if config.group is not None else None
-        if not isinstance(log, Keep):
-            if log is not None:
-                _create_log(log, gid)
-            config = replace(config, log=log)
-        try:
-            atomic_write(self.path, config_to_toml(config).encode("utf-8"), group=gid)
-        except OSError as error:
-            raise StoreError(f"{self.path}: cannot be written ({error.strerror})") from None
+            gid = _group_id(config.group) if config.group is not None else None
+            if not isinstance(log, Keep):
+                if log is not None:
+                    _create_log(log, gid)
+                config = replace(config, log=log)
+            try:
+                atomic_write(self.path, config_to_toml(config).encode("utf-8"), group=gid)
+            except OSError as error:
+                raise StoreError(f"{self.path}: cannot be written ({error.strerror})") from None
         return config
 
     def _old_records(self, previous: StoredConfig | None) -> tuple[Record, ...]:
@@ -301,11 +365,13 @@ class AccountStore:
         """Replace the stored refresh token of the saved account's Microsoft sign-in with a
         newer one, in the generation the config names. `SecretError` if it cannot be written.
         Whether it should be is the session's decision (its docstring)."""
-        config = self.load_config()
-        if config is None:
-            raise NoSavedAccount(self.path, "save one first")
-        record = Record(config.generation, account.email, SecretType.REFRESH_TOKEN, token, now())
-        self._secrets(config.group).replace(record)
+        with self._changing() as config:
+            if (config.account.email, config.account.signin) != (account.email, account.signin):
+                return  # saved over meanwhile: the token belongs to an account no longer there
+            record = Record(
+                config.generation, account.email, SecretType.REFRESH_TOKEN, token, now()
+            )
+            self._secrets(config.group).replace(record)
 
     def _move_aside_unreadable_config(self) -> Path | None:
         """Keep a config that does not load, instead of overwriting it silently."""

@@ -11,11 +11,14 @@ Security None) and receive the password.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import grp
 import os
 import pwd
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from mailsetup_tui.core.store.types import StoreError
@@ -138,6 +141,15 @@ def ensure_private_dir(directory: Path) -> None:
         os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
 
 
+def share_file(path: Path, group: int | None) -> None:
+    """A file readers of the account open (the lock file, for a shared lock): 0640 to
+    `group`, or 0600, its owner's alone."""
+    with contextlib.suppress(FileNotFoundError):
+        if group is not None:
+            os.chown(path, -1, group, follow_symlinks=False)
+        os.chmod(path, 0o600 if group is None else 0o640, follow_symlinks=False)
+
+
 def share_dir(directory: Path, group: int | None) -> None:
     """The account's directory: readable by `group` (0750), or by its owner alone (0700)."""
     if group is None:
@@ -147,10 +159,44 @@ def share_dir(directory: Path, group: int | None) -> None:
     os.chmod(directory, 0o750)  # noqa: S103  (read by the group named for it, on purpose)
 
 
+@contextlib.contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock (flock) on the file `path`, made 0600 if missing and never
+    opened through a symlink: one writer at a time, whatever the command."""
+    ensure_private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # which releases the lock
+
+
+@contextlib.contextmanager
+def shared_lock(path: Path) -> Iterator[bool]:
+    """Hold a shared lock on `path` while reading, if this user may open it (yields whether
+    it does): no writer changes the files meanwhile. Nothing is created: a reader without the
+    lock file falls back on reading again when a save slipped in (`AccountStore`)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        yield False
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield True
+    finally:
+        os.close(fd)
+
+
 def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    """Make a rename in `directory` durable. A failure is reported (the write cannot be said
+    to have happened); a filesystem that cannot sync a directory at all (EINVAL) is not one."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as error:
+        if error.errno != errno.EINVAL:
+            raise
+    finally:
+        os.close(fd)
