@@ -326,6 +326,14 @@ async def test_server_that_is_not_smtp() -> None:
     assert_failed(result, FailureKind.NOT_SMTP, f"{HOST}:{server.port} does not speak SMTP")
 
 
+async def test_a_garbled_reply_after_a_real_greeting_is_temporary() -> None:
+    # It greeted as SMTP does, so it is an SMTP server; a garbled reply is a fault on the way.
+    async with run_raw_server("banner_then_garbage") as server:
+        result = await probe(other_account(server.port), PASSWORD, timeout=5)
+    assert_failed(result, FailureKind.SERVER_ERROR, "sent a reply that is not SMTP during EHLO")
+    assert result.failure is not None and result.failure.temporary
+
+
 async def test_cancellation_closes_the_connection() -> None:
     async with run_raw_server("stall") as server:
         task = asyncio.create_task(probe(other_account(server.port), PASSWORD, timeout=30))

@@ -146,8 +146,8 @@ def test_an_auth_echo_never_shows_the_payload_in_the_verbose_log(tmp_path: Path)
     assert "AUTH PLAIN ****" in ran.err
 
 
-@pytest.mark.parametrize(("command", "code"), [("test", 1), ("send", 75)])
-def test_a_temporary_failure_is_said_in_json_and_send_exits_75(
+@pytest.mark.parametrize(("command", "code"), [("test", 75), ("send", 75)])
+def test_a_temporary_failure_is_said_in_json_and_exits_75(
     tmp_path: Path, command: str, code: int
 ) -> None:
     env = mailsetup_env(tmp_path)

@@ -20,12 +20,15 @@ class ExitCode(IntEnum):
     STORE = 3
     SOFTWARE = 70
     TEMPFAIL = 75
-    """EX_TEMPFAIL, as sendmail exits: `test` says a failure is temporary too, but exits 1."""
+    """EX_TEMPFAIL, as sendmail exits: the same test or send may pass in a few minutes."""
     INTERRUPTED = 130
 
     @classmethod
-    def of(cls, ok: bool) -> ExitCode:
-        return cls.OK if ok else cls.FAILED
+    def of(cls, ok: bool, *, temporary: bool = False) -> ExitCode:
+        """OK, or FAILED, or TEMPFAIL for a failure that may pass when tried again."""
+        if ok:
+            return cls.OK
+        return cls.TEMPFAIL if temporary else cls.FAILED
 
     @property
     def meaning(self) -> str:
@@ -38,7 +41,7 @@ _MEANINGS: Mapping[ExitCode, str] = {
     ExitCode.USAGE: "invalid input or usage",
     ExitCode.STORE: "config or secret store error",
     ExitCode.SOFTWARE: "internal error",
-    ExitCode.TEMPFAIL: "temporary failure (send: try again later)",
+    ExitCode.TEMPFAIL: "temporary failure (try again later)",
     ExitCode.INTERRUPTED: "interrupted",
 }
 

@@ -201,7 +201,7 @@ def test_a_temporary_refusal_is_temporary_and_send_exits_75(
         "--json", password=USERS[email],
     )  # fmt: skip
     data = json.loads(tested.out)
-    assert (tested.code, data["reason_kind"], data["temporary"]) == (1, "deferred", True)
+    assert (tested.code, data["reason_kind"], data["temporary"]) == (75, "deferred", True)
     assert "451 4.3.0" in data["reason"] and "try again in a few minutes" in data["reason"]
     mailer = Mailer(
         account(mail_system, email, mail_system.ports.submission, Security.STARTTLS),

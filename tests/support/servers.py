@@ -245,7 +245,7 @@ def run_smtp_server(
 # --- raw servers that are not (well-behaved) SMTP servers --------------------------------------
 
 
-Behaviour = Literal["stall", "close", "http", "banner_then_stall"]
+Behaviour = Literal["stall", "close", "http", "banner_then_stall", "banner_then_garbage"]
 
 
 @dataclass
@@ -270,8 +270,12 @@ async def run_raw_server(behaviour: Behaviour) -> AsyncIterator[RawServer]:
             if behaviour == "http":
                 writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
                 await writer.drain()
-            if behaviour == "banner_then_stall":
+            if behaviour in {"banner_then_stall", "banner_then_garbage"}:
                 writer.write(b"220 raw.example.com ESMTP\r\n")
+                await writer.drain()
+            if behaviour == "banner_then_garbage":
+                await reader.readline()  # EHLO
+                writer.write(b"\xff\xfe garbled by a broken middlebox\r\n")
                 await writer.drain()
             while chunk := await reader.read(4096):
                 state.received.extend(chunk)

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from mailsetup_tui.cli.context import Context, UsageError
 from mailsetup_tui.cli.options import PASSWORD_ENV
-from mailsetup_tui.cli.output import Output
+from mailsetup_tui.cli.output import Output, error_object
 from mailsetup_tui.cli.parser import (
     build_parser,
     check_global_options,
@@ -109,9 +109,12 @@ def _run_command(context: Context, open_form: FormOpener | None) -> ExitCode:
         return ExitCode.INTERRUPTED
     except Exception as error:  # last resort: never a raw traceback that might carry a secret
         secrets = context.session.secrets
-        output.note(f"mailsetup: internal error: {shown(secrets.redact(str(error)))}")
+        text = secrets.redact(str(error))
+        output.note(f"mailsetup: internal error: {shown(text)}")
         if context.args.verbose:
             for line in secrets.redact(traceback.format_exc()).splitlines():
                 output.note(shown(line))
+        if not output.emitted:  # --json: one object, whatever happened
+            output.emit_json(error_object("internal", text))
         return ExitCode.SOFTWARE
     return ExitCode.USAGE  # every error above that returned nothing is one of input

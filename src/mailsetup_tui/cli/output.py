@@ -6,6 +6,8 @@ Scripts read the first two lines of `test` and `save` (the result, then the reas
 
 from __future__ import annotations
 
+import contextlib
+import os
 from typing import TextIO
 
 from mailsetup_tui.core.account import DEFAULT_AUTHORITY_HOST, SignInMethod
@@ -23,20 +25,23 @@ class Output:
         self.out = out
         self.err = err
         self.json = json
+        self.emitted = False
+        """The one JSON object has been printed (an internal error then prints none)."""
 
     def say(self, *lines: str) -> None:
         """Text for a person; nothing under --json, where standard output is one object."""
         if not self.json:
             for line in lines:
-                print(line, file=self.out, flush=True)
+                _write(self.out, line)
 
     def note(self, line: str) -> None:
         """A line for the person at the terminal that never mixes into standard output."""
-        print(line, file=self.err, flush=True)
+        _write(self.err, line)
 
     def emit_json(self, data: dict[str, object]) -> None:
         if self.json:
-            print(json_text(data), file=self.out, flush=True)
+            self.emitted = True
+            _write(self.out, json_text(data))
 
     def error(self, kind: str, *reasons: str, prefix: str = "error: ") -> None:
         """A usage, input or store error: each reason on standard error after `prefix`, and
@@ -59,6 +64,19 @@ class Output:
     def sent(self, outcome: SendOutcome) -> None:
         self.say(outcome.headline, outcome.detail)
         self.emit_json(send_object(outcome))
+
+
+def _write(stream: TextIO, line: str) -> None:
+    """`line` to `stream`, unless its reader has gone (`| head -1`, `| true`): a closed output
+    is not a failure of the work, which goes on to its end and its own exit code. Later writes
+    to it go nowhere, and so does Python's flush at exit, which would complain."""
+    try:
+        print(line, file=stream, flush=True)
+    except BrokenPipeError:
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
 
 
 # --- the JSON objects ------------------------------------------------------------------------

@@ -210,12 +210,26 @@ def transport_failure(
     if "No suitable authentication method" in message:
         return no_usable_login(account, offered_auth)
     if isinstance(cause, UnicodeDecodeError) or "Malformed SMTP response" in message:
-        return Failed(FailureKind.NOT_SMTP, f"{where} does not speak SMTP")
+        return not_smtp(account, step)
     if isinstance(error, aiosmtplib.SMTPServerDisconnected) or isinstance(
         cause, ConnectionError | aiosmtplib.SMTPServerDisconnected
     ):
         return closed_failure(account, step)
     return Failed(FailureKind.SERVER_ERROR, f"{where}: {message} (during {step})")
+
+
+def not_smtp(account: Account, step: Step) -> Failed:
+    """A reply that is not SMTP: instead of a greeting, the port is not an SMTP server's;
+    after a real greeting, a fault on the way or on its side, which the same request may not
+    meet in a few minutes."""
+    where = f"{account.server}:{account.port}"
+    if step in {Step.RESOLVE, Step.CONNECT, Step.TLS_HANDSHAKE, Step.GREETING}:
+        return Failed(FailureKind.NOT_SMTP, f"{where} does not speak SMTP")
+    return Failed(
+        FailureKind.SERVER_ERROR,
+        f"{where} sent a reply that is not SMTP during {step}",
+        temporary=True,
+    )
 
 
 def no_usable_login(account: Account, offered: list[str]) -> Failed:
@@ -334,9 +348,8 @@ def reply_failure(
     text = " ".join(message.split())
     reply = f"{code} {text}".strip()
     entry = account.provider
-    where = f"{account.server}:{account.port}"
     if code < 0:  # aiosmtplib's code for a reply line that is not "NNN text"
-        return Failed(FailureKind.NOT_SMTP, f"{where} does not speak SMTP")
+        return not_smtp(account, step)
     if 400 <= code < 500:
         return Failed(
             FailureKind.DEFERRED,

@@ -46,7 +46,7 @@ def run(context: Context) -> ExitCode:
     result: dict[str, object] = {"config_path": str(session.config_path)}
     if not outcome.ok:
         output.tested(outcome, **result)
-        return ExitCode.FAILED
+        return ExitCode.of(False, temporary=outcome.temporary)
     group = group_wanted(context.args)
     if session.tested_is_saved(draft) and group in {KEEP, _saved_group(context)}:
         result |= {"result": "unchanged"}

@@ -22,7 +22,7 @@ def run(context: Context) -> ExitCode:
     context.output.tested(outcome)
     if not outcome.ok:
         context.output.say("Not saved: the test must pass first.")
-        return ExitCode.FAILED
+        return ExitCode.of(False, temporary=outcome.temporary)
     context.output.saved(context.session.save(draft, group=group_wanted(context.args)))
     return ExitCode.OK
 

@@ -29,7 +29,7 @@ def run(context: Context) -> ExitCode:
         warn_if_clear_text(context, account)
     outcome = asyncio.run(context.session.send(args.to, args.subject, text))
     context.output.sent(outcome)
-    return ExitCode.TEMPFAIL if outcome.temporary else ExitCode.of(outcome.ok)
+    return ExitCode.of(outcome.ok, temporary=outcome.temporary)
 
 
 def _body(body_file: str | None) -> str:

@@ -47,7 +47,7 @@ def run(context: Context) -> ExitCode:
     if not outcome.ok:
         output.say("Not saved: the test must pass first (sign in again once it is fixed).")
         output.emit_json(test_object(outcome) | result)
-        return ExitCode.FAILED
+        return ExitCode.of(False, temporary=outcome.temporary)
     saved = session.save(draft, group=group_wanted(context.args))
     output.saved(saved)
     output.emit_json(

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(context: Context) -> ExitCode:
     outcome = context.test(draft_to_test(context))
     context.output.tested(outcome, config_path=str(context.session.config_path))
-    return ExitCode.of(outcome.ok)
+    return ExitCode.of(outcome.ok, temporary=outcome.temporary)
 
 
 COMMAND = Command(
