@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -357,3 +358,129 @@ def test_console_script_is_installed(env: dict[str, str]) -> None:
     )
     assert finished.returncode == 0
     assert finished.stdout.startswith("usage: mailsetup")
+
+
+# --- odd corners (issue 19) -----------------------------------------------------------------
+
+
+def test_a_closed_standard_output_neither_stops_a_save_nor_fails_it(
+    starttls_server: SmtpServer, certificates: Certificates, env: dict[str, str], config: Path
+) -> None:
+    # `mailsetup save ... | true`: the reader is gone before the first line is written.
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        finished = subprocess.run(
+            [sys.executable, "-m", "mailsetup_tui", "save", *other_args(starttls_server.port),
+             "--password-stdin", "--ca-file", str(certificates.ca_file)],
+            input=PASSWORD.encode(), stdout=write, stderr=subprocess.PIPE, env=env,
+            timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    assert finished.returncode == 0, finished.stderr.decode()
+    assert b"internal error" not in finished.stderr and b"Broken pipe" not in finished.stderr
+    assert 'email = "mfa@example.com"' in config.read_text()
+
+
+def test_an_unparsable_config_under_json_is_one_json_object_and_save_recovers(
+    starttls_server: SmtpServer, certificates: Certificates, env: dict[str, str], config: Path
+) -> None:
+    # Nested too deep for the TOML parser: it once gave 70, no JSON, and blocked the recovery.
+    config.parent.mkdir(parents=True)
+    config.write_text("schema = 1\n[account]\nx = " + "[" * 5000 + "]" * 5000 + "\n")
+    ran = run_mailsetup("show", "--json", env=env)
+    data = json.loads(ran.out)
+    assert (ran.code, data["status"], data["reason_kind"]) == (3, "error", "store")
+    assert "nested too deeply" in data["reason"] and str(config) in data["reason"]
+    saved = run_mailsetup(
+        "save", *other_args(starttls_server.port), "--password-stdin",
+        "--ca-file", str(certificates.ca_file), env=env, stdin=PASSWORD,
+    )  # fmt: skip
+    assert saved.code == 0, saved.err
+    assert any(p.name.endswith(".bak") for p in config.parent.iterdir())
+
+
+def _saved(starttls_server: SmtpServer, certificates: Certificates, env: dict[str, str]) -> None:
+    ran = run_mailsetup(
+        "save", *other_args(starttls_server.port), "--password-stdin",
+        "--ca-file", str(certificates.ca_file), env=env, stdin=PASSWORD,
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+
+
+def test_a_damaged_secret_file_is_a_store_error(
+    starttls_server: SmtpServer, certificates: Certificates, tmp_path: Path, config: Path
+) -> None:
+    env = mailsetup_env(tmp_path)  # no keyring: the secret is in the file
+    _saved(starttls_server, certificates, env)
+    config.with_name("account.secret").write_text("secret = 5\n")
+    ran = run_mailsetup("test", env=env)
+    assert ran.code == 3 and "is damaged" in ran.err, ran.err
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        ("symlink loop", "cannot be read"),
+        ("fifo", "not a regular file"),
+        ("root", "a directory, not a file"),
+        ("named like the secret", "a name the store gives its own files"),
+    ],
+)
+def test_a_config_path_that_cannot_be_one_is_a_store_error_at_once(
+    make: str, expected: str, env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "odd" / "account.toml"
+    path.parent.mkdir()
+    if make == "symlink loop":
+        path.symlink_to(path)
+    elif make == "fifo":
+        os.mkfifo(path)
+    elif make == "root":
+        path = Path("/")
+    else:
+        path = path.with_name("account.secret")
+    ran = run_mailsetup("show", "--config", str(path), env=env, timeout=20)
+    assert ran.code == 3, ran.out + ran.err
+    assert expected in ran.err and "internal error" not in ran.err
+
+
+def test_apply_refuses_a_fifo_and_the_tables_it_does_not_apply(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    fifo = tmp_path / "account-fifo.toml"
+    os.mkfifo(fifo)
+    ran = run_mailsetup("apply", str(fifo), env=env, timeout=20)
+    assert ran.code == 2 and "not a regular file" in ran.err
+    wanted = tmp_path / "wanted.toml"
+    wanted.write_text(
+        'schema = 1\n[account]\nsmtp_mail = "gmail"\ndisplay_name = "C"\n'
+        'email = "c@gmail.com"\n[access]\ngroup = "mail"\n[aliases]\nroot = "o@example.com"\n'
+    )
+    ran = run_mailsetup("apply", str(wanted), env=env)
+    assert ran.code == 2
+    assert "apply takes the [account] table only, not [access], [aliases]" in ran.err
+
+
+def test_undecodable_input_is_a_usage_error_that_quotes_no_byte(
+    starttls_server: SmtpServer, certificates: Certificates, env: dict[str, str]
+) -> None:
+    finished = subprocess.run(
+        [sys.executable, "-m", "mailsetup_tui", "test", *other_args(starttls_server.port),
+         "--password-stdin"],
+        input=b"caf\xe9-secret\n", capture_output=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert finished.returncode == 2
+    assert b"the password is not UTF-8 text" in finished.stderr, finished.stderr
+    assert b"xe9" not in finished.stderr and b"udce9" not in finished.stderr
+    _saved(starttls_server, certificates, env)
+    finished = subprocess.run(
+        [sys.executable, "-m", "mailsetup_tui", "send", "--to", "a@example.org", "--json"],
+        input=b"body \xff\n", capture_output=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert finished.returncode == 2
+    assert json.loads(finished.stdout)["reason"] == "the message body is not UTF-8 text"
+    ran = run_mailsetup("send", "--to", "a@example.org", "--body-file", "/dev/zero", env=env)
+    assert ran.code == 2 and "larger than 64 MiB" in ran.err
+    assert starttls_server.handler.delivered == []

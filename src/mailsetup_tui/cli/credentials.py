@@ -58,8 +58,11 @@ def stdin_password(context: Context) -> str | None:
     """The password from --password-stdin, if given."""
     if not getattr(context.args, "password_stdin", False):
         return None
-    line = sys.stdin.readline()
-    password = line.removesuffix("\n").removesuffix("\r")
+    try:
+        line = sys.stdin.readline()
+    except UnicodeDecodeError:
+        line = "\udcff"  # as a C locale's surrogateescape would have read it
+    password = _text(line.removesuffix("\n").removesuffix("\r"), "--password-stdin")
     if not password:
         raise UsageError("--password-stdin: standard input held no password")
     context.session.secrets.add(password)
@@ -73,7 +76,17 @@ def explicit_password(context: Context) -> str | None:
     if password is None:
         password = os.environ.get(PASSWORD_ENV) or None
         if password:
+            password = _text(password, PASSWORD_ENV)
             context.session.secrets.add(password)
+    return password
+
+
+def _text(password: str, source: str) -> str:
+    """`password` if it is text; a usage error for bytes that are not UTF-8 (read with a C
+    locale's surrogateescape), which neither the server nor the store could take. The error
+    never quotes a byte of it, as the decoder's own message would."""
+    if any("\udc80" <= ch <= "\udcff" for ch in password):
+        raise UsageError(f"{source}: the password is not UTF-8 text")
     return password
 
 

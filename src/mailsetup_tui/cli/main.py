@@ -67,7 +67,11 @@ def run(
     except UsageError as error:
         Output(out, err, json=json_output).error("usage", str(error))
         return ExitCode.USAGE
-    session = SetupSession.at(args.config, timeout=args.timeout, ca_file=args.ca_file)
+    try:
+        session = SetupSession.at(args.config, timeout=args.timeout, ca_file=args.ca_file)
+    except StoreError as error:  # a config path that cannot be one
+        Output(out, err, json=json_output).error("store", str(error), prefix="")
+        return ExitCode.STORE
     context = Context(args, Output(out, err, json=json_output), session)
     return _run_command(context, open_form)
 
@@ -105,7 +109,7 @@ def _run_command(context: Context, open_form: FormOpener | None) -> ExitCode:
         output.error("store", str(error), prefix="")
         return ExitCode.STORE
     except KeyboardInterrupt:
-        output.note("mailsetup: interrupted")
+        output.error("interrupted", "interrupted", prefix="")
         return ExitCode.INTERRUPTED
     except Exception as error:  # last resort: never a raw traceback that might carry a secret
         secrets = context.session.secrets

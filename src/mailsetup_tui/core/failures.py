@@ -219,17 +219,13 @@ def transport_failure(
 
 
 def not_smtp(account: Account, step: Step) -> Failed:
-    """A reply that is not SMTP: instead of a greeting, the port is not an SMTP server's;
-    after a real greeting, a fault on the way or on its side, which the same request may not
-    meet in a few minutes."""
+    """A reply that is not SMTP: for a greeting, not an SMTP server; after a real greeting, a
+    fault on the way or on its side, which trying again in a few minutes may not meet."""
     where = f"{account.server}:{account.port}"
     if step in {Step.RESOLVE, Step.CONNECT, Step.TLS_HANDSHAKE, Step.GREETING}:
         return Failed(FailureKind.NOT_SMTP, f"{where} does not speak SMTP")
-    return Failed(
-        FailureKind.SERVER_ERROR,
-        f"{where} sent a reply that is not SMTP during {step}",
-        temporary=True,
-    )
+    reason = f"{where} sent a reply that is not SMTP during {step}"
+    return Failed(FailureKind.SERVER_ERROR, reason, temporary=True)
 
 
 def no_usable_login(account: Account, offered: list[str]) -> Failed:

@@ -66,8 +66,9 @@ from mailsetup_tui.core.store import (
     SecretType,
     StoredConfig,
     StoreError,
-    account_from_toml,
+    config_from_toml,
 )
+from mailsetup_tui.core.store.files import read_text_file
 
 if TYPE_CHECKING:
     from mailsetup_tui.core.delivery import Delivery, Sent
@@ -246,10 +247,27 @@ class SetupSession:
         """An account from a TOML file in the config's schema (`apply`); `StoreError` names
         the file and what is wrong."""
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_text_file(path)
         except (OSError, UnicodeDecodeError) as error:
             raise StoreError(f"{path}: cannot be read ({error})") from None
-        return account_from_toml(text, path)
+        config = config_from_toml(text, path)
+        extra = [
+            name
+            for name, value in (
+                ("[access]", config.group),
+                ("[aliases]", config.aliases),
+                ("log", config.log),
+                ("secret_generation", config.generation),
+            )
+            if value
+        ]
+        if extra:
+            raise StoreError(
+                f"{path}: apply takes the [account] table only, not {', '.join(extra)}: give "
+                "the readers group with --group (or mailsetup access), aliases and the log "
+                "with mailsetup aliases"
+            )
+        return config.account
 
     # --- Test -------------------------------------------------------------------------------
 

@@ -116,7 +116,10 @@ def run(
     if options.verbose:
         show_steps(err)
     state.fields["caller"] = owner_name(os.getuid())  # which service sent it: what logs are for
-    session = SetupSession.at(options.config)
+    try:
+        session = SetupSession.at(options.config)
+    except StoreError as error:  # a config path that cannot be one
+        return state.end(Sysexit.EX_CONFIG, f"cannot use the saved account: {error}")
     terminated = _on_sigterm()
     try:
         return _send(state, session, options, stdin or sys.stdin.buffer)

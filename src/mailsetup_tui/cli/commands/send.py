@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 
 from mailsetup_tui.cli.context import Command, Context, UsageError
 from mailsetup_tui.cli.credentials import warn_if_clear_text
@@ -32,16 +31,31 @@ def run(context: Context) -> ExitCode:
     return ExitCode.of(outcome.ok, temporary=outcome.temporary)
 
 
+MAX_BODY = 64 * 1024 * 1024
+"""Bytes of a body at most, as the sendmail command caps a message: `--body-file /dev/zero`
+must fail, not fill memory."""
+
+
 def _body(body_file: str | None) -> str:
     if body_file is not None:
         try:
-            text = Path(body_file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise UsageError(f"--body-file {body_file}: cannot be read ({error})") from None
+            with open(body_file, "rb") as file:
+                data = file.read(MAX_BODY + 1)
+        except OSError as error:
+            raise UsageError(
+                f"--body-file {body_file}: cannot be read ({error.strerror})"
+            ) from None
     elif not sys.stdin.isatty():
-        text = sys.stdin.read()
+        raw = getattr(sys.stdin, "buffer", None)  # None: a caller's own text stream
+        data = raw.read(MAX_BODY + 1) if raw else sys.stdin.read(MAX_BODY + 1).encode()
     else:
         raise UsageError("give the body on standard input or with --body-file")
+    if len(data) > MAX_BODY:
+        raise UsageError(f"the message body is larger than {MAX_BODY // 2**20} MiB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError("the message body is not UTF-8 text") from None
     if not text.strip():
         raise UsageError("the message body is empty")
     return text

@@ -22,6 +22,7 @@ from pathlib import Path
 from mailsetup_tui.core.account import Account, MicrosoftSignIn
 from mailsetup_tui.core.store.config import (
     config_from_toml,
+    config_path_problem,
     config_to_toml,
     default_config_path,
     resolve_config,
@@ -31,6 +32,7 @@ from mailsetup_tui.core.store.files import (
     check_trusted,
     exclusive_lock,
     owner_name,
+    read_text_file,
     remove_stale_temp_files,
     share_dir,
     share_file,
@@ -62,6 +64,9 @@ class AccountStore:
     """The saved account at `path` and its secret."""
 
     def __init__(self, path: Path, *, location: ConfigLocation | None = None) -> None:
+        problem = config_path_problem(path)
+        if problem:
+            raise StoreError(f"{path}: cannot be the config: {problem}")
         self.path = path
         self.location = location or ConfigLocation(path)
 
@@ -87,7 +92,7 @@ class AccountStore:
         where another user could have written it."""
         check_trusted(self.path)
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = read_text_file(self.path)
         except FileNotFoundError:
             return None
         except UnicodeDecodeError:

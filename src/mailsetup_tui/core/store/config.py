@@ -87,6 +87,27 @@ def resolve_config(
     return ConfigLocation(own, Chosen.NEW_OWN)
 
 
+STORE_SUFFIXES = (".secret", ".lock", ".tmp", ".bak")
+"""What the store names its other files: a config must not be named like one."""
+
+
+def config_path_problem(path: Path) -> str | None:
+    """Why `path` cannot be a config file (a directory, a name the store gives its secret,
+    lock or temporary files, which would be overwritten by them), or None."""
+    try:
+        directory = not path.name or path.is_dir()
+    except OSError:  # not even visible to this user: the reading says so, with the reason
+        directory = False
+    if directory:
+        return "a directory, not a file: name the config file, e.g. account.toml"
+    if path.name.endswith(STORE_SUFFIXES):
+        return (
+            f"a name the store gives its own files ({', '.join(STORE_SUFFIXES)}): the config "
+            "and its secret would collide; name it e.g. account.toml"
+        )
+    return None
+
+
 def resolve_config_path(
     explicit: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> Path:
@@ -154,6 +175,8 @@ def config_from_toml(text: str, path: Path) -> StoredConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise StoreError(_toml_error_text(error, path)) from None
+    except RecursionError:
+        raise StoreError(f"{path}: not valid TOML: nested too deeply") from None
     schema = data.get("schema")
     if schema != SCHEMA_VERSION:
         found = "missing" if schema is None else repr(schema)

@@ -47,8 +47,12 @@ def check_trusted(path: Path, uid: int | None = None) -> None:
     trusted = {0, uid}
     target = Path(os.path.abspath(path))
     # The real place, symlinks resolved: a link is only as trustworthy as what it points to.
-    with contextlib.suppress(OSError):
+    try:
         target = target.resolve(strict=False)
+    except RuntimeError:  # pathlib's word for a symlink loop
+        raise StoreError(f"{path}: cannot be read (a loop of symbolic links)") from None
+    except OSError:
+        pass
     for part in [target, *target.parents]:
         try:
             info = part.stat()
@@ -89,6 +93,21 @@ def exists(path: Path) -> bool:
     except OSError:
         return False
     return True
+
+
+def read_text_file(path: Path, limit: int = 1 << 20) -> str:
+    """A config or account file's text: a regular file of at most `limit` bytes, in UTF-8.
+    Opened without waiting (a FIFO in its place would hang every command) and checked after
+    opening, so what is checked is what is read. OSError and UnicodeDecodeError as `open`,
+    `StoreError` for anything that is not a regular file or is too large."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise StoreError(f"{path}: not a regular file")
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise StoreError(f"{path}: larger than {limit // 1024} KiB; not a mailsetup file")
+    return data.decode("utf-8")
 
 
 def atomic_write(path: Path, data: bytes, *, group: int | None = None) -> None:

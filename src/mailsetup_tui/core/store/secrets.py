@@ -137,12 +137,11 @@ class SecretStore:
             raise _unreadable(path, error) from None
         self._check_mode(info)
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            return _parse_records(tomllib.loads(path.read_text(encoding="utf-8")))
         except OSError as error:
             raise _unreadable(path, error) from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # not TOML, not UTF-8, not our records
             raise SecretError(f"the secret file {path} is damaged; {kind.remedy}") from None
-        return _parse_records(data)
 
     def _check_mode(self, info: os.stat_result) -> None:
         """Owner root or the running user; group access only for the account's readers group,
@@ -252,7 +251,10 @@ def _parse_records(data: dict[str, Any]) -> list[Record]:
     if data.get("schema") == 1:  # one record, from before generations
         data = {"secret": [data | {"generation": 0}]}
     records = []
-    for table in data.get("secret", []):
+    tables = data.get("secret", [])
+    if not isinstance(tables, list):
+        raise ValueError("[[secret]] is not a list of tables")
+    for table in tables:
         if not isinstance(table, dict):
             continue
         for kind in SecretType:
