@@ -484,3 +484,31 @@ def test_undecodable_input_is_a_usage_error_that_quotes_no_byte(
     ran = run_mailsetup("send", "--to", "a@example.org", "--body-file", "/dev/zero", env=env)
     assert ran.code == 2 and "larger than 64 MiB" in ran.err
     assert starttls_server.handler.delivered == []
+
+
+@pytest.mark.parametrize("damage", ["deleted", "not PEM"])
+def test_a_saved_ca_file_that_cannot_be_used_is_a_config_error_naming_it(
+    damage: str, starttls_server: SmtpServer, certificates: Certificates, tmp_path: Path
+) -> None:
+    env = mailsetup_env(tmp_path)
+    ca = tmp_path / "private-ca.pem"
+    ca.write_bytes(certificates.ca_file.read_bytes())
+    ran = run_mailsetup(
+        "save", *other_args(starttls_server.port), "--password-stdin", "--ca-file", str(ca),
+        env=env, stdin=PASSWORD,
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    if damage == "deleted":
+        ca.unlink()
+    else:
+        ca.write_text("not a certificate\n")
+    for command in (["test"], ["send", "--to", "a@example.org"]):
+        ran = run_mailsetup(*command, env=env, stdin="body\n")
+        assert ran.code == 3, ran.err
+        assert str(ca) in ran.err and "internal error" not in ran.err
+    finished = subprocess.run(
+        [str(Path(sys.executable).parent / "mailsetup-sendmail"), "a@example.org"],
+        input=b"Subject: s\n\nbody\n", capture_output=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert finished.returncode == 78 and str(ca).encode() in finished.stderr
+    assert starttls_server.handler.delivered == []

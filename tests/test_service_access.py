@@ -275,3 +275,25 @@ def test_an_unreadable_ca_file_is_a_usage_error_not_an_internal_error(system: Sy
     ran = system.run(system.users.stranger, "--ca-file", str(private / "ca.pem"), "show")
     assert ran.code == 2, ran.out + ran.err
     assert "cannot be read (Permission denied)" in ran.err
+
+
+def test_a_ca_the_readers_cannot_read_is_warned_of_and_is_a_config_error_for_them(
+    system: System, starttls_server: SmtpServer
+) -> None:
+    private = system.root / "root-only"
+    private.mkdir(mode=0o700)
+    ca = private / "ca.pem"
+    ca.write_bytes(system.ca_file.read_bytes())
+    ran = system.run_as_root(
+        "save", "--smtp-mail", "other", "--display-name", "Acme Verification",
+        "--email", LOGIN, "--server", HOST, "--port", str(starttls_server.port),
+        "--password-stdin", "--ca-file", str(ca), "--group", system.users.group,
+        stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    assert f"Warning: the group {system.users.group} cannot read the CA file {ca}" in ran.out
+    access = system.run_as_root("access")
+    assert f"warning: the group {system.users.group} cannot read the CA file" in access.out
+    tested = system.run(system.users.service, "test")
+    assert tested.code == 3, tested.out + tested.err
+    assert str(ca) in tested.err and "internal error" not in tested.err

@@ -244,6 +244,7 @@ class SaveOutcome:
         lines = [f"{self.report.secret_type.noun.capitalize()} stored in {self.secret_where}"]
         if self.report.backup_path is not None:
             lines.append(f"The unreadable old config was kept as {self.report.backup_path}")
+        lines += [f"Warning: {warning}" for warning in self.report.warnings]
         return tuple(lines)
 
     @property

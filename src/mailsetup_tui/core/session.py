@@ -186,7 +186,8 @@ class SetupSession:
     def trusted_cas(self, account: Account) -> Path | None:
         """The CA file to trust for `account`: the one given, else the one saved with the
         account when `account` is on the saved account's server (a CA travels with its
-        server, not to a new one), else None: the system store."""
+        server, not to a new one), else None: the system store. `StoreError` when the saved
+        one is gone, unreadable or not PEM: a config problem, never an internal error."""
         if self.ca_file is not None:
             return Path(self.ca_file).absolute()
         try:
@@ -194,6 +195,12 @@ class SetupSession:
         except StoreError:
             return None
         if saved is not None and saved.account.server == account.server:
+            if saved.ca_file is not None and (problem := ca_file_problem(saved.ca_file)):
+                raise StoreError(
+                    f"{self.config_path}: the CA file saved with the account, "
+                    f"{saved.ca_file}, {problem}: restore it, or save the account again "
+                    "with --ca-file naming one that works"
+                )
             return saved.ca_file
         return None
 

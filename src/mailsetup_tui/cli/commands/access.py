@@ -37,6 +37,7 @@ def run(context: Context) -> ExitCode:
             "owner": readers.owner,
             "group": readers.group,
             "members": list(readers.members),
+            "warnings": list(readers.warnings),
         }
     )
     return ExitCode.OK

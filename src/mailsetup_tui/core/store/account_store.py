@@ -31,6 +31,7 @@ from mailsetup_tui.core.store.files import (
     atomic_write,
     check_trusted,
     exclusive_lock,
+    group_can_read,
     owner_name,
     read_text_file,
     remove_stale_temp_files,
@@ -233,7 +234,9 @@ class AccountStore:
         members: tuple[str, ...] = ()
         if config.group is not None:
             members = _members(config.group)
-        return Readers(self.path, owner_name(self.path.stat().st_uid), config.group, members)
+        owner = owner_name(self.path.stat().st_uid)
+        warnings = _unreadable_ca(config.ca_file, config.group)
+        return Readers(self.path, owner, config.group, members, warnings)
 
     def set_readers(self, group: str | None) -> Readers:
         """Let the members of `group` use the account (None: nobody but its owner): the
@@ -327,7 +330,8 @@ class AccountStore:
             share_dir(self.path.parent, gid)
             share_file(self.lock_path, gid)
         secrets.prune(record, old)
-        return SaveReport(self.path, location, backup, kind)
+        warnings = _unreadable_ca(ca_file, group)
+        return SaveReport(self.path, location, backup, kind, warnings)
 
     def set_sendmail_settings(
         self,
@@ -390,6 +394,17 @@ class AccountStore:
                 f"{self.path}: unreadable, and cannot be moved aside ({error.strerror})"
             ) from None
         return backup
+
+
+def _unreadable_ca(ca_file: Path | None, group: str | None) -> tuple[str, ...]:
+    """A warning when the readers group cannot read the CA file saved with the account: its
+    services would fail to verify the server."""
+    if ca_file is None or group is None or group_can_read(ca_file, _group_id(group)):
+        return ()
+    return (
+        f"the group {group} cannot read the CA file {ca_file}: its members' tests and sends "
+        "will fail; put the CA where they can read it (e.g. /etc/ssl/certs) and save again",
+    )
 
 
 def _create_log(path: Path, gid: int | None) -> None:

@@ -160,6 +160,23 @@ def ensure_private_dir(directory: Path) -> None:
         os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
 
 
+def group_can_read(path: Path, group: int) -> bool:
+    """Whether members of `group` can read `path`, by its mode and its directories' (what
+    another of their groups may give them is not counted)."""
+    try:
+        parts = [path.resolve(), *path.resolve().parents]
+        infos = [(part, part.stat()) for part in parts]
+    except (OSError, RuntimeError):
+        return False
+    for part, info in infos:
+        need_other, need_group = (
+            (stat.S_IROTH, stat.S_IRGRP) if part == parts[0] else (stat.S_IXOTH, stat.S_IXGRP)
+        )
+        if not (info.st_mode & need_other or (info.st_gid == group and info.st_mode & need_group)):
+            return False
+    return True
+
+
 def share_file(path: Path, group: int | None) -> None:
     """A file readers of the account open (the lock file, for a shared lock): 0640 to
     `group`, or 0600, its owner's alone."""

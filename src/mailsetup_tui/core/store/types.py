@@ -186,6 +186,8 @@ class SaveReport:
     backup_path: Path | None = None
     """Where an unreadable config that this save replaced was kept, if there was one."""
     secret_type: SecretType = SecretType.PASSWORD
+    warnings: tuple[str, ...] = ()
+    """What was saved but will not work for everyone (a CA file the readers cannot read)."""
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,7 @@ class Readers:
     owner: str
     group: str | None
     members: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
 
     def describe(self) -> str:
         lines = [f"{self.config_path}: {self.owner} owns it (reads and changes it)"]
@@ -204,4 +207,5 @@ class Readers:
         else:
             who = ", ".join(self.members) or "no members yet"
             lines.append(f"the group {self.group} may use it (test, send, show): {who}")
+        lines += [f"warning: {warning}" for warning in self.warnings]
         return "\n".join(lines)
