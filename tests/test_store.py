@@ -28,6 +28,7 @@ from mailsetup_tui.core.store import (
 )
 from mailsetup_tui.core.store.types import Chosen, ConfigLocation
 
+from support.cli import mailsetup_env, run_mailsetup
 from support.keyrings import MemoryKeyring
 
 PASSWORD = "S3cret-app-pass-4711"
@@ -336,3 +337,32 @@ def test_a_failed_write_leaves_no_temp_file(
         "account.toml",
         "account.toml.lock",
     ]
+
+
+def test_a_first_save_whose_config_cannot_be_written_leaves_no_secret(
+    store: AccountStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailsetup_tui.core.store import account_store
+
+    def config_fails(path: Path, data: bytes, *, group: int | None = None) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(account_store, "atomic_write", config_fails)
+    with pytest.raises(StoreError, match="No space left on device"):
+        store.save(OTHER, PASSWORD)
+    assert not store.secret_path.exists()
+
+
+def test_the_next_command_clears_what_a_killed_save_left(tmp_path: Path) -> None:
+    env = mailsetup_env(tmp_path)
+    config = Path(env["MAILSETUP_CONFIG"])
+    config.parent.mkdir(mode=0o700)
+    # A save killed between its writes: a temporary file, and a secret that no config names.
+    stale = config.parent / ".account.secret.k1ll3d.tmp"
+    stale.write_text(f"password = {PASSWORD!r}\n")
+    secret = config.with_name("account.secret")
+    secret.write_text(f"password = {PASSWORD!r}\n")
+    secret.chmod(0o600)
+    ran = run_mailsetup("show", env=env)
+    assert ran.code == 3  # no saved account
+    assert not stale.exists() and not secret.exists()

@@ -176,8 +176,11 @@ class SetupSession:
         timeout: float = DEFAULT_TIMEOUT,
         ca_file: str | os.PathLike[str] | None = None,
     ) -> SetupSession:
-        """A session on `config`, else $MAILSETUP_CONFIG, else the per-user config path."""
-        return cls(AccountStore.at(config), timeout=timeout, ca_file=ca_file)
+        """A session on `config`, else $MAILSETUP_CONFIG, else the per-user config path;
+        what a killed or failed save left there is cleared first (`AccountStore.tidy`)."""
+        store = AccountStore.at(config)
+        store.tidy()
+        return cls(store, timeout=timeout, ca_file=ca_file)
 
     @property
     def config_path(self) -> Path:

@@ -32,6 +32,7 @@ from mailsetup_tui.core.store.files import (
     check_trusted,
     exclusive_lock,
     group_can_read,
+    lock_if_free,
     owner_name,
     read_text_file,
     remove_stale_temp_files,
@@ -210,6 +211,22 @@ class AccountStore:
             permission=True,
         )
 
+    def tidy(self) -> None:
+        """What a killed or failed save left, taken away by the next command of any kind:
+        temporary files (they may hold a password), and a secret file no config names (a
+        first save killed between its two writes). Only by the account's owner, only while no
+        writer holds the lock: housekeeping never waits, and never races a save."""
+        if not self.path.parent.is_dir() or os.geteuid() not in {0, self.owner()}:
+            return
+        with lock_if_free(self.lock_path) as locked:
+            if not locked:
+                return
+            remove_stale_temp_files(self.path)
+            remove_stale_temp_files(self.secret_path)
+            with contextlib.suppress(OSError):
+                if not self.path.exists() and self.secret_path.is_file():
+                    self.secret_path.unlink()
+
     @property
     def lock_path(self) -> Path:
         """The lock file every change takes: beside the config, its name and `.lock`."""
@@ -325,6 +342,8 @@ class AccountStore:
         except OSError as error:
             if old:  # the config on disk still names the old secret: leave only that
                 secrets.prune(old[0], (record,))
+            else:  # a first save: no secret may stay without its config
+                secrets.discard(record)
             raise StoreError(f"{self.path}: cannot be written ({error.strerror})") from None
         if gid is not None:
             share_dir(self.path.parent, gid)

@@ -209,6 +209,28 @@ def exclusive_lock(path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def lock_if_free(path: Path) -> Iterator[bool]:
+    """The exclusive lock on `path` if no one holds it and this user may take it (yields
+    whether it got it), for housekeeping that must never wait for, or race with, a writer.
+    Creates nothing but the lock file, in a directory that exists."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError:
+        yield False
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
 def shared_lock(path: Path) -> Iterator[bool]:
     """Hold a shared lock on `path` while reading, if this user may open it (yields whether
     it does): no writer changes the files meanwhile. Nothing is created: a reader without the

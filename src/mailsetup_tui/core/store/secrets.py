@@ -11,6 +11,7 @@ whatever instant a save is killed at, the config on disk finds its own secret.
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import stat
@@ -204,6 +205,15 @@ class SecretStore:
                 self._write_file([current])
         except (OSError, SecretError):
             pass
+
+    def discard(self, record: Record) -> None:
+        """Take back `record`, the only secret of a first save whose config could not be
+        written: a password must not stay where no config names it. Best effort."""
+        if self.location(record.email).place is SecretPlace.KEYRING:
+            self.forget_keyring_entry(record.email, record.generation)
+        else:
+            with contextlib.suppress(OSError):
+                self.path.unlink(missing_ok=True)
 
     def replace(self, record: Record) -> None:
         """Store a newer secret for the same generation (a rotated refresh token)."""
