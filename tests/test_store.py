@@ -339,9 +339,12 @@ def test_a_failed_write_leaves_no_temp_file(
     ]
 
 
+@pytest.mark.parametrize("where", ["keyring", "file"])
 def test_a_first_save_whose_config_cannot_be_written_leaves_no_secret(
-    store: AccountStore, monkeypatch: pytest.MonkeyPatch
+    where: str, store: AccountStore, memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if where == "file":
+        keyring.set_keyring(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
     from mailsetup_tui.core.store import account_store
 
     def config_fails(path: Path, data: bytes, *, group: int | None = None) -> None:
@@ -351,6 +354,7 @@ def test_a_first_save_whose_config_cannot_be_written_leaves_no_secret(
     with pytest.raises(StoreError, match="No space left on device"):
         store.save(OTHER, PASSWORD)
     assert not store.secret_path.exists()
+    assert PASSWORD not in memory_keyring.entries.values()
 
 
 def test_the_next_command_clears_what_a_killed_save_left(tmp_path: Path) -> None:
