@@ -272,6 +272,34 @@ async def test_starttls_on_an_implicit_tls_port_times_out_with_a_hint(
     assert_failed(result, FailureKind.TIMEOUT, "did not answer within 1 s", "choose TLS")
 
 
+async def test_auto_on_an_implicit_tls_port_says_choose_tls_well_before_the_deadline(
+    implicit_tls_server: SmtpServer, certificates: Certificates
+) -> None:
+    started = time.monotonic()
+    result = await probe(
+        other_account(implicit_tls_server.port, Security.AUTO),
+        PASSWORD,
+        timeout=15,
+        ca_file=certificates.ca_file,
+    )
+    elapsed = time.monotonic() - started
+    assert elapsed < 6, f"{elapsed:.2f} s: it waited out the deadline"
+    assert_failed(
+        result, FailureKind.TLS_MISMATCH, "answers a TLS handshake", "choose Security TLS"
+    )
+    assert result.failure is not None and not result.failure.temporary
+    assert implicit_tls_server.auth_attempts == []  # nothing but a handshake crossed
+
+
+async def test_auto_still_waits_for_a_slow_greeting_on_a_plain_port() -> None:
+    # A silent server that is not TLS either: the usual time-out, after the same deadline.
+    async with run_raw_server("stall") as server:
+        started = time.monotonic()
+        result = await probe(other_account(server.port), PASSWORD, timeout=2)
+        assert 1.5 < time.monotonic() - started < 3
+    assert_failed(result, FailureKind.TIMEOUT, "did not answer within 2 s")
+
+
 # --- network-level failures -----------------------------------------------------------------
 
 

@@ -47,7 +47,7 @@ from mailsetup_tui.core.failures import (
     transport_failure,
     verification_error,
 )
-from mailsetup_tui.core.providers import Security
+from mailsetup_tui.core.providers import IMPLICIT_TLS_PORT, Security
 from mailsetup_tui.core.redact import auth_forms, redact
 
 __all__ = [
@@ -61,6 +61,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+GREETING_PATIENCE = 3.0
+"""Seconds a server may stay silent before Security Auto asks whether it wants TLS instead."""
 
 PASSWORD_MECHANISMS = ("plain", "login")
 """In order of preference: PLAIN takes one round trip, LOGIN two."""
@@ -237,7 +240,7 @@ class SmtpDialogue:
         say = _say_nothing if quiet else self.log_reply
         self.step = Step.TLS_HANDSHAKE if security is Security.TLS else Step.GREETING
         with self.classified():
-            say("greeting", await smtp.connect())
+            say("greeting", await self._greeting(smtp))
             self._encrypted(smtp, quiet)
             self.step = Step.EHLO
             say(f"EHLO {ehlo_name}", await smtp.ehlo(), extensions=True)
@@ -254,6 +257,48 @@ class SmtpDialogue:
                 self.step = Step.EHLO
                 say(f"EHLO {ehlo_name}", await smtp.ehlo(), extensions=True)
         return smtp
+
+    async def _greeting(self, smtp: SMTP) -> SMTPResponse:
+        """The server's greeting. With Security Auto on a port other than 465 the server is
+        expected to greet in clear for STARTTLS; one silent for a few seconds may instead be
+        waiting for a TLS handshake (implicit TLS on another port), which would otherwise
+        show only as the whole deadline running out. Then, within the same deadline, a second
+        connection tries a handshake and sends nothing else: if it is answered, the reason
+        says to choose TLS. Nothing is switched silently."""
+        if self.account.security is not Security.AUTO or self.account.port == IMPLICIT_TLS_PORT:
+            return await smtp.connect()
+        patience = min(GREETING_PATIENCE, self.timeout / 3)
+        greeted = asyncio.ensure_future(smtp.connect())
+        try:
+            done, _ = await asyncio.wait({greeted}, timeout=patience)
+            if not done and await self._answers_tls_handshake():
+                raise Failed(
+                    FailureKind.TLS_MISMATCH,
+                    f"{self.where} sent no greeting within {patience:g} s, but answers a TLS "
+                    f"handshake: port {self.account.port} expects implicit TLS; choose "
+                    "Security TLS",
+                )
+            return await greeted
+        finally:
+            if not greeted.done():
+                greeted.cancel()
+                with contextlib.suppress(BaseException):
+                    await greeted
+
+    async def _answers_tls_handshake(self) -> bool:
+        """Whether the server completes a TLS handshake on a connection of its own (no
+        certificate check: this only asks which protocol the port speaks)."""
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        try:
+            _, writer = await asyncio.open_connection(
+                self.host, self.account.port, ssl=context, server_hostname=self.host
+            )
+        except (OSError, ssl.SSLError):
+            return False
+        writer.transport.abort()
+        return True
 
     def _encrypted(self, smtp: SMTP, quiet: bool) -> None:
         ssl_object = smtp.get_transport_info("ssl_object") if smtp.is_connected else None
