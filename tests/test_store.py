@@ -370,3 +370,29 @@ def test_the_next_command_clears_what_a_killed_save_left(tmp_path: Path) -> None
     ran = run_mailsetup("show", env=env)
     assert ran.code == 3  # no saved account
     assert not stale.exists() and not secret.exists()
+
+
+@pytest.mark.parametrize(("failing", "said"), [(1, "cannot be written"), (2, "power cut")])
+def test_a_directory_that_cannot_be_synced_fails_the_save_and_keeps_a_working_pair(
+    failing: int, said: str, store: AccountStore, no_keyring: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The directory's fsync after the secret's rename (1), or after the config's (2).
+    store.save(OTHER, PASSWORD)
+    real_fsync = os.fsync
+    synced_directories = 0
+
+    def directory_fails(fd: int) -> None:
+        nonlocal synced_directories
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            synced_directories += 1
+            if synced_directories == failing:
+                raise OSError(5, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", directory_fails)
+    with pytest.raises(StoreError, match=said):
+        store.save(GMAIL, "gmail-app-password")
+    monkeypatch.undo()
+    # Whichever config is on disk finds its own secret.
+    config, secret = store.load_with_secret()
+    assert secret == {OTHER: PASSWORD, GMAIL: "gmail-app-password"}[config.account]

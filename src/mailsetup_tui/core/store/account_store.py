@@ -340,6 +340,13 @@ class AccountStore:
         try:
             atomic_write(self.path, config_to_toml(config).encode("utf-8"), group=gid)
         except OSError as error:
+            if self._names_generation(generation):
+                # Renamed into place, but not made durable (the directory's fsync failed):
+                # both secrets stay, so that whichever config survives finds its own.
+                raise StoreError(
+                    f"{self.path}: written, but it may not survive a power cut (its "
+                    f"directory could not be synced: {error.strerror}); save again"
+                ) from None
             if old:  # the config on disk still names the old secret: leave only that
                 secrets.prune(old[0], (record,))
             else:  # a first save: no secret may stay without its config
@@ -351,6 +358,13 @@ class AccountStore:
         secrets.prune(record, old)
         warnings = _unreadable_ca(ca_file, group)
         return SaveReport(self.path, location, backup, kind, warnings)
+
+    def _names_generation(self, generation: int) -> bool:
+        try:
+            config = self.load_config()
+        except StoreError:
+            return False
+        return config is not None and config.generation == generation
 
     def set_sendmail_settings(
         self,
