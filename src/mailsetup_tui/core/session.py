@@ -20,7 +20,7 @@ Which secret a test uses:
 
 When a rotated refresh token is stored:
     Microsoft may hand out a new refresh token with each refresh. After every login (a test, a
-    send, a relayed message, the API's `Mailer`) the session looks at the credential: a new
+    send, a handed-over message, the API's `Mailer`) the session looks at the credential: a new
     refresh token is held from then on, and written to the store at once when it belongs to
     the saved account's sign-in (same address and app registration) and the running user may
     change the account. A reader (a service in the readers group) keeps using the stored one,
