@@ -11,9 +11,7 @@ tested account, a rotated refresh token) is the session's decision.
 from __future__ import annotations
 
 import contextlib
-import grp
 import os
-import pwd
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import replace
@@ -30,8 +28,11 @@ from mailsetup_tui.core.store.config import (
 from mailsetup_tui.core.store.files import (
     atomic_write,
     check_trusted,
+    create_log_file,
     exclusive_lock,
     group_can_read,
+    group_id,
+    group_members,
     lock_if_free,
     owner_name,
     read_text_file,
@@ -250,7 +251,7 @@ class AccountStore:
             raise NoSavedAccount(self.path, "save one first")
         members: tuple[str, ...] = ()
         if config.group is not None:
-            members = _members(config.group)
+            members = group_members(config.group)
         owner = owner_name(self.path.stat().st_uid)
         warnings = _unreadable_ca(config.ca_file, config.group)
         return Readers(self.path, owner, config.group, members, warnings)
@@ -265,7 +266,7 @@ class AccountStore:
 
     def _share_with(self, config: StoredConfig, group: str | None) -> None:
         if group is not None:
-            gid = _group_id(group)
+            gid = group_id(group)
             if self._secrets(None).location(config.account.email).place is SecretPlace.KEYRING:
                 raise StoreError(
                     f"the secret of {self.path} is in your keyring, which only you can read: "
@@ -321,7 +322,7 @@ class AccountStore:
             ca_file = previous.ca_file if previous else None
         if isinstance(group, Keep):
             group = previous.group if previous else None
-        gid = _group_id(group) if group is not None else None
+        gid = group_id(group) if group is not None else None
         kind = SecretType.of(account)
         generation = (previous.generation if previous else 0) + 1
         record = Record(
@@ -382,10 +383,10 @@ class AccountStore:
             for name in remove:
                 aliases.pop(name, None)
             config = replace(config, aliases=tuple(sorted(aliases.items())))
-            gid = _group_id(config.group) if config.group is not None else None
+            gid = group_id(config.group) if config.group is not None else None
             if not isinstance(log, Keep):
                 if log is not None:
-                    _create_log(log, gid)
+                    create_log_file(log, gid)
                 config = replace(config, log=log)
             try:
                 atomic_write(self.path, config_to_toml(config).encode("utf-8"), group=gid)
@@ -432,49 +433,9 @@ class AccountStore:
 def _unreadable_ca(ca_file: Path | None, group: str | None) -> tuple[str, ...]:
     """A warning when the readers group cannot read the CA file saved with the account: its
     services would fail to verify the server."""
-    if ca_file is None or group is None or group_can_read(ca_file, _group_id(group)):
+    if ca_file is None or group is None or group_can_read(ca_file, group_id(group)):
         return ()
     return (
         f"the group {group} cannot read the CA file {ca_file}: its members' tests and sends "
         "will fail; put the CA where they can read it (e.g. /etc/ssl/certs) and save again",
     )
-
-
-def _create_log(path: Path, gid: int | None) -> None:
-    """The sendmail command's log file, made now so that the users who send can append to it
-    (the readers group: 0660); a file already there is left as its administrator made it."""
-    if not path.is_absolute():
-        raise StoreError(f"the log file must be an absolute path, not {str(path)!r}")
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        raise StoreError(f"{path}: not a regular file")
-    if path.exists():
-        return
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        try:
-            if gid is not None:
-                os.fchown(descriptor, -1, gid)
-                os.fchmod(descriptor, 0o660)
-        finally:
-            os.close(descriptor)
-    except OSError as error:
-        raise StoreError(f"{path}: cannot be created ({error.strerror})") from None
-
-
-def _group_id(group: str) -> int:
-    try:
-        return grp.getgrnam(group).gr_gid
-    except KeyError:
-        raise StoreError(
-            f"there is no group {group!r} (create it: groupadd --system {group})"
-        ) from None
-
-
-def _members(group: str) -> tuple[str, ...]:
-    """The users in `group`: listed in it, or with it as their primary group."""
-    try:
-        entry = grp.getgrnam(group)
-    except KeyError:
-        return ()
-    primary = [user.pw_name for user in pwd.getpwall() if user.pw_gid == entry.gr_gid]
-    return tuple(sorted(set(entry.gr_mem) | set(primary)))

@@ -6,6 +6,9 @@ root or to the user running mailsetup, and none may be writable by group or othe
 sticky directory such as /tmp, whose sticky bit keeps others from replacing what they do not
 own. Otherwise another user could swap the config (pointing `send` at a server of theirs, with
 Security None) and receive the password.
+
+Beside those: the lock file one writer at a time holds (readers share it), the sendmail
+command's log file, and the readers group they are shared with.
 """
 
 from __future__ import annotations
@@ -258,3 +261,43 @@ def _fsync_dir(directory: Path) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def create_log_file(path: Path, gid: int | None) -> None:
+    """The sendmail command's log file, made now so that the users who send can append to it
+    (the readers group: 0660); a file already there is left as its administrator made it."""
+    if not path.is_absolute():
+        raise StoreError(f"the log file must be an absolute path, not {str(path)!r}")
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise StoreError(f"{path}: not a regular file")
+    if path.exists():
+        return
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            if gid is not None:
+                os.fchown(descriptor, -1, gid)
+                os.fchmod(descriptor, 0o660)
+        finally:
+            os.close(descriptor)
+    except OSError as error:
+        raise StoreError(f"{path}: cannot be created ({error.strerror})") from None
+
+
+def group_id(group: str) -> int:
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise StoreError(
+            f"there is no group {group!r} (create it: groupadd --system {group})"
+        ) from None
+
+
+def group_members(group: str) -> tuple[str, ...]:
+    """The users in `group`: listed in it, or with it as their primary group."""
+    try:
+        entry = grp.getgrnam(group)
+    except KeyError:
+        return ()
+    primary = [user.pw_name for user in pwd.getpwall() if user.pw_gid == entry.gr_gid]
+    return tuple(sorted(set(entry.gr_mem) | set(primary)))
