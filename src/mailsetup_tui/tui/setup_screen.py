@@ -23,7 +23,6 @@ from mailsetup_tui.core.outcomes import (
     SaveOutcome,
     SendOutcome,
     TestOutcome,
-    TestProgress,
 )
 from mailsetup_tui.core.providers import provider
 from mailsetup_tui.core.session import NeedsSignIn, NotTested, SetupSession, UnreadableSecret
@@ -31,6 +30,7 @@ from mailsetup_tui.core.store.types import StoreError
 from mailsetup_tui.tui.account_form import AccountForm
 from mailsetup_tui.tui.action_button import ActionButton
 from mailsetup_tui.tui.dialogs import ConfirmScreen, DeviceCodeScreen, HelpScreen, RecipientScreen
+from mailsetup_tui.tui.form_progress import FormProgress
 from mailsetup_tui.tui.result_panel import ResultPanel
 
 
@@ -271,10 +271,10 @@ class SetupScreen(Screen[None]):
 
     def _start_test(self, values: AccountDraft, account: Account) -> None:
         self.testing = True
-        self._test_worker = self._run_test(values, _FormProgress(self, account.email))
+        self._test_worker = self._run_test(values, FormProgress(self, account.email))
 
     @work(exclusive=True, group="test", exit_on_error=False)
-    async def _run_test(self, values: AccountDraft, progress: _FormProgress) -> None:
+    async def _run_test(self, values: AccountDraft, progress: FormProgress) -> None:
         try:
             outcome = await self.session.test(values, progress)
         finally:
@@ -316,9 +316,13 @@ class SetupScreen(Screen[None]):
         elif state is WorkerState.ERROR:
             if worker.group == "test":
                 self._test_ended()
-            headline = _CRASH_HEADLINES.get(worker.group, "Something went wrong.")
-            detail = self.session.secrets.redact(f"unexpected: {worker.error!r}")
-            self.result_panel.show_error(headline, detail)
+            error = worker.error
+            if isinstance(error, StoreError):  # the saved account, its secret or CA file
+                headline, detail = "The saved account cannot be used.", str(error)
+            else:
+                headline = _CRASH_HEADLINES.get(worker.group, "Something went wrong.")
+                detail = f"unexpected: {error!r}"
+            self.result_panel.show_error(headline, self.session.secrets.redact(detail))
             self._sync_save_button()
 
     # --- Save -------------------------------------------------------------------------------
@@ -426,25 +430,3 @@ _CRASH_HEADLINES = {
     "save": "Not saved.",
     "send": "Test message not sent.",
 }
-
-
-class _FormProgress(TestProgress):
-    """A test's stages on the form: the result panel, and the device-code dialog."""
-
-    can_show_code = True
-
-    def __init__(self, screen: SetupScreen, email: str) -> None:
-        self.screen = screen
-        self.email = email
-
-    def signing_in(self) -> None:
-        self.screen.result_panel.show_busy("Starting Microsoft sign-in ...", "Esc cancels.")
-
-    def show_code(self, code: DeviceCode) -> None:
-        self.screen.show_code(code, self.email)
-
-    def signed_in(self, sentence: str) -> None:
-        self.screen.close_code_screen()
-
-    def testing(self, sentence: str) -> None:
-        self.screen.result_panel.show_busy(sentence, "Esc cancels the test.")
