@@ -24,7 +24,15 @@ from mailsetup_tui.tui.dialogs import ConfirmScreen, HelpScreen
 from mailsetup_tui.tui.setup_screen import SetupScreen
 
 from support.keyrings import MemoryKeyring
-from support.servers import HOST, LOGIN, PASSWORD, Certificates, SmtpServer, run_raw_server
+from support.servers import (
+    HOST,
+    LOGIN,
+    PASSWORD,
+    Certificates,
+    SmtpServer,
+    other_account,
+    run_raw_server,
+)
 
 AppFactory = Callable[..., MailSetupApp]
 """The `make_app` fixture (conftest): the app on the test's store, trusting the test CA."""
@@ -685,3 +693,23 @@ async def test_a_refused_test_message_is_shown_inline(
             await pilot.press("enter")
             await wait_until(lambda: text_of(app, "#headline") == "Test message not sent.", pilot)
             assert "refused the message (554 5.7.1 Rejected)" in text_of(app, "#detail")
+
+
+async def test_a_saved_ca_file_that_is_gone_is_said_plainly_on_the_form(
+    make_app: AppFactory,
+    store: AccountStore,
+    starttls_server: SmtpServer,
+    certificates: Certificates,
+    tmp_path: Path,
+) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(certificates.ca_file.read_bytes())
+    store.save(other_account(starttls_server.port), PASSWORD, ca_file=ca)
+    ca.unlink()
+    app = make_app(ca_file=None)  # no --ca-file: the saved one is what the test must trust
+    async with running(app) as pilot:
+        await run_test_and_wait(pilot)
+        shown = " ".join(str(w.render()) for w in app.setup_screen.result_panel.query(Static))
+    assert "The saved account cannot be used." in shown
+    assert str(ca) in shown and "unexpected" not in shown
+    assert starttls_server.auth_attempts == []
