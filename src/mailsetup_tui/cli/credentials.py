@@ -38,7 +38,7 @@ def saved_draft(context: Context) -> AccountDraft:
     new password comes on standard input (`save --password-stdin` changes it). A stray
     $MAILSETUP_PASSWORD is ignored, and said so: it belongs to commands given an account."""
     remedy = "give the account options (see `mailsetup test --help`)"
-    account = context.session.saved_config(remedy).account
+    account = context.session.store.saved_config(remedy).account
     password = "" if account.signin else stdin_password(context) or ""
     if os.environ.get(PASSWORD_ENV) and not password:
         context.output.note(

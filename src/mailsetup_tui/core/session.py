@@ -61,7 +61,6 @@ from mailsetup_tui.core.store import (
     KEEP,
     AccountStore,
     Keep,
-    NoSavedAccount,
     SecretError,
     SecretType,
     StoredConfig,
@@ -216,16 +215,6 @@ class SetupSession:
             return Opened(self.store.load(), self.config_path, chosen=location.chosen)
         except StoreError as error:
             return Opened(None, self.config_path, str(error), chosen=location.chosen)
-
-    def saved_config(self, remedy: str = "run mailsetup to set one up") -> StoredConfig:
-        """The saved account with what travels with it (CA file, readers group, the sendmail
-        command's aliases and log). `NoSavedAccount` (saying `remedy`) when there is none,
-        `StoreError` when it cannot be read (`.permission`: the running user may not use it).
-        """
-        config = self.store.load_config()
-        if config is None:
-            raise NoSavedAccount(self.config_path, remedy)
-        return config
 
     def load_saved_secret(self, account: Account) -> str | None:
         """Read `account`'s stored secret: the password, to fill a password field, or (None

@@ -160,7 +160,7 @@ def _on_sigterm() -> Callable[[], None]:
 def _send(state: Run, session: SetupSession, options: Options, stdin: BinaryIO) -> Sysexit:
     """Read, prepare and send the message, filling in its record as each fact is known; the
     errors on the way are mapped to exit codes by `run`."""
-    state.config = session.saved_config()
+    state.config = session.store.saved_config()
     account = state.config.account
     state.fields["server"] = f"{account.server}:{account.port}"
     state.fields["tls"] = "off" if account.transport_security is Security.NONE else "on"

@@ -41,7 +41,7 @@ def run(context: Context) -> ExitCode:
     args, session = context.args, context.session
     changes = _changes(args.assignments)
     log = _log(args.log)
-    config = session.saved_config()
+    config = session.store.saved_config()
     if changes or args.unset or not isinstance(log, Keep):
         for name in args.unset:
             if name not in config.alias_map:

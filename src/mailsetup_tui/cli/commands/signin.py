@@ -83,7 +83,7 @@ def _saved_draft_signing_in(context: Context) -> AccountDraft:
     if any(getattr(args, str(spec.dest)) is not None for spec in others):
         raise UsageError("--smtp-mail is required when account options are given")
     remedy = "give the account options (see `mailsetup signin --help`)"
-    saved = context.session.saved_config(remedy).account
+    saved = context.session.store.saved_config(remedy).account
     signin = saved.signin
     if signin is None and args.client_id is None and args.tenant is None:
         raise UsageError(

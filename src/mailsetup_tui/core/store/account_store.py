@@ -127,17 +127,17 @@ class AccountStore:
         sign-in. `SecretError` says where it looked and why not."""
         return self._read_pair(lambda: self._config_of(account))[1]
 
+    def saved_config(self, remedy: str = "run mailsetup to set one up") -> StoredConfig:
+        """The saved config; `NoSavedAccount` (saying `remedy`) when there is none."""
+        config = self.load_config()
+        if config is None:
+            raise NoSavedAccount(self.path, remedy)
+        return config
+
     def load_with_secret(self) -> tuple[StoredConfig, str]:
         """The saved config and the secret that goes with it, read as one pair;
         `NoSavedAccount` when there is none."""
-
-        def saved() -> StoredConfig:
-            config = self.load_config()
-            if config is None:
-                raise NoSavedAccount(self.path)
-            return config
-
-        return self._read_pair(saved)
+        return self._read_pair(self.saved_config)
 
     def _read_pair(self, read_config: Callable[[], StoredConfig]) -> tuple[StoredConfig, str]:
         """A config and its secret, as one pair. Under a shared lock where this user may open
@@ -240,15 +240,10 @@ class AccountStore:
         none."""
         self.check_may_change()
         with exclusive_lock(self.lock_path):
-            config = self.load_config()
-            if config is None:
-                raise NoSavedAccount(self.path, "save one first")
-            yield config
+            yield self.saved_config("save one first")
 
     def readers(self) -> Readers:
-        config = self.load_config()
-        if config is None:
-            raise NoSavedAccount(self.path, "save one first")
+        config = self.saved_config("save one first")
         members: tuple[str, ...] = ()
         if config.group is not None:
             members = group_members(config.group)
@@ -278,6 +273,10 @@ class AccountStore:
         updated = replace(config, group=group)
         self._secrets(group).write(record)
         atomic_write(self.path, config_to_toml(updated).encode("utf-8"), group=gid)
+        self._share_files(gid)
+
+    def _share_files(self, gid: int | None) -> None:
+        """The directory and the lock file, to the readers group (or the owner alone)."""
         share_dir(self.path.parent, gid)
         share_file(self.lock_path, gid)
 
@@ -354,8 +353,7 @@ class AccountStore:
                 secrets.discard(record)
             raise StoreError(f"{self.path}: cannot be written ({error.strerror})") from None
         if gid is not None:
-            share_dir(self.path.parent, gid)
-            share_file(self.lock_path, gid)
+            self._share_files(gid)
         secrets.prune(record, old)
         warnings = _unreadable_ca(ca_file, group)
         return SaveReport(self.path, location, backup, kind, warnings)

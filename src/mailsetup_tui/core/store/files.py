@@ -199,55 +199,48 @@ def share_dir(directory: Path, group: int | None) -> None:
 
 
 @contextlib.contextmanager
-def exclusive_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock (flock) on the file `path`, made 0600 if missing and never
-    opened through a symlink: one writer at a time, whatever the command."""
-    ensure_private_dir(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+def _held(path: Path, flags: int, operation: int) -> Iterator[None]:
+    """`operation` (flock) held on `path`, opened with `flags`, never through a symlink;
+    OSError when it cannot be opened, or (LOCK_NB) is held by another process."""
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, operation)
         yield
     finally:
         os.close(fd)  # which releases the lock
 
 
 @contextlib.contextmanager
-def lock_if_free(path: Path) -> Iterator[bool]:
+def _if_possible(lock: contextlib.AbstractContextManager[None]) -> Iterator[bool]:
+    """`lock` held if it can be had at once; yields whether it is."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(lock)
+        except OSError:
+            yield False
+            return
+        yield True
+
+
+def exclusive_lock(path: Path) -> contextlib.AbstractContextManager[None]:
+    """An exclusive lock on the file `path`, made 0600 if missing, waited for: one writer at
+    a time, whatever the command."""
+    ensure_private_dir(path.parent)
+    return _held(path, os.O_RDWR | os.O_CREAT, fcntl.LOCK_EX)
+
+
+def lock_if_free(path: Path) -> contextlib.AbstractContextManager[bool]:
     """The exclusive lock on `path` if no one holds it and this user may take it (yields
     whether it got it), for housekeeping that must never wait for, or race with, a writer.
     Creates nothing but the lock file, in a directory that exists."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    except OSError:
-        yield False
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        os.close(fd)
+    return _if_possible(_held(path, os.O_RDWR | os.O_CREAT, fcntl.LOCK_EX | fcntl.LOCK_NB))
 
 
-@contextlib.contextmanager
-def shared_lock(path: Path) -> Iterator[bool]:
-    """Hold a shared lock on `path` while reading, if this user may open it (yields whether
-    it does): no writer changes the files meanwhile. Nothing is created: a reader without the
-    lock file falls back on reading again when a save slipped in (`AccountStore`)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        yield False
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH)
-        yield True
-    finally:
-        os.close(fd)
+def shared_lock(path: Path) -> contextlib.AbstractContextManager[bool]:
+    """A shared lock on `path` while reading, if this user may open it (yields whether it
+    holds it): no writer changes the files meanwhile. Nothing is created: a reader without
+    the lock file falls back on reading again when a save slipped in (`AccountStore`)."""
+    return _if_possible(_held(path, os.O_RDONLY, fcntl.LOCK_SH))
 
 
 def _fsync_dir(directory: Path) -> None:
