@@ -71,7 +71,8 @@ class Mailer:
         password cannot be read.
         """
         session = SetupSession.at(config, timeout=timeout, ca_file=ca_file)
-        account, secret = session.saved_account_and_secret()
+        saved, secret = session.saved_pair()
+        account = saved.account
         mailer = cls(account, secret, timeout=timeout, ca_file=session.trusted_cas(account))
         mailer._session = session
         return mailer

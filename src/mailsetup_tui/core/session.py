@@ -234,12 +234,13 @@ class SetupSession:
         self.held = SignedIn(account.email, account.signin, secret)
         return None
 
-    def saved_account_and_secret(self) -> tuple[Account, str]:
-        """The saved account and its stored secret, read now (blocking: the API's `Mailer`).
-        `StoreError` when there is none or its secret cannot be read."""
+    def saved_pair(self) -> tuple[StoredConfig, str]:
+        """The saved config and its secret, read as one pair (blocking: the API's `Mailer`,
+        and `_saved_pair` in a thread). `StoreError` when there is none or its secret cannot
+        be read."""
         config, secret = self.store.load_with_secret()
         self.secrets.add(secret)
-        return config.account, secret
+        return config, secret
 
     @staticmethod
     def read_account_file(path: Path) -> Account:
@@ -555,10 +556,8 @@ class SetupSession:
         return HandoverOutcome(prepared, sent)
 
     async def _saved_pair(self) -> tuple[StoredConfig, str]:
-        """The saved config and its secret as one pair, read off the event loop."""
-        config, secret = await asyncio.to_thread(self.store.load_with_secret)
-        self.secrets.add(secret)
-        return config, secret
+        """`saved_pair`, read off the event loop (a keyring may be slow)."""
+        return await asyncio.to_thread(self.saved_pair)
 
     async def _read_secret(self, account: Account) -> str:
         """The saved account's secret, read off the event loop (a keyring may be slow)."""
