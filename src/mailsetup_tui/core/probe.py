@@ -47,7 +47,7 @@ from mailsetup_tui.core.failures import (
     transport_failure,
     verification_error,
 )
-from mailsetup_tui.core.providers import IMPLICIT_TLS_PORT, Security
+from mailsetup_tui.core.providers import Security
 from mailsetup_tui.core.redact import auth_forms, redact
 
 __all__ = [
@@ -265,7 +265,8 @@ class SmtpDialogue:
         show only as the whole deadline running out. Then, within the same deadline, a second
         connection tries a handshake and sends nothing else: if it is answered, the reason
         says to choose TLS. Nothing is switched silently."""
-        if self.account.security is not Security.AUTO or self.account.port == IMPLICIT_TLS_PORT:
+        chose_starttls = self.account.transport_security is Security.STARTTLS
+        if self.account.security is not Security.AUTO or not chose_starttls:
             return await smtp.connect()
         patience = min(GREETING_PATIENCE, self.timeout / 3)
         greeted = asyncio.ensure_future(smtp.connect())
