@@ -29,6 +29,7 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MAILSETUP_CONFIG", str(tmp_path / "config" / "account.toml"))
     monkeypatch.delenv("MAILSETUP_PASSWORD", raising=False)
     monkeypatch.setenv("MAILSETUP_SYSLOG", "none")  # never the machine's journal
+    monkeypatch.setenv("MAILSETUP_RELAY_SOCKET", str(tmp_path / "no-relay.sock"))
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("MAILSETUP_AUTHORITY_HOST", raising=False)
     # The sign-in tests talk HTTPS to 127.0.0.1: never through a proxy of the machine's.

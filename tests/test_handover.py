@@ -18,7 +18,7 @@ from mailsetup_tui.core.handover import (
     to_seven_bit,
 )
 from mailsetup_tui.core.providers import ProviderId
-from mailsetup_tui.sendmail.command import read_message
+from mailsetup_tui.sendmail.handoff import read_message
 from mailsetup_tui.sendmail.options import OptionError, Options, parse
 
 ACCOUNT = Account.create(ProviderId.GMAIL, "Acme Codes", "codes@gmail.com")

@@ -65,7 +65,7 @@ class Sysexit(IntEnum):
 
 
 _SYSEXIT_MEANINGS: Mapping[Sysexit, str] = {
-    Sysexit.EX_OK: "sent",
+    Sysexit.EX_OK: "sent, or queued by the relay",
     Sysexit.EX_USAGE: "usage",
     Sysexit.EX_DATAERR: "malformed or too large",
     Sysexit.EX_NOUSER: "unknown local recipient",

@@ -45,6 +45,10 @@ def run(
         from mailsetup_tui import sendmail
 
         return sendmail.run(words[1:], err=err, prog="mailsetup sendmail")
+    if words[:1] == ["relay"]:  # a service, not a command: it runs until it is stopped
+        from mailsetup_tui import relay
+
+        return relay.run(words[1:], err=err)
     from mailsetup_tui import cli
 
     return cli.run(words, out=out, err=err, open_form=open_form)

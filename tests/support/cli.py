@@ -50,6 +50,8 @@ def mailsetup_env(
         "MAILSETUP_CONFIG": str(tmp_path / "config" / "account.toml"),
         "PYTHONPATH": str(TESTS_DIR),
         "MAILSETUP_SYSLOG": "none",  # never the machine's journal
+        # Never the machine's relay: a test that wants one starts its own.
+        "MAILSETUP_RELAY_SOCKET": str(tmp_path / "no-relay.sock"),
     }
     if keyring_file is not None:
         env["PYTHON_KEYRING_BACKEND"] = "support.keyrings.JsonFileKeyring"

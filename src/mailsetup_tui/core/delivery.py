@@ -10,20 +10,21 @@ send through the session; host programs through `core.mailer`.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aiosmtplib import SMTP
 
 from mailsetup_tui.core.account import Account
 from mailsetup_tui.core.credential import Credential
-from mailsetup_tui.core.failures import Failed, FailureKind, ProbeFailure, Step
-from mailsetup_tui.core.message import check_subject, checked_recipients
+from mailsetup_tui.core.failures import Failed, FailureKind, ProbeFailure, ProbeResult, Step
+from mailsetup_tui.core.message import InvalidMessage, check_subject, checked_recipients
 from mailsetup_tui.core.probe import SmtpDialogue
 
 if TYPE_CHECKING:
@@ -132,15 +133,8 @@ class Delivery:
         """Send a message a local program handed over (the sendmail command), made ready by
         `handover.prepare`: as it is where the server offers 8BITMIME, its 8-bit parts as
         quoted-printable otherwise. Same rules as `send`."""
-        from mailsetup_tui.core.handover import to_seven_bit
-
-        def build(eight_bit: bool) -> tuple[bytes, str]:
-            if prepared.eight_bit and not eight_bit:
-                return to_seven_bit(prepared.message), prepared.message_id
-            return prepared.message, prepared.message_id
-
         return await self._deliver(
-            checked_recipients(prepared.recipients), build, prepared.eight_bit
+            checked_recipients(prepared.recipients), _as_prepared(prepared), prepared.eight_bit
         )
 
     async def _deliver(
@@ -149,41 +143,117 @@ class Delivery:
         build: Callable[[bool], tuple[bytes, str]],
         eight_bit_body: bool,
     ) -> Sent:
-        """One connection: log in, MAIL FROM the account, RCPT TO each recipient, DATA with
-        the message `build` makes (told whether the server takes 8-bit data) and its
-        Message-ID."""
-        accepted: list[tuple[str, int, str]] = []
-        """The Message-ID, the size and the server's reply of the message it took."""
+        """One connection: log in, then `_transfer` the message `build` makes."""
+        sent: list[Sent] = []
 
         async def deliver(dialogue: SmtpDialogue, smtp: SMTP) -> None:
-            offers_8bit = smtp.supports_extension("8bitmime")
-            data, message_id = build(offers_8bit)
-            dialogue.step = Step.MAIL_FROM
-            _check_size(smtp, len(data), self.account.server)
-            options = ["BODY=8BITMIME"] if offers_8bit and eight_bit_body else []
-            if smtp.supports_extension("size"):
-                options.append(f"SIZE={len(data)}")
-            with dialogue.classified():
-                sender = self.account.email
-                dialogue.log_reply(
-                    f"MAIL FROM:<{sender}>", await smtp.mail(sender, options=options)
-                )
-                for recipient in recipients:
-                    dialogue.step, dialogue.recipient = Step.RCPT_TO, recipient
-                    dialogue.log_reply(f"RCPT TO:<{recipient}>", await smtp.rcpt(recipient))
-                dialogue.recipient = None
-                dialogue.step = Step.DATA
-                reply = await smtp.data(data)
-                dialogue.log_reply("DATA", reply)
-            text = " ".join(dialogue.heard(reply.message).split())
-            accepted.append((message_id, len(data), f"{reply.code} {text}"))
+            sent.append(await _transfer(dialogue, smtp, recipients, build, eight_bit_body))
 
         dialogue = SmtpDialogue(self.account, self.credential, self.timeout, self.ca_file)
         result = await dialogue.run(deliver)
         if result.failure is not None:
             raise SendError(result.failure)
-        message_id, size, reply = accepted[0]
-        return Sent(message_id, recipients, result.elapsed, reply, size)
+        return sent[0]
+
+    async def send_burst(self, burst: Burst) -> ProbeResult:
+        """Send what `burst` hands out over one connection and one login, each message
+        settled as it goes: a refused message (a 5xx for its recipient, its size) is settled
+        as refused and the next follows after RSET; a closed connection or a 421 ends the
+        burst. The result's failure is what ended the connection (None: the burst ran out),
+        and its step says whether that was before any message (connecting, logging in)."""
+
+        async def deliver_all(dialogue: SmtpDialogue, smtp: SMTP) -> None:
+            offered = smtp.esmtp_extensions.get("size", "").strip()
+            burst.opened(int(offered) if offered.isdigit() and int(offered) else None)
+            while (prepared := await burst.next()) is not None:
+                dialogue.extend_deadline()  # the deadline is per message in a burst
+                try:
+                    sent = await _transfer(
+                        dialogue,
+                        smtp,
+                        checked_recipients(prepared.recipients),
+                        _as_prepared(prepared),
+                        prepared.eight_bit,
+                    )
+                except Failed as failed:
+                    await burst.settled(prepared, failed.failure)
+                    if not smtp.is_connected or failed.failure.kind in _CONNECTION_ENDED:
+                        raise
+                    dialogue.step = Step.RSET
+                    with dialogue.classified():
+                        await smtp.rset()
+                    continue
+                except InvalidMessage as error:
+                    failure = ProbeFailure(FailureKind.MESSAGE_REFUSED, str(error))
+                    await burst.settled(prepared, failure)
+                    continue
+                await burst.settled(prepared, sent)
+
+        dialogue = SmtpDialogue(self.account, self.credential, self.timeout, self.ca_file)
+        return await dialogue.run(deliver_all)
+
+
+class Burst(Protocol):
+    """Where a burst's messages come from and where each one's outcome goes (the relay's
+    courier, over its spool)."""
+
+    def opened(self, size_limit: int | None) -> None:
+        """Logged in; the server takes messages up to `size_limit` bytes (its SIZE)."""
+
+    async def next(self) -> Prepared | None:
+        """The next message for this connection; None ends the burst."""
+
+    async def settled(self, prepared: Prepared, outcome: Sent | ProbeFailure) -> None:
+        """What became of `prepared`: sent, or refused with a reason (temporary or not)."""
+
+
+_CONNECTION_ENDED = frozenset({FailureKind.TIMEOUT, FailureKind.CLOSED})
+"""Failures after which the connection cannot carry the next message."""
+
+
+def _as_prepared(prepared: Prepared) -> Callable[[bool], tuple[bytes, str]]:
+    """The message as it is where the server offers 8BITMIME, its 8-bit parts as
+    quoted-printable otherwise."""
+    from mailsetup_tui.core.handover import to_seven_bit
+
+    def build(eight_bit: bool) -> tuple[bytes, str]:
+        if prepared.eight_bit and not eight_bit:
+            return to_seven_bit(prepared.message), prepared.message_id
+        return prepared.message, prepared.message_id
+
+    return build
+
+
+async def _transfer(
+    dialogue: SmtpDialogue,
+    smtp: SMTP,
+    recipients: tuple[str, ...],
+    build: Callable[[bool], tuple[bytes, str]],
+    eight_bit_body: bool,
+) -> Sent:
+    """MAIL FROM the account, RCPT TO each recipient, DATA with the message `build` makes
+    (told whether the server takes 8-bit data); `Failed` for the step that failed."""
+    started = time.monotonic()
+    offers_8bit = smtp.supports_extension("8bitmime")
+    data, message_id = build(offers_8bit)
+    dialogue.step = Step.MAIL_FROM
+    _check_size(smtp, len(data), dialogue.account.server)
+    options = ["BODY=8BITMIME"] if offers_8bit and eight_bit_body else []
+    if smtp.supports_extension("size"):
+        options.append(f"SIZE={len(data)}")
+    with dialogue.classified():
+        sender = dialogue.account.email
+        dialogue.log_reply(f"MAIL FROM:<{sender}>", await smtp.mail(sender, options=options))
+        for recipient in recipients:
+            dialogue.step, dialogue.recipient = Step.RCPT_TO, recipient
+            dialogue.log_reply(f"RCPT TO:<{recipient}>", await smtp.rcpt(recipient))
+        dialogue.recipient = None
+        dialogue.step = Step.DATA
+        reply = await smtp.data(data)
+        dialogue.log_reply("DATA", reply)
+    text = " ".join(dialogue.heard(reply.message).split())
+    elapsed = time.monotonic() - started
+    return Sent(message_id, recipients, elapsed, f"{reply.code} {text}", len(data))
 
 
 def _check_size(smtp: SMTP, size: int, server: str) -> None:

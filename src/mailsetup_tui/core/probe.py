@@ -142,6 +142,12 @@ class SmtpDialogue:
         self._sent: tuple[str, ...] = ()
         """What AUTH carried (the secret, its base64 payloads), masked in every reply after."""
         self.started = time.monotonic()
+        self._deadline: asyncio.Timeout | None = None
+
+    def extend_deadline(self) -> None:
+        """A fresh deadline from now: each message of a burst gets the whole of it."""
+        if self._deadline is not None:
+            self._deadline.reschedule(asyncio.get_running_loop().time() + self.timeout)
 
     @property
     def where(self) -> str:
@@ -169,7 +175,7 @@ class SmtpDialogue:
             return ProbeResult(failed.failure, Step.AUTH, time.monotonic() - self.started)
         self.started = time.monotonic()
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(self.timeout) as self._deadline:
                 await self._steps(work)
         except TimeoutError:
             failure = timeout_failure(self.account, self.step, self.timeout).failure

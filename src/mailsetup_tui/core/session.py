@@ -70,7 +70,7 @@ from mailsetup_tui.core.store import (
 from mailsetup_tui.core.store.files import read_text_file
 
 if TYPE_CHECKING:
-    from mailsetup_tui.core.delivery import Delivery, Sent
+    from mailsetup_tui.core.delivery import Delivery
     from mailsetup_tui.core.handover import Handover
 
 DEFAULT_TIMEOUT = 15.0
@@ -518,12 +518,12 @@ class SetupSession:
         self,
         account: Account,
         credential: Password | SignedIn,
-        send: Callable[[Delivery], Awaitable[Sent]],
-    ) -> Sent:
+        send: Callable[[Delivery], Awaitable[_T]],
+    ) -> _T:
         """`send` through `account` with `credential` (the sign-in held for it instead, whose
         tokens may still be fresh), trusting what a test of `account` trusts; a rotated
-        refresh token is kept as the module docstring says. `SendError` when the server did
-        not take the message."""
+        refresh token is kept as the module docstring says. `send` is one message (`SendError`
+        when the server did not take it) or the relay's burst."""
         from mailsetup_tui.core.delivery import Delivery  # aiosmtplib: not for the first paint
 
         if isinstance(credential, SignedIn) and self.held is not None and self.held.fits(account):
@@ -532,6 +532,14 @@ class SetupSession:
             account, credential, timeout=self.timeout, ca_file=self.trusted_cas(account)
         )
         return await self._logged_in(account, credential, lambda: send(delivery))
+
+    async def deliver_saved(self, send: Callable[[Delivery], Awaitable[_T]]) -> _T:
+        """`send` through the saved account as it is on disk now: read again for each call,
+        so that a new password or sign-in takes effect at once (the relay's courier calls
+        this for every connection). `StoreError` when it cannot be read."""
+        config, secret = await self._saved_pair()
+        account = config.account
+        return await self.deliver(account, credential_for(account, secret), send)
 
     async def send_handover(self, handover: Handover) -> HandoverOutcome:
         """Send a message a local program handed over (the sendmail command) through the

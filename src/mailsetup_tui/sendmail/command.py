@@ -8,9 +8,9 @@ message, hands it to the session, and maps each outcome and error to one exit co
 message rules are in `core.handover`, the sending in the session, so a message goes out exactly
 as `mailsetup send` would send it (TLS rules, deadline, Microsoft sign-in).
 
-No queue, by design: a verification code that arrives an hour late is useless, so a failure
-is reported to the caller at once, 75 (EX_TEMPFAIL) when trying again may pass. Every message,
-sent or not, leaves one record line (`sendmail.record`).
+This is the way without the relay (`sendmail.handoff` is the way with it): no queue, so a
+failure is reported to the caller at once, 75 (EX_TEMPFAIL) when trying again may pass. Every
+message, sent or not, leaves one record line (`mail_log`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, NoReturn, TextIO
@@ -34,27 +33,9 @@ from mailsetup_tui.core.step_log import show_steps
 from mailsetup_tui.core.store import StoredConfig, StoreError, owner_name
 from mailsetup_tui.core.untrusted import shown
 from mailsetup_tui.exit_codes import Sysexit
-from mailsetup_tui.sendmail.options import HELP, OptionError, Options, parse
-from mailsetup_tui.sendmail.record import as_field, quoted, recipients_field, record
-
-MAX_MESSAGE = 64 * 1024 * 1024
-"""Bytes of one message at most: more than any provider takes (Gmail: 25 MB), so a runaway
-pipe fails fast instead of filling memory."""
-
-
-def read_message(stream: BinaryIO, *, dot_ends: bool) -> bytes:
-    """The message on `stream`: to its end, or (without -i) to a line with a single dot."""
-    lines: list[bytes] = []
-    total = 0
-    while line := stream.readline(MAX_MESSAGE - total + 1):
-        if dot_ends and line.rstrip(b"\r\n") == b".":
-            break
-        total += len(line)
-        if total > MAX_MESSAGE:
-            raise Malformed(f"the message is larger than {MAX_MESSAGE // 2**20} MiB")
-        lines.append(line)
-    return b"".join(lines)
-
+from mailsetup_tui.mail_log import as_field, quoted, recipients_field, record
+from mailsetup_tui.sendmail.handoff import TooLarge, read_message
+from mailsetup_tui.sendmail.options import Options
 
 # --- one run --------------------------------------------------------------------------------
 
@@ -94,24 +75,18 @@ class Run:
             self.say(line)
 
 
-def run(
-    argv: Sequence[str],
+def send_directly(
+    options: Options,
     *,
-    stdin: BinaryIO | None = None,
-    err: TextIO | None = None,
-    prog: str = "sendmail",
+    stdin: BinaryIO,
+    err: TextIO,
+    prog: str,
+    relay_absent: str | None = None,
 ) -> Sysexit:
-    """Send the message on `stdin` as `argv` asks; the exit code (never raises)."""
-    err = err or sys.stderr
+    """Send the message on `stdin` through the saved account ourselves (no relay runs, or
+    the caller named a config); the exit code (never raises). `relay_absent`: why the relay
+    was not used, said when the account cannot be read either."""
     state = Run(prog, err)
-    try:
-        options = parse(argv)
-    except OptionError as error:
-        state.say(f"{error} (see {prog} --help)")
-        return Sysexit.EX_USAGE
-    if options.help:
-        print(HELP, end="", flush=True)
-        return Sysexit.EX_OK
     state.verbose = options.verbose
     if options.verbose:
         show_steps(err)
@@ -122,8 +97,14 @@ def run(
         return state.end(Sysexit.EX_CONFIG, f"cannot use the saved account: {error}")
     terminated = _on_sigterm()
     try:
-        return _send(state, session, options, stdin or sys.stdin.buffer)
+        return _send(state, session, options, stdin)
     except StoreError as error:  # the config, or the secret
+        if error.permission and relay_absent:
+            return state.end(
+                Sysexit.EX_NOPERM,
+                f"the relay is not running ({relay_absent}) and you cannot read the account: "
+                f"{error}",
+            )
         code = Sysexit.EX_NOPERM if error.permission else Sysexit.EX_CONFIG
         return state.end(code, f"cannot use the saved account: {error}")
     except UnknownLocalRecipient as error:
@@ -133,7 +114,7 @@ def run(
             f"[aliases] table of {session.config_path} (mailsetup aliases {error.name}=ADDRESS"
             ", or default=ADDRESS for every local name)",
         )
-    except (Malformed, InvalidMessage) as error:
+    except (Malformed, TooLarge, InvalidMessage) as error:
         return state.end(Sysexit.EX_DATAERR, f"not sent: {error}")
     except (KeyboardInterrupt, Terminated):
         return state.end(Sysexit.EX_TEMPFAIL, "interrupted; the message was not sent")
@@ -206,12 +187,3 @@ class Terminated(Exception):
 
 def _terminated(signum: int, frame: object) -> NoReturn:
     raise Terminated
-
-
-def main(argv: Sequence[str] | None = None) -> NoReturn:
-    """Console-script entry point (`mailsetup-sendmail`, or a link named `sendmail`)."""
-    from mailsetup_tui.core.hardening import no_core_dumps
-
-    no_core_dumps()  # the password is in memory while sending
-    words = sys.argv[1:] if argv is None else argv
-    sys.exit(run(words, prog=Path(sys.argv[0]).name or "sendmail"))

@@ -10,8 +10,9 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from mailsetup_tui.core.relay_wire import DEFAULT_SOCKET, SOCKET_ENV
 from mailsetup_tui.exit_codes import Sysexit, exit_table
-from mailsetup_tui.sendmail.record import SYSLOG_ENV, SYSLOG_IDENT
+from mailsetup_tui.mail_log import SYSLOG_ENV, SYSLOG_IDENT
 
 _EXIT_CODES = "\n".join(textwrap.wrap(f"Exit codes (sysexits): {exit_table(Sysexit)}.", 95))
 
@@ -22,7 +23,11 @@ usage: sendmail [options] [--] [recipient ...]
 Read one message (RFC 5322: headers, a blank line, the body) on standard input and send it
 through the saved account, as /usr/sbin/sendmail does. The envelope sender and the From address
 are always the account's own (providers refuse others); a different From goes to Reply-To.
-Nothing is queued: a failure is reported at once (exit 75: try again later).
+When the relay runs (mailsetup relay), the message is handed to it, and exit 0 means it is
+queued on disk; any local user may send this way. Its socket: ${SOCKET_ENV}, default
+{DEFAULT_SOCKET} (`none`: never use it; -C FILE: send with that account instead).
+Otherwise the message is sent at once, and a failure is reported at once (exit 75: try
+again later).
 
 options:
   -t            also send to the To, Cc and Bcc of the message (Bcc is removed)

@@ -336,7 +336,9 @@ class AccountStore:
         location = secrets.write(record, keep=old)
         config = StoredConfig(account, generation, ca_file, group)
         if previous is not None:  # what travels with the account stays with it
-            config = replace(config, aliases=previous.aliases, log=previous.log)
+            config = replace(
+                config, aliases=previous.aliases, log=previous.log, relay=previous.relay
+            )
         try:
             atomic_write(self.path, config_to_toml(config).encode("utf-8"), group=gid)
         except OSError as error:

@@ -26,6 +26,7 @@ from mailsetup_tui.core.account import (
 )
 from mailsetup_tui.core.fields import FIELDS, OTHER_ONLY, SPECS, Field
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security
+from mailsetup_tui.core.relay_settings import relay_from_toml, relay_to_toml
 from mailsetup_tui.core.store.files import exists
 from mailsetup_tui.core.store.types import (
     CONFIG_ENV,
@@ -137,6 +138,8 @@ def config_to_toml(config: StoredConfig) -> str:
         data["access"] = {"group": config.group}
     if config.aliases:
         data["aliases"] = dict(config.aliases)
+    if config.relay is not None:
+        data["relay"] = relay_to_toml(config.relay)
     return _HEADER + tomli_w.dumps(data)
 
 
@@ -184,7 +187,7 @@ def config_from_toml(text: str, path: Path) -> StoredConfig:
             f"{path}: schema is {found}; this mailsetup reads schema = {SCHEMA_VERSION}"
         )
     unknown = sorted(
-        set(data) - {"schema", "secret_generation", "log", "account", "access", "aliases"}
+        set(data) - {"schema", "secret_generation", "log", "account", "access", "aliases", "relay"}
     )
     if unknown:
         raise StoreError(f"{path}: unknown key {unknown[0]!r}")
@@ -209,6 +212,10 @@ def config_from_toml(text: str, path: Path) -> StoredConfig:
     if log is not None and not (isinstance(log, str) and Path(log).is_absolute()):
         raise StoreError(f"{path}: log must be an absolute path, not {log!r}")
     aliases = _aliases_from_toml(data.get("aliases", {}), path)
+    try:
+        relay = relay_from_toml(data["relay"], path) if "relay" in data else None
+    except ValueError as error:
+        raise StoreError(str(error)) from None
     account = _account_from_table(table, path)
     return StoredConfig(
         account,
@@ -217,6 +224,7 @@ def config_from_toml(text: str, path: Path) -> StoredConfig:
         group,
         aliases,
         Path(log) if log else None,
+        relay,
     )
 
 

@@ -13,6 +13,7 @@ from enum import Enum, StrEnum
 from pathlib import Path
 
 from mailsetup_tui.core.account import Account
+from mailsetup_tui.core.relay_settings import RelaySettings
 
 CONFIG_ENV = "MAILSETUP_CONFIG"
 
@@ -89,6 +90,12 @@ class StoredConfig:
     for programs that mail local users through the sendmail command (cron, mailx)."""
     log: Path | None = None
     """A file the sendmail command adds one line to per message, besides the system log."""
+    relay: RelaySettings | None = None
+    """The `[relay]` table, when the file has one (the relay's defaults otherwise)."""
+
+    @property
+    def relay_settings(self) -> RelaySettings:
+        return self.relay or RelaySettings()
 
     @property
     def alias_map(self) -> dict[str, str]:

@@ -1,6 +1,8 @@
-"""The one line each message leaves, sent or not: in the system log (LOG_MAIL) and, when the
-config names one, in a log file, in the manner of msmtp. Never the body, never a secret; every
-caller-supplied or server-supplied value passes the one sanitiser and is quoted.
+"""The one line each message leaves at each step (handed over, queued, sent, deferred,
+failed): in the system log (LOG_MAIL) and, when the config names one, in a log file, in the
+manner of msmtp. The sendmail command and the relay both write here, each under its own tag.
+Never the body, never a secret; every caller-supplied or server-supplied value passes the one
+sanitiser and is quoted.
 """
 
 from __future__ import annotations
@@ -28,11 +30,16 @@ must fit one syslog datagram, whatever a caller hands over (12,000 recipients di
 
 
 def record(
-    line: str, *, error: bool, log: Path | None, note: Callable[[str], None] | None = None
+    line: str,
+    *,
+    error: bool,
+    log: Path | None,
+    note: Callable[[str], None] | None = None,
+    ident: str = SYSLOG_IDENT,
 ) -> None:
     """`line` to the system log and, when the config names one, to the log file: best
     effort, since the message's fate is already decided and the exit code says it."""
-    _to_syslog(line, error=error)
+    _to_syslog(line, error=error, ident=ident)
     if log is None:
         return
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -44,12 +51,12 @@ def record(
             file.write(f"{stamp} {line}\n")
     except OSError as problem:
         warning = f"cannot write the log file {log} ({problem.strerror})"
-        _to_syslog(warning, error=True)
+        _to_syslog(warning, error=True, ident=ident)
         if note is not None:
             note(warning)
 
 
-def _to_syslog(line: str, *, error: bool) -> None:
+def _to_syslog(line: str, *, error: bool, ident: str) -> None:
     """One RFC 3164 datagram to the local syslog socket (journald and rsyslog both listen
     there); nothing where there is none, as in a container."""
     where = os.environ.get(SYSLOG_ENV, SYSLOG_SOCKET)
@@ -57,7 +64,7 @@ def _to_syslog(line: str, *, error: bool) -> None:
         return
     priority = LOG_MAIL | (LOG_ERR if error else LOG_INFO)
     stamp = time.strftime("%b %e %H:%M:%S")
-    packet = f"<{priority}>{stamp} {SYSLOG_IDENT}[{os.getpid()}]: {line}".encode()
+    packet = f"<{priority}>{stamp} {ident}[{os.getpid()}]: {line}".encode()
     with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.connect(where)
         sock.send(packet)
