@@ -46,3 +46,6 @@ class Command:
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[Context], ExitCode]
     description: str | None = None
+    error_exit: int | None = None
+    """The exit code of every error (bad options included), where the command's callers
+    read codes their own way (`check`: 3, UNKNOWN)."""

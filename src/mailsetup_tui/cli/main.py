@@ -19,12 +19,14 @@ from mailsetup_tui.cli.output import Output, error_object
 from mailsetup_tui.cli.parser import (
     build_parser,
     check_global_options,
+    error_exit,
     password_given_inline,
     unrecognized_arguments,
 )
 from mailsetup_tui.core.account import InvalidAccount
 from mailsetup_tui.core.message import InvalidMessage
 from mailsetup_tui.core.session import NeedsSignIn, NoPassword, SetupSession
+from mailsetup_tui.core.spool import SpoolError
 from mailsetup_tui.core.step_log import show_steps
 from mailsetup_tui.core.store.types import StoreError
 from mailsetup_tui.core.untrusted import shown
@@ -45,9 +47,18 @@ def run(
 ) -> int:
     """Parse `argv`, run the command and return the exit code (never raises for user errors).
     With no command, `open_form`; without one, that is a usage error."""
-    out = out or sys.stdout
-    err = err or sys.stderr
     words = list(sys.argv[1:] if argv is None else argv)
+    code = _run(words, out or sys.stdout, err or sys.stderr, open_form)
+    special = error_exit(words)
+    if special is not None and code in _ERRORS:
+        return special
+    return code
+
+
+_ERRORS = {ExitCode.USAGE, ExitCode.STORE, ExitCode.SOFTWARE, ExitCode.INTERRUPTED}
+
+
+def _run(words: list[str], out: TextIO, err: TextIO, open_form: FormOpener | None) -> int:
     if password_given_inline(words):
         Output(out, err, json=False).error(
             "usage",
@@ -55,7 +66,10 @@ def run(
             "comes on standard input. Change that password now if it was a real one.",
         )
         return ExitCode.USAGE
-    args, unknown = build_parser().parse_known_args(words)
+    try:
+        args, unknown = build_parser().parse_known_args(words)
+    except SystemExit as exit_:  # argparse's own usage errors (and --help, --version: 0)
+        return ExitCode.OK if not exit_.code else ExitCode.USAGE
     json_output = getattr(args, "json", False)
     if unknown:
         Output(out, err, json=False).error("usage", unrecognized_arguments(unknown))
@@ -105,7 +119,7 @@ def _run_command(context: Context, open_form: FormOpener | None) -> ExitCode:
         output.error("invalid", *(str(problem) for problem in error.problems), prefix="invalid ")
     except InvalidMessage as error:
         output.error("invalid", str(error), prefix="invalid message: ")
-    except StoreError as error:
+    except (StoreError, SpoolError) as error:
         output.error("store", str(error), prefix="")
         return ExitCode.STORE
     except KeyboardInterrupt:

@@ -18,6 +18,10 @@ SENDMAIL_SUMMARY = (
     "read a message on standard input and send it through the saved account, as "
     "/usr/sbin/sendmail does (mailsetup sendmail --help)"
 )
+RELAY_SUMMARY = (
+    "run the relay service in the foreground: a durable queue for this host's mail, on "
+    "loopback SMTP and a Unix socket (mailsetup relay --help)"
+)
 MAX_TIMEOUT = 300.0
 
 
@@ -50,7 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
     # Listed for --help only: `launch.run` hands `mailsetup sendmail ...` to `sendmail`,
     # whose options are sendmail's, before this parser sees them.
     commands.add_parser("sendmail", help=SENDMAIL_SUMMARY, add_help=False)
+    commands.add_parser("relay", help=RELAY_SUMMARY, add_help=False)
     return parser
+
+
+def error_exit(words: list[str]) -> int | None:
+    """The exit code every error has for the command in `words`, when it says (`check`:
+    UNKNOWN, as monitoring systems read it); None for the usual codes."""
+    by_name = {command.name: command for command in COMMANDS}
+    for word in words:
+        if word in by_name:
+            return by_name[word].error_exit
+    return None
 
 
 def password_given_inline(argv: list[str]) -> bool:

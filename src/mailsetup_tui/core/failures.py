@@ -96,6 +96,8 @@ class ProbeResult:
     """The TLS version negotiated (also when a later step failed); None for clear text."""
     note: str | None = None
     """Something a passed test could not check, worth saying beside the success."""
+    certificate_expires: float | None = None
+    """When the server's verified certificate ends (epoch seconds); None without TLS."""
 
     @property
     def ok(self) -> bool:

@@ -138,6 +138,7 @@ class SmtpDialogue:
         self.socket: socket.socket | None = None
         """Our own handle on the connection; aiosmtplib gets a dup() of it (see `_close`)."""
         self.tls_version: str | None = None
+        self.certificate_expires: float | None = None
         self.note: str | None = None
         self._sent: tuple[str, ...] = ()
         """What AUTH carried (the secret, its base64 payloads), masked in every reply after."""
@@ -189,7 +190,9 @@ class SmtpDialogue:
             self.step = Step.DONE
             log.info("%s: the test succeeded", self.where)
         elapsed = time.monotonic() - self.started
-        return ProbeResult(failure, self.step, elapsed, self.tls_version, self.note)
+        return ProbeResult(
+            failure, self.step, elapsed, self.tls_version, self.note, self.certificate_expires
+        )
 
     async def _steps(self, work: Work | None) -> None:
         try:
@@ -312,9 +315,11 @@ class SmtpDialogue:
         if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
             return
         self.tls_version = ssl_object.version()
+        cert = ssl_object.getpeercert() or {}
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            self.certificate_expires = ssl.cert_time_to_seconds(str(cert["notAfter"]))
         if quiet:
             return
-        cert = ssl_object.getpeercert() or {}
         log.info(
             "TLS: %s, certificate subject %s, issuer %s",
             self.tls_version,

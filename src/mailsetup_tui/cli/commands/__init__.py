@@ -3,7 +3,18 @@ defines `COMMAND`, and one line below."""
 
 from __future__ import annotations
 
-from mailsetup_tui.cli.commands import access, aliases, apply, save, send, show, signin, test
+from mailsetup_tui.cli.commands import (
+    access,
+    aliases,
+    apply,
+    check,
+    queue,
+    save,
+    send,
+    show,
+    signin,
+    test,
+)
 from mailsetup_tui.cli.context import Command
 
 COMMANDS: tuple[Command, ...] = (
@@ -15,4 +26,6 @@ COMMANDS: tuple[Command, ...] = (
     apply.COMMAND,
     access.COMMAND,
     aliases.COMMAND,
+    queue.COMMAND,
+    check.COMMAND,
 )
