@@ -206,6 +206,7 @@ def run_smtp_server(
     auth: bool = True,
     auth_exclude: tuple[str, ...] = (),
     host: str = HOST,
+    port: int | None = None,
     **smtp_options: Any,
 ) -> Iterator[SmtpServer]:
     """Start aiosmtpd in a thread on a free loopback port (of `host`); stop it on exit.
@@ -216,7 +217,7 @@ def run_smtp_server(
     if not auth:
         authenticator = None
         handler.hide_auth = True
-    port = free_port(host)
+    port = port or free_port(host)
     kwargs: dict[str, Any] = {
         "hostname": host,
         "port": port,

@@ -41,7 +41,7 @@ class RelaySettings:
     maximal_queue_lifetime, 5 days)."""
     keep_failed: int = 30 * 24 * 3600
     """How long a failed message is kept for `mailsetup queue` before it is removed."""
-    rate: int = 120
+    rate: int = 300
     """Messages per minute one caller may hand over; more are refused for now (4xx, 75)."""
     max_size: int = 25 * 1024 * 1024
     """Bytes of one message at most, unless the provider's server says less (its SIZE)."""

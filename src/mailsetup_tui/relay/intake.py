@@ -87,26 +87,12 @@ class Intake:
                 f"the message is {len(handover.message)} bytes; at most {self.max_size} are taken",
                 Sysexit.EX_DATAERR,
             )
-        if not self.rate.allow(caller.name):
-            raise Refusal(
-                451,
-                "4.7.1",
-                f"{caller.name} handed over more than {self.settings.rate} messages a minute; "
-                "try again later",
-                Sysexit.EX_TEMPFAIL,
-            )
         config = await asyncio.to_thread(self.saved_config)
         try:
             prepared = prepare(handover, config.account, config.alias_map)
             checked_recipients(prepared.recipients)
         except UnknownLocalRecipient as error:
-            raise Refusal(
-                550,
-                "5.1.1",
-                f"no address for the local recipient {error.name!r}: add one to [aliases] "
-                f"(mailsetup aliases {error.name}=ADDRESS)",
-                Sysexit.EX_NOUSER,
-            ) from None
+            raise _no_alias(error.name) from None
         except (Malformed, InvalidMessage) as error:
             raise Refusal(550, "5.6.0", str(error), Sysexit.EX_DATAERR) from None
         if len(prepared.recipients) > self.settings.max_recipients:
@@ -115,6 +101,14 @@ class Intake:
                 "4.5.3",
                 f"more than {self.settings.max_recipients} recipients",
                 Sysexit.EX_DATAERR,
+            )
+        if not self.rate.allow(caller.name):
+            raise Refusal(
+                451,
+                "4.7.1",
+                f"{caller.name} handed over more than {self.settings.rate} messages a minute; "
+                "try again later",
+                Sysexit.EX_TEMPFAIL,
             )
         envelope = Envelope(
             prepared.recipients, prepared.message_id, caller.name, via, prepared.eight_bit
@@ -127,6 +121,18 @@ class Intake:
         self.log.event("queued", entry, via=via)
         self.wake()
         return Accepted(entry)
+
+    def check_recipient(self, address: str) -> None:
+        """`Refusal` for a recipient no message could go to (not an address, a local name
+        without an alias), said at RCPT TO, before the client sends the whole message."""
+        config = self.saved_config()
+        probe = Handover(b"Subject: -\n\n-\n", (address,))
+        try:
+            checked_recipients(prepare(probe, config.account, config.alias_map).recipients)
+        except UnknownLocalRecipient as error:
+            raise _no_alias(error.name) from None
+        except (Malformed, InvalidMessage) as error:
+            raise Refusal(553, "5.1.3", str(error), Sysexit.EX_DATAERR) from None
 
     def saved_config(self) -> StoredConfig:
         """The saved config, read again only when the file changed (a new `save`)."""
@@ -141,6 +147,16 @@ class Intake:
             self._config = (signature, config)
             self.log.log_file = config.log
         return self._config[1]
+
+
+def _no_alias(name: str) -> Refusal:
+    return Refusal(
+        550,
+        "5.1.1",
+        f"no address for the local recipient {name!r}: add one to [aliases] "
+        f"(mailsetup aliases {name}=ADDRESS)",
+        Sysexit.EX_NOUSER,
+    )
 
 
 def config_path_signature(path: Path) -> tuple[int, int, int]:

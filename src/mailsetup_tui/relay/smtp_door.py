@@ -66,6 +66,10 @@ class SmtpDoor:
     ) -> str:
         if len(envelope.rcpt_tos) >= self.intake.settings.max_recipients:
             return "452 4.5.3 too many recipients"
+        try:
+            self.intake.check_recipient(address)
+        except Refusal as refusal:
+            return refusal.reply
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
