@@ -209,7 +209,9 @@ def test_upstream_down_messages_wait_and_go_when_it_returns(
             what="a failed first try",
         )
         (first, *_) = relay.spool.entries()
-        assert first.state is EntryState.QUEUED and "nothing accepts connections" in first.tries.reason
+        assert (
+            first.state is EntryState.QUEUED and "nothing accepts connections" in first.tries.reason
+        )
         listed = run_mailsetup("queue", "--json", env=env)
         assert listed.code == 0, listed.err
         (entry, *_) = json.loads(listed.out)["messages"]

@@ -48,59 +48,59 @@ def run(
     """Parse `argv`, run the command and return the exit code (never raises for user errors).
     With no command, `open_form`; without one, that is a usage error."""
     words = list(sys.argv[1:] if argv is None else argv)
-    code = _run(words, out or sys.stdout, err or sys.stderr, open_form)
+    code, answered = _run(words, out or sys.stdout, err or sys.stderr, open_form)
     special = error_exit(words)
-    if special is not None and code in _ERRORS:
-        return special
+    if special is not None and not answered and code != ExitCode.OK:
+        return special  # an error, in the code the command's callers read (`check`: 3)
     return code
 
 
-_ERRORS = {ExitCode.USAGE, ExitCode.STORE, ExitCode.SOFTWARE, ExitCode.INTERRUPTED}
-
-
-def _run(words: list[str], out: TextIO, err: TextIO, open_form: FormOpener | None) -> int:
+def _run(
+    words: list[str], out: TextIO, err: TextIO, open_form: FormOpener | None
+) -> tuple[int, bool]:
+    """The exit code, and whether the command itself answered (not an error on its way)."""
     if password_given_inline(words):
         Output(out, err, json=False).error(
             "usage",
             "--password-stdin takes no value (the value is not repeated here): the password "
             "comes on standard input. Change that password now if it was a real one.",
         )
-        return ExitCode.USAGE
+        return ExitCode.USAGE, False
     try:
         args, unknown = build_parser().parse_known_args(words)
     except SystemExit as exit_:  # argparse's own usage errors (and --help, --version: 0)
-        return ExitCode.OK if not exit_.code else ExitCode.USAGE
+        return ExitCode.OK if not exit_.code else ExitCode.USAGE, False
     json_output = getattr(args, "json", False)
     if unknown:
         Output(out, err, json=False).error("usage", unrecognized_arguments(unknown))
-        return ExitCode.USAGE
+        return ExitCode.USAGE, False
     if args.verbose:
         show_steps(err)
     try:
         check_global_options(args)
     except UsageError as error:
         Output(out, err, json=json_output).error("usage", str(error))
-        return ExitCode.USAGE
+        return ExitCode.USAGE, False
     try:
         session = SetupSession.at(args.config, timeout=args.timeout, ca_file=args.ca_file)
     except StoreError as error:  # a config path that cannot be one
         Output(out, err, json=json_output).error("store", str(error), prefix="")
-        return ExitCode.STORE
+        return ExitCode.STORE, False
     context = Context(args, Output(out, err, json=json_output), session)
     return _run_command(context, open_form)
 
 
-def _run_command(context: Context, open_form: FormOpener | None) -> ExitCode:
-    """The command's own exit code, or the one its error maps to."""
+def _run_command(context: Context, open_form: FormOpener | None) -> tuple[ExitCode, bool]:
+    """The command's own exit code (True), or the one its error maps to (False)."""
     output = context.output
     try:
         if not hasattr(context.args, "run"):
             if open_form is None:
                 raise UsageError("give a command (see `mailsetup --help`)")
-            return open_form(context.session, context.args.plain, output.out)
+            return open_form(context.session, context.args.plain, output.out), True
         release_collection()
         code: ExitCode = context.args.run(context)
-        return code
+        return code, True
     except UsageError as error:
         output.error("usage", str(error))
     except NeedsSignIn as error:
@@ -121,10 +121,10 @@ def _run_command(context: Context, open_form: FormOpener | None) -> ExitCode:
         output.error("invalid", str(error), prefix="invalid message: ")
     except (StoreError, SpoolError) as error:
         output.error("store", str(error), prefix="")
-        return ExitCode.STORE
+        return ExitCode.STORE, False
     except KeyboardInterrupt:
         output.error("interrupted", "interrupted", prefix="")
-        return ExitCode.INTERRUPTED
+        return ExitCode.INTERRUPTED, False
     except Exception as error:  # last resort: never a raw traceback that might carry a secret
         secrets = context.session.secrets
         text = secrets.redact(str(error))
@@ -134,5 +134,5 @@ def _run_command(context: Context, open_form: FormOpener | None) -> ExitCode:
                 output.note(shown(line))
         if not output.emitted:  # --json: one object, whatever happened
             output.emit_json(error_object("internal", text))
-        return ExitCode.SOFTWARE
-    return ExitCode.USAGE  # every error above that returned nothing is one of input
+        return ExitCode.SOFTWARE, False
+    return ExitCode.USAGE, False  # every error above that returned nothing is one of input

@@ -72,6 +72,8 @@ class Courier:
         self._login_held: tuple[tuple[int, int, int], float] | None = None
         """After a failed login: the config as it was, and when to try anyway."""
         self._last_maintenance = 0.0
+        self._held_back: dict[str, float] = {}
+        """Next tries that the spool could not record (a full disk), by message."""
 
     def wake(self) -> None:
         self.woken.set()
@@ -80,12 +82,17 @@ class Courier:
         """Deliver until `stop`; the spool is read afresh each round (the CLI changes it)."""
         while not self.stopping:
             self.woken.clear()
-            await self._maintain()
-            due = await asyncio.to_thread(self.due_now)
-            if due and not self._login_on_hold():
-                await self._connection(due)
-                continue
-            await self.sleep(await asyncio.to_thread(self._wait))
+            try:
+                await self._maintain()
+                due = await asyncio.to_thread(self.due_now)
+                if due and not self._login_on_hold():
+                    await self._connection(due)
+                    continue
+                wait = await asyncio.to_thread(self._wait)
+            except (OSError, SpoolError) as error:  # a full or broken spool: keep trying
+                self.log.problem(f"delivery paused: {getattr(error, 'strerror', None) or error}")
+                wait = float(min(self.settings.retry_first, 30))
+            await self.sleep(wait)
 
     def stop(self) -> None:
         """Finish the message in flight, start no other (SIGTERM)."""
@@ -120,7 +127,18 @@ class Courier:
             await self.settle(entry, ProbeFailure(FailureKind.DEFERRED, reason, temporary=True))
 
     async def settle(self, entry: Entry, outcome: Sent | ProbeFailure) -> None:
-        """Record what became of `entry`: sent (it leaves), deferred or failed."""
+        """Record what became of `entry`: sent (it leaves), deferred or failed. A spool that
+        cannot take the record (a full disk) leaves the message queued as it was: it is tried
+        again (sent twice at worst), never lost."""
+        try:
+            await self._settle(entry, outcome)
+        except OSError as error:
+            self.log.problem(f"cannot record what became of {entry.id}: {error.strerror}")
+            if not isinstance(outcome, Sent):  # its next try, kept in memory instead
+                delay = self.settings.retry_delay(entry.tries.attempts + 1)
+                self._held_back[entry.id] = time.time() + delay
+
+    async def _settle(self, entry: Entry, outcome: Sent | ProbeFailure) -> None:
         if isinstance(outcome, Sent):
             await asyncio.to_thread(self.spool.delivered, entry.id)
             self.log.event("sent", entry, smtpmsg=outcome.reply)
@@ -145,10 +163,13 @@ class Courier:
 
     def due_now(self) -> list[Entry]:
         try:
-            return self.spool.due()
+            due = self.spool.due()
         except SpoolError as error:
             self.log.problem(str(error))
             return []
+        now = time.time()
+        self._held_back = {key: at for key, at in self._held_back.items() if at > now}
+        return [entry for entry in due if entry.id not in self._held_back]
 
     def _wait(self) -> float:
         """Seconds until the next thing to do."""
@@ -156,6 +177,9 @@ class Courier:
             next_due = self.spool.next_due()
         except SpoolError:
             next_due = None
+        if self._held_back:
+            held = min(self._held_back.values())
+            next_due = held if next_due is None or next_due <= time.time() else min(next_due, held)
         wait = MAINTENANCE_EVERY if next_due is None else next_due - time.time()
         if self._login_held is not None:
             wait = max(wait, min(5.0, self._login_held[1] - time.time()))

@@ -130,6 +130,10 @@ class Relay:
         stop.cancel()
         with contextlib.suppress(OSError):
             self.settings.socket.unlink()
+        crashed = courier.done() and not courier.cancelled() and courier.exception()
+        if crashed:  # systemd restarts it (Restart=on-failure); the queue is on disk
+            self.log.problem(f"delivery stopped by an internal error: {crashed!r}")
+            return ExitCode.SOFTWARE
         self.log.say("stopped")
         return ExitCode.OK
 
