@@ -275,3 +275,26 @@ def test_the_sendmail_command_delivers_through_postfix(
     )  # fmt: skip
     assert deferred.returncode == 75
     assert b"451 4.3.0" in deferred.stderr
+
+
+def test_the_relay_delivers_a_burst_through_postfix_over_few_logins(
+    mail_system: MailSystem, tmp_path: Path, no_keyring: None
+) -> None:
+    from support.relay import add_relay_table, relay_running, relay_table
+
+    email = "noreply@example.com"
+    env = save_with_the_cli(mail_system, tmp_path, email)
+    table = relay_table(tmp_path)
+    add_relay_table(Path(env["MAILSETUP_CONFIG"]), table)
+    mark = mail_system.log_mark()
+    with relay_running(env, table, tmp_path / "relay.log") as relay:
+        with smtplib.SMTP(HOST, relay.port) as client:
+            for number in range(20):
+                client.sendmail("app@localhost", ["alice@example.com"], f"Subject: {number}\n\nx\n")
+        relay.wait_until(lambda: len(mail_system.messages("alice")) >= 20, timeout=60, what="20")
+        relay.wait_until(lambda: relay.spool.entries() == [], what="an empty queue")
+    log = mail_system.log_since(mark)
+    connections = re.findall(r"postfix/smtpd\[\d+\]: connect from", log)
+    assert 1 <= len(connections) <= 3, log  # one login each: a connection, not a message
+    for raw, _ in mail_system.messages("alice")[-20:]:
+        assert f"Return-Path: <{email}>".encode() in raw
