@@ -72,6 +72,7 @@ class MailSetupApp(App[None]):
         "save": "F3",
         "send_test": "F4",
         "help": "F1",
+        "queue": "F5",
         "quit": "^X",
     }
     """What the footer shows on a limited terminal: keys a VT100 has (PF1-PF4 are F1-F4) and

@@ -25,12 +25,15 @@ from mailsetup_tui.core.outcomes import (
     TestOutcome,
 )
 from mailsetup_tui.core.providers import provider
+from mailsetup_tui.core.relay_settings import RelaySettings
 from mailsetup_tui.core.session import NeedsSignIn, NotTested, SetupSession, UnreadableSecret
 from mailsetup_tui.core.store.types import StoreError
 from mailsetup_tui.tui.account_form import AccountForm
 from mailsetup_tui.tui.action_button import ActionButton
 from mailsetup_tui.tui.dialogs import ConfirmScreen, DeviceCodeScreen, HelpScreen, RecipientScreen
 from mailsetup_tui.tui.form_progress import FormProgress
+from mailsetup_tui.tui.queue_screen import QueueScreen
+from mailsetup_tui.tui.relay_line import RelayLine
 from mailsetup_tui.tui.result_panel import ResultPanel
 
 
@@ -62,6 +65,7 @@ class SetupScreen(Screen[None]):
         Binding("ctrl+r", "reveal", "Show password", key_display="^R"),
         Binding("escape", "cancel_test", "Cancel test", key_display="Esc"),
         Binding("f1,ctrl+g", "help", "Help", key_display="F1"),
+        Binding("ctrl+e,f5", "queue", "Queue", key_display="^E"),
     ]
 
     values: var[AccountDraft | None] = var(None)
@@ -72,6 +76,8 @@ class SetupScreen(Screen[None]):
     """The values as last loaded or saved: differing values are unsaved changes."""
     save_ready = reactive(False, bindings=True)
     testing = reactive(False, bindings=True)
+    relay_settings: reactive[RelaySettings | None] = reactive(None, bindings=True)
+    """The relay's settings, once a relay is seen to be set up (the Queue key is shown)."""
     """A test is running: Test shows it is busy and Escape cancels it."""
 
     @dataclass
@@ -111,7 +117,9 @@ class SetupScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="too-small", markup=False)
-        yield Static("System E-mail Account Setup", id="title")
+        with Horizontal(id="header"):
+            yield Static("System E-mail Account Setup", id="title")
+            yield RelayLine(self.session, id="relay-line")
         yield Static("", id="mode", markup=False)
         yield Static("", id="banner", markup=False)
         yield AccountForm(id="form")
@@ -236,6 +244,8 @@ class SetupScreen(Screen[None]):
             return self.testing
         if action == "reveal":
             return self.form.signin_method is SignInMethod.PASSWORD
+        if action == "queue":  # only where a relay is set up
+            return self.relay_settings is not None
         return True
 
     @property
@@ -406,6 +416,14 @@ class SetupScreen(Screen[None]):
 
     def action_reveal(self) -> None:
         self.form.reveal_password()
+
+    @on(RelayLine.Changed)
+    def relay_changed(self, message: RelayLine.Changed) -> None:
+        self.relay_settings = message.settings if message.status.set_up else None
+
+    def action_queue(self) -> None:
+        if self.relay_settings is not None:
+            self.app.push_screen(QueueScreen(self.relay_settings))
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(provider(self.form.provider_id), self.form.signin_method))

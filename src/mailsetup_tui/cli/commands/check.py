@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
 
-from mailsetup_tui.cli.commands.queue import age_text
 from mailsetup_tui.cli.context import Command, Context
 from mailsetup_tui.cli.options import add_json_option
 from mailsetup_tui.core.account import AccountDraft
-from mailsetup_tui.core.relay_wire import RelayBroken, RelayUnavailable, ask
+from mailsetup_tui.core.relay_status import age_text, relay_status
 from mailsetup_tui.core.spool import Spool, SpoolError
 from mailsetup_tui.core.store import StoreError
 from mailsetup_tui.core.untrusted import shown
@@ -186,7 +185,7 @@ def _check(context: Context, health: Health) -> None:
         health.facts.append("no relay spool")
         return
     figures = spool.figures()
-    running = _relay_running(settings.socket)
+    running = relay_status(settings).running
     health.facts.append(f"relay {'running' if running else 'not running'}")
     if not running and figures.queued:
         health.worse(State.CRITICAL, f"the relay is not running and {figures.queued} messages wait")
@@ -207,14 +206,6 @@ def _check(context: Context, health: Health) -> None:
         age = max(0.0, time.time() - figures.last_delivery)
         health.figures.append(Figure("last_delivery_age", round(age), "s"))
         health.facts.append(f"last delivery {age_text(age)} ago")
-
-
-def _relay_running(path: Path) -> bool:
-    try:
-        answer = ask(path, {"op": "status"}, timeout=5)
-    except (RelayUnavailable, RelayBroken, OSError, ValueError):
-        return False
-    return bool(isinstance(answer, dict) and answer.get("running"))
 
 
 def write_prometheus(path: Path, health: Health) -> None:

@@ -15,6 +15,7 @@ import time
 from mailsetup_tui.cli.context import Command, Context, UsageError
 from mailsetup_tui.cli.options import add_json_option
 from mailsetup_tui.core.relay_settings import RelaySettings
+from mailsetup_tui.core.relay_status import age_text
 from mailsetup_tui.core.relay_wire import RelayBroken, RelayUnavailable, ask
 from mailsetup_tui.core.spool import Busy, Entry, EntryState, Spool
 from mailsetup_tui.core.untrusted import shown
@@ -137,14 +138,6 @@ def _table(entries: list[Entry], now: float) -> list[str]:
     queued = sum(entry.state is EntryState.QUEUED for entry in entries)
     lines.append(f"{queued} queued, {len(entries) - queued} failed.")
     return lines
-
-
-def age_text(seconds: float) -> str:
-    """A duration as an operator reads it in a column: 45s, 12m, 3h, 4d."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f}{unit}"
-    return f"{seconds:.0f}s"
 
 
 COMMAND = Command(

@@ -1,0 +1,77 @@
+"""How the relay stands, as every front end words it: running or not, and how its queue
+stands. Asked of the relay over its socket when it runs, read from the spool otherwise."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from mailsetup_tui.core.relay_settings import RelaySettings
+from mailsetup_tui.core.relay_wire import RelayBroken, RelayUnavailable, ask
+from mailsetup_tui.core.spool import Spool, SpoolError
+
+
+@dataclass(frozen=True)
+class RelayStatus:
+    running: bool
+    queued: int | None = None
+    """None: the queue could not be read (not root, not the relay's user)."""
+    failed: int = 0
+    last_delivery: float | None = None
+    problem: str | None = None
+
+    @property
+    def set_up(self) -> bool:
+        """A relay runs, or has a queue: worth showing at all."""
+        return self.running or self.queued is not None
+
+    def headline(self) -> str:
+        """ "Relay: running, 0 queued, last delivery 14:02" (times, not ages: the line
+        changes only when something happens, so the form never redraws it idly)."""
+        words = [f"Relay: {'running' if self.running else 'not running'}"]
+        if self.queued is None:
+            words.append("queue not readable")
+        else:
+            words.append(f"{self.queued} queued")
+            if self.failed:
+                words.append(f"{self.failed} failed")
+        if self.last_delivery is not None:
+            words.append(
+                f"last delivery {time.strftime('%H:%M', time.localtime(self.last_delivery))}"
+            )
+        return ", ".join(words)
+
+
+def relay_status(settings: RelaySettings, timeout: float = 3.0) -> RelayStatus:
+    """Blocking: call it off the event loop."""
+    try:
+        answer = ask(settings.socket, {"op": "status"}, timeout=timeout)
+    except (RelayUnavailable, RelayBroken, OSError, ValueError):
+        answer = None
+    if isinstance(answer, dict) and answer.get("running"):
+        queued = answer.get("queued")
+        if isinstance(queued, int):
+            return RelayStatus(
+                True,
+                queued,
+                int(answer.get("failed") or 0),
+                answer.get("last_delivery"),
+                answer.get("problem"),
+            )
+    running = isinstance(answer, dict) and bool(answer.get("running"))
+    spool = Spool(settings.spool)
+    try:
+        if not spool.root.exists():
+            return RelayStatus(running)
+        figures = spool.figures()
+    except (SpoolError, OSError):
+        return RelayStatus(running)
+    return RelayStatus(running, figures.queued, figures.failed, figures.last_delivery)
+
+
+def age_text(seconds: float) -> str:
+    """A duration as an operator reads it in a column: 45s, 12m, 3h, 4d."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"

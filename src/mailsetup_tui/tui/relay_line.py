@@ -1,0 +1,57 @@
+"""The form's header line for the relay: "Relay: running, 0 queued, last delivery 14:02".
+
+Read in a thread every few seconds; the line changes (and is redrawn) only when what it says
+changes, so an idle form sends nothing down a slow line. Hidden where no relay is set up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on, work
+from textual.message import Message
+from textual.widgets import Static
+
+from mailsetup_tui.core.relay_settings import RelaySettings
+from mailsetup_tui.core.relay_status import RelayStatus, relay_status
+from mailsetup_tui.core.session import SetupSession
+from mailsetup_tui.core.store.types import StoreError
+
+POLL_SECONDS = 5.0
+
+
+class RelayLine(Static):
+    @dataclass
+    class Changed(Message):
+        """The relay's state as last read; the screen enables its Queue key on it."""
+
+        status: RelayStatus
+        settings: RelaySettings | None
+
+    def __init__(self, session: SetupSession, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__("", markup=False, id=id)
+        self.session = session
+        self.status: RelayStatus | None = None
+        self.settings: RelaySettings | None = None
+
+    def on_mount(self) -> None:
+        self.poll()
+        self.set_interval(POLL_SECONDS, self.poll)
+
+    @work(thread=True, exclusive=True, group="relay-line", exit_on_error=False)
+    def poll(self) -> None:
+        try:
+            settings = self.session.store.saved_config().relay_settings
+        except (StoreError, OSError):
+            return
+        self.post_message(self.Changed(relay_status(settings), settings))
+
+    @on(Changed)
+    def _show(self, message: Changed) -> None:
+        self.settings = message.settings
+        if message.status == self.status:
+            message.stop()  # nothing new: no redraw, no message up the tree
+            return
+        self.status = message.status
+        self.update(message.status.headline() if message.status.set_up else "")
+        self.set_class(message.status.set_up, "-visible")
