@@ -28,13 +28,13 @@ from mailsetup_tui.core.untrusted import shown
 from mailsetup_tui.tui.dialogs import ConfirmScreen
 
 COLUMNS = (
-    ("ID", 19),
+    ("ID", 20),
     ("State", 6),
     ("Age", 4),
     ("Tries", 5),
     ("Next", 4),
     ("Caller", 9),
-    ("To", 15),
+    ("To", 16),
 )
 """Each column's label and width: 76 cells with the table's padding, for 80 columns (the
 reason line below the table gives every recipient in full)."""
