@@ -48,13 +48,13 @@ def test_kill_9_at_random_moments_loses_no_accepted_message(
             try:
                 answer = ask(
                     Path(table["socket"]),
-                    {"op": "submit", "recipients": ["a@example.org"]},
+                    {"op": "submit", "recipient": ["a@example.org"]},
                     message,
                 )
             except (RelayUnavailable, RelayBroken, OSError):
                 time.sleep(0.01)  # not accepted: the caller was told so (75)
                 continue
-            if answer.get("ok"):
+            if answer.ok:
                 accepted.append(number)
 
     for round_number in range(ROUNDS):

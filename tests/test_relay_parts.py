@@ -14,10 +14,13 @@ from pathlib import Path
 import pytest
 
 from mailsetup_tui.core.relay_settings import RelaySettings, relay_from_toml, relay_to_toml
+from mailsetup_tui.core.relay_wire import decode, encode
 from mailsetup_tui.core.spool import Busy, Entry, EntryState, Envelope, Spool, SpoolError
 from mailsetup_tui.core.store import AccountStore, StoreError
+from mailsetup_tui.exit_codes import Sysexit
 from mailsetup_tui.relay.rate import RateLimit
 from mailsetup_tui.relay.smtp_door import local_peer_uid
+from mailsetup_tui.sendmail import handoff
 
 from support.cli import mailsetup_env, run_mailsetup
 from support.relay import add_relay_table, relay_table
@@ -73,6 +76,38 @@ def test_a_bad_relay_table_is_a_clear_store_error_when_the_account_is_read(
 def test_the_back_off_doubles_up_to_its_cap() -> None:
     settings = RelaySettings(retry_first=60, retry_max=600)
     assert [settings.retry_delay(n) for n in range(1, 7)] == [60, 120, 240, 480, 600, 600]
+
+
+# --- the wire ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["plain", "", "two words", "a=b", "100%", "line\nbreak\r", "Grüße ✓", "\x00\x1b[2J", "%41"],
+)
+def test_the_wire_carries_any_text_exactly(value: str) -> None:
+    line = encode({"op": "submit", "recipient": [value, "second"], "full_name": value})
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    fields = decode(line[:-1])
+    assert fields.texts("recipient") == [value, "second"] and fields.text("full_name") == value
+
+
+def test_the_wire_leaves_out_nothing_but_none_and_says_numbers_and_flags() -> None:
+    fields = decode(encode({"ok": True, "size": 12, "age": 1.5, "gone": None, "to": []})[:-1])
+    assert fields.ok and fields.count("size") == 12 and fields.number("age") == 1.5
+    assert "gone" not in fields.values and fields.texts("to") == []
+    with pytest.raises(ValueError):
+        decode(b"no-equals-sign")
+    with pytest.raises(ValueError):
+        decode(b"key=%4")
+
+
+def test_the_fast_paths_exit_numbers_are_the_sysexits() -> None:
+    assert (handoff.EX_OK, handoff.EX_DATAERR, handoff.EX_TEMPFAIL) == (
+        Sysexit.EX_OK,
+        Sysexit.EX_DATAERR,
+        Sysexit.EX_TEMPFAIL,
+    )
 
 
 # --- the spool ------------------------------------------------------------------------------

@@ -97,7 +97,7 @@ def test_a_stranger_sends_through_the_socket_and_still_cannot_read_the_secret_or
         assert queue.code == 3 and "Permission denied" in queue.err
         status = as_user(
             users.stranger,
-            lambda: 0 if ask(relay.socket, {"op": "status"})["running"] else 1,
+            lambda: 0 if ask(relay.socket, {"op": "status"}).flag("running") else 1,
             env=stranger_env,
         )
         assert status.code == 0
@@ -154,14 +154,15 @@ def test_a_full_disk_refuses_with_452_and_75_and_loses_nothing(
     body = b"Subject: big\n\n" + b"0123456789abcdef\n" * 2000  # 34 kB each
     with relay_running(env, table, tmp_path / "relay.log") as relay:
         answers = [
-            ask(relay.socket, {"op": "submit", "recipients": ["a@example.org"]}, body)
+            ask(relay.socket, {"op": "submit", "recipient": ["a@example.org"]}, body)
             for _ in range(12)
         ]
-        accepted = [answer["id"] for answer in answers if answer["ok"]]
-        refused = [answer for answer in answers if not answer["ok"]]
+        accepted = [answer.text("id") for answer in answers if answer.ok]
+        refused = [answer for answer in answers if not answer.ok]
         assert accepted and refused
-        assert {answer["exit"] for answer in refused} == {"EX_TEMPFAIL"}
-        assert all("is full" in answer["reason"] for answer in refused)
+        assert {answer.text("exit_name") for answer in refused} == {"EX_TEMPFAIL"}
+        assert {answer.count("exit") for answer in refused} == {75}
+        assert all("is full" in answer.text("reason") for answer in refused)
         assert sorted(entry.id for entry in relay.spool.entries()) == sorted(accepted)
         assert os.listdir(small_disk / "spool" / "incoming") == []  # nothing half-written
         import smtplib

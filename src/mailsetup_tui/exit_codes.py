@@ -7,8 +7,12 @@ help texts list them from here rather than from a copy that can drift.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from enum import IntEnum
+
+TYPE_CHECKING = False  # not `typing`: the fast path to the relay never imports it
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 class ExitCode(IntEnum):

@@ -7,15 +7,17 @@ sanitiser and is quoted.
 
 from __future__ import annotations
 
-import contextlib
+import _socket
 import os
-import re
-import socket
 import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from mailsetup_tui.core.untrusted import shown
+
+TYPE_CHECKING = False  # not `typing`: the fast path to the relay never imports it
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from pathlib import Path
 
 SYSLOG_SOCKET = "/dev/log"
 SYSLOG_ENV = "MAILSETUP_SYSLOG"
@@ -65,9 +67,15 @@ def _to_syslog(line: str, *, error: bool, ident: str) -> None:
     priority = LOG_MAIL | (LOG_ERR if error else LOG_INFO)
     stamp = time.strftime("%b %e %H:%M:%S")
     packet = f"<{priority}>{stamp} {ident}[{os.getpid()}]: {line}".encode()
-    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+    # `_socket`, not `socket`, and no `contextlib`: the sendmail command's fast path logs too.
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
+    try:
         sock.connect(where)
         sock.send(packet)
+    except OSError:
+        pass
+    finally:
+        sock.close()
 
 
 def recipients_field(recipients: Sequence[str]) -> str:
@@ -90,4 +98,5 @@ def quoted(text: str) -> str:
 def as_field(text: str) -> str:
     """A caller's word for a log line: as it is, or quoted when it holds a space or a quote
     (so that one field never reads as two), control characters escaped either way."""
-    return shown(text) if re.fullmatch(r"[^\s'\"]+", text) else quoted(text)
+    plain = text and not any(ch.isspace() or ch in "'\"" for ch in text)
+    return shown(text) if plain else quoted(text)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mailsetup_tui.core.relay_wire import ask
+from mailsetup_tui.core.relay_wire import Fields, ask
 from mailsetup_tui.core.spool import Spool
 
 from support.servers import HOST, free_port
@@ -63,9 +63,8 @@ class RunningRelay:
     def spool(self) -> Spool:
         return Spool(Path(self.table["spool"]))
 
-    def status(self) -> dict[str, Any]:
-        answer: dict[str, Any] = ask(self.socket, {"op": "status"})
-        return answer
+    def status(self) -> Fields:
+        return ask(self.socket, {"op": "status"})
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")

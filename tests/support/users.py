@@ -85,6 +85,7 @@ PRELOAD = (
     "mailsetup_tui.core.relay_wire",
     "mailsetup_tui.mail_log",
     "pwd",
+    "_strptime",  # ssl.cert_time_to_seconds: when the server's certificate ends
     "mailsetup_tui.core.message",
     "mailsetup_tui.core.step_log",
     "mailsetup_tui.cli.credentials",

@@ -31,7 +31,7 @@ class RelaySettings:
     spool: Path = DEFAULT_SPOOL
     listen: tuple[tuple[str, int], ...] = DEFAULT_LISTEN
     """Loopback addresses and ports for SMTP; empty: the Unix socket only."""
-    socket: Path = DEFAULT_SOCKET
+    socket: Path = Path(DEFAULT_SOCKET)
     retry_first: int = 60
     """The wait after the first temporary failure; each next wait doubles."""
     retry_max: int = 3600

@@ -46,19 +46,17 @@ def relay_status(settings: RelaySettings, timeout: float = 3.0) -> RelayStatus:
     """Blocking: call it off the event loop."""
     try:
         answer = ask(settings.socket, {"op": "status"}, timeout=timeout)
-    except (RelayUnavailable, RelayBroken, OSError, ValueError):
+    except (RelayUnavailable, RelayBroken, OSError):
         answer = None
-    if isinstance(answer, dict) and answer.get("running"):
-        queued = answer.get("queued")
-        if isinstance(queued, int):
-            return RelayStatus(
-                True,
-                queued,
-                int(answer.get("failed") or 0),
-                answer.get("last_delivery"),
-                answer.get("problem"),
-            )
-    running = isinstance(answer, dict) and bool(answer.get("running"))
+    running = answer is not None and answer.flag("running")
+    if answer is not None and running and "queued" in answer.values:
+        return RelayStatus(
+            True,
+            answer.count("queued"),
+            answer.count("failed"),
+            answer.number("last_delivery"),
+            answer.text("problem") or None,
+        )
     spool = Spool(settings.spool)
     try:
         if not spool.root.exists():

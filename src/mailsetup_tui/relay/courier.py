@@ -72,6 +72,10 @@ class Courier:
         self._login_held: tuple[tuple[int, int, int], float] | None = None
         """After a failed login: the config as it was, and when to try anyway."""
         self._last_maintenance = 0.0
+        self._reconnect_at = 0.0
+        """After a connection that failed before any message: no new one before this (new
+        messages wait with the others, instead of each trying a server that is down)."""
+        self._failed_connections = 0
         self._held_back: dict[str, float] = {}
         """Next tries that the spool could not record (a full disk), by message."""
 
@@ -85,7 +89,7 @@ class Courier:
             try:
                 await self._maintain()
                 due = await asyncio.to_thread(self.due_now)
-                if due and not self._login_on_hold():
+                if due and not self._login_on_hold() and time.time() >= self._reconnect_at:
                     await self._connection(due)
                     continue
                 wait = await asyncio.to_thread(self._wait)
@@ -111,10 +115,16 @@ class Courier:
             return
         await burst.release(result.failure)
         failure = result.failure
-        if failure is None:
+        if failure is None or burst.sent_count:
             self.problem = None
+            self._failed_connections = 0
+            self._reconnect_at = 0.0
+        if failure is None:
             return
         if burst.settled_count == 0 and _before_messages(result):
+            self._failed_connections += 1
+            delay = self.settings.retry_delay(self._failed_connections)
+            self._reconnect_at = time.time() + delay
             await self._defer_all(due, failure.reason)
             if failure.kind in LOGIN_FAILURES:
                 self._hold_logins()
@@ -183,6 +193,7 @@ class Courier:
         wait = MAINTENANCE_EVERY if next_due is None else next_due - time.time()
         if self._login_held is not None:
             wait = max(wait, min(5.0, self._login_held[1] - time.time()))
+        wait = max(wait, self._reconnect_at - time.time())
         return max(0.05, min(wait, MAINTENANCE_EVERY))
 
     async def sleep(self, seconds: float) -> None:

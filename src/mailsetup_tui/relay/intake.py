@@ -73,6 +73,8 @@ class Intake:
         self.server_size: int | None = None
         """The provider's SIZE, once the courier has heard it: more would be refused there."""
         self._config: tuple[tuple[int, int, int], StoredConfig] | None = None
+        self._good: dict[str, None] = {}
+        """Recipients (and, at RCPT, local names) that passed, for the config as it is."""
 
     @property
     def max_size(self) -> int:
@@ -87,10 +89,10 @@ class Intake:
                 f"the message is {len(handover.message)} bytes; at most {self.max_size} are taken",
                 Sysexit.EX_DATAERR,
             )
-        config = await asyncio.to_thread(self.saved_config)
+        config = self.saved_config()  # a stat; the file is read again only when saved anew
         try:
             prepared = prepare(handover, config.account, config.alias_map)
-            checked_recipients(prepared.recipients)
+            self._check_addresses(prepared.recipients)
         except UnknownLocalRecipient as error:
             raise _no_alias(error.name) from None
         except (Malformed, InvalidMessage) as error:
@@ -126,13 +128,26 @@ class Intake:
         """`Refusal` for a recipient no message could go to (not an address, a local name
         without an alias), said at RCPT TO, before the client sends the whole message."""
         config = self.saved_config()
+        if address in self._good:
+            return
         probe = Handover(b"Subject: -\n\n-\n", (address,))
         try:
-            checked_recipients(prepare(probe, config.account, config.alias_map).recipients)
+            self._check_addresses(prepare(probe, config.account, config.alias_map).recipients)
         except UnknownLocalRecipient as error:
             raise _no_alias(error.name) from None
         except (Malformed, InvalidMessage) as error:
             raise Refusal(553, "5.1.3", str(error), Sysexit.EX_DATAERR) from None
+        self._good[address] = None
+
+    def _check_addresses(self, addresses: tuple[str, ...]) -> None:
+        """`checked_recipients`, remembering the addresses that passed (a burst of codes goes
+        to few addresses, and validating one is most of what taking a message costs)."""
+        new = tuple(address for address in addresses if address not in self._good)
+        if new:
+            checked_recipients(new)
+            if len(self._good) > 10_000:
+                self._good.clear()
+            self._good.update(dict.fromkeys(new))
 
     def saved_config(self) -> StoredConfig:
         """The saved config, read again only when the file changed (a new `save`)."""
@@ -145,6 +160,7 @@ class Intake:
                     451, "4.3.0", f"the relay cannot read the account: {error}", Sysexit.EX_TEMPFAIL
                 ) from None
             self._config = (signature, config)
+            self._good.clear()  # aliases may have changed
             self.log.log_file = config.log
         return self._config[1]
 

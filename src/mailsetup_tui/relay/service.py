@@ -17,7 +17,7 @@ import socket
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from mailsetup_tui.core.relay_settings import RelaySettings, shown_address
 from mailsetup_tui.core.session import SetupSession
@@ -30,6 +30,9 @@ from mailsetup_tui.relay.log import RelayLog
 from mailsetup_tui.relay.notify import notify
 from mailsetup_tui.relay.smtp_door import SmtpDoor, smtp_factory
 from mailsetup_tui.relay.socket_door import SocketDoor, open_socket_door
+
+if TYPE_CHECKING:
+    from mailsetup_tui.core.relay_wire import Value
 
 STOP_GRACE = 20.0
 """Seconds the message in flight has to finish after SIGTERM (systemd waits 90)."""
@@ -181,7 +184,7 @@ class Relay:
                     places.append(f"socket {name}")
         return ", ".join(places)
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> dict[str, Value]:
         """How the relay stands, for `status` on the socket (the form's header, `check`)."""
         try:
             figures = self.spool.figures()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,8 @@ class SmtpDoor:
 
     def __init__(self, intake: Intake) -> None:
         self.intake = intake
+        self._callers: weakref.WeakKeyDictionary[Session, Caller] = weakref.WeakKeyDictionary()
+        """Who is at the other end of each connection, read once per connection."""
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
@@ -80,7 +83,9 @@ class SmtpDoor:
         handover = Handover(
             content, tuple(envelope.rcpt_tos), sender_wish=envelope.mail_from or None
         )
-        caller = _caller(session.peer, server.transport)
+        caller = self._callers.get(session)
+        if caller is None:  # once per connection: the kernel's table is read, not cached
+            caller = self._callers[session] = _caller(session.peer, server.transport)
         try:
             accepted = await self.intake.accept(handover, caller, "smtp")
         except Refusal as refusal:
@@ -126,7 +131,8 @@ def local_peer_uid(peer: tuple[Any, ...], ours: tuple[Any, ...]) -> int | None:
     """The uid owning the TCP socket whose local end is `peer` and remote end `ours`, from
     /proc/net/tcp{,6}; None where the table does not say (another system, a race)."""
     wanted = (_hex_endpoint(peer), _hex_endpoint(ours))
-    for table in _TCP_TABLES:
+    v6 = ":" in str(ours[0])
+    for table in _TCP_TABLES[1:] if v6 else _TCP_TABLES:
         try:
             lines = table.read_text().splitlines()[1:]
         except OSError:

@@ -10,26 +10,27 @@ asks the courier to look at the queue now (after `mailsetup queue --flush`).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import socket
 import struct
-import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mailsetup_tui.core.handover import Handover
-from mailsetup_tui.core.relay_wire import MAX_REQUEST_LINE
+from mailsetup_tui.core.relay_wire import MAX_LINE, decode, encode
 from mailsetup_tui.core.spool import SpoolError
 from mailsetup_tui.core.store import owner_name
 from mailsetup_tui.exit_codes import Sysexit
 from mailsetup_tui.relay.intake import Caller, Intake, Refusal
 
+if TYPE_CHECKING:
+    from mailsetup_tui.core.relay_wire import Value
+
 _PEERCRED = struct.Struct("3i")
 
 
 class SocketDoor:
-    def __init__(self, intake: Intake, status: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, intake: Intake, status: Callable[[], dict[str, Value]]) -> None:
         self.intake = intake
         self.status = status
 
@@ -42,7 +43,7 @@ class SocketDoor:
             writer.close()
             return
         try:
-            writer.write(json.dumps(answer).encode() + b"\n")
+            writer.write(encode(answer))
             await writer.drain()
         except ConnectionError:
             pass
@@ -51,16 +52,14 @@ class SocketDoor:
 
     async def _answer(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> dict[str, Any]:
+    ) -> dict[str, Value]:
         caller = _peer(writer)
         async with asyncio.timeout(60):
             line = await reader.readline()
         if not line.endswith(b"\n"):
             raise ValueError("no request line")
-        request = json.loads(line)
-        if not isinstance(request, dict):
-            raise ValueError("the request is not an object")
-        operation = request.get("op")
+        request = decode(line[:-1])
+        operation = request.text("op")
         if operation == "status":
             return self.status() | {"ok": True, "you": caller.name}
         if operation == "wake":
@@ -68,9 +67,10 @@ class SocketDoor:
             return {"ok": True}
         if operation != "submit":
             raise ValueError(f"unknown op {operation!r}")
-        size = request.get("size")
-        if not isinstance(size, int) or size < 0:
+        size_text = request.text("size")
+        if not size_text.isdigit():
             raise ValueError("size must be a whole number")
+        size = int(size_text)
         if size > self.intake.max_size:
             # Not read at all: the caller learns at once, and a runaway pipe fills nothing.
             return _refused(
@@ -82,10 +82,10 @@ class SocketDoor:
         try:
             handover = Handover(
                 message,
-                _strings(request.get("recipients", [])),
-                from_headers=bool(request.get("from_headers")),
-                sender_wish=_optional(request.get("sender_wish")),
-                full_name=_optional(request.get("full_name")),
+                tuple(request.texts("recipient")),
+                from_headers=request.flag("from_headers"),
+                sender_wish=request.values.get("sender_wish", [None])[0],
+                full_name=request.values.get("full_name", [None])[0],
             )
             accepted = await self.intake.accept(handover, caller, "socket")
         except Refusal as refusal:
@@ -97,7 +97,7 @@ class SocketDoor:
             "ok": True,
             "id": entry.id,
             "message_id": entry.envelope.message_id,
-            "recipients": list(entry.envelope.recipients),
+            "recipient": list(entry.envelope.recipients),
             "size": entry.envelope.size,
         }
 
@@ -116,7 +116,7 @@ async def open_socket_door(door: SocketDoor, path: os.PathLike[str]) -> asyncio.
             raise OSError(f"another relay is already listening at {where}")
         finally:
             probe.close()
-    server = await asyncio.start_unix_server(door.serve, where, limit=MAX_REQUEST_LINE)
+    server = await asyncio.start_unix_server(door.serve, where, limit=MAX_LINE)
     os.chmod(where, 0o666)  # noqa: S103 - any local user may hand a message over
     return server
 
@@ -132,17 +132,7 @@ def _peer(writer: asyncio.StreamWriter) -> Caller:
     return Caller(owner_name(uid), uid)
 
 
-def _refused(code: Sysexit, reason: str) -> dict[str, Any]:
-    return {"ok": False, "exit": code.name, "reason": reason, "at": time.time()}
-
-
-def _strings(value: object) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ValueError("recipients must be a list of strings")
-    return tuple(value)
-
-
-def _optional(value: object) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    raise ValueError("expected a string")
+def _refused(code: Sysexit, reason: str) -> dict[str, Value]:
+    """A refusal: the exit code the sendmail command exits with, by number and by name (the
+    caller records the name without loading the table of codes)."""
+    return {"ok": False, "exit": int(code), "exit_name": code.name, "reason": reason}

@@ -3,14 +3,17 @@ else send it directly. Kept light (no session, SMTP or TLS imports) for the fast
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Sequence
-from pathlib import Path
-from typing import BinaryIO, NoReturn, TextIO
 
 from mailsetup_tui.core.relay_wire import RelayUnavailable, relay_wanted, socket_path
-from mailsetup_tui.exit_codes import Sysexit
-from mailsetup_tui.sendmail.options import HELP, OptionError, parse
+from mailsetup_tui.sendmail.options import OptionError, help_text, parse
+
+TYPE_CHECKING = False  # not `typing`: the fast path to the relay never imports it
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import BinaryIO, NoReturn, TextIO
 
 
 def run(
@@ -19,7 +22,7 @@ def run(
     stdin: BinaryIO | None = None,
     err: TextIO | None = None,
     prog: str = "sendmail",
-) -> Sysexit:
+) -> int:
     """Send (or queue) the message on `stdin` as `argv` asks; the exit code (never raises).
 
     The relay is used unless the caller named a config (-C: that account, not the relay's)
@@ -29,11 +32,13 @@ def run(
     try:
         options = parse(argv)
     except OptionError as error:
+        from mailsetup_tui.exit_codes import Sysexit
+
         print(f"{prog}: {error} (see {prog} --help)", file=err, flush=True)
         return Sysexit.EX_USAGE
     if options.help:
-        print(HELP, end="", flush=True)
-        return Sysexit.EX_OK
+        print(help_text(), end="", flush=True)
+        return 0
     absent = "the caller named a config with -C" if options.config else None
     if absent is None and relay_wanted():
         from mailsetup_tui.sendmail.handoff import hand_over
@@ -45,15 +50,14 @@ def run(
             absent = str(error)
         except OSError as error:  # a socket we may not use: say so, and try the direct way
             absent = f"{path}: {error.strerror or error}"
+    from mailsetup_tui.core.hardening import no_core_dumps
     from mailsetup_tui.sendmail.command import send_directly
 
+    no_core_dumps()  # the password will be in memory while sending
     return send_directly(options, stdin=stdin, err=err, prog=prog, relay_absent=absent)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Console-script entry point (`mailsetup-sendmail`, or a link named `sendmail`)."""
-    from mailsetup_tui.core.hardening import no_core_dumps
-
-    no_core_dumps()  # the password is in memory while sending directly
     words = sys.argv[1:] if argv is None else argv
-    sys.exit(run(words, prog=Path(sys.argv[0]).name or "sendmail"))
+    sys.exit(run(words, prog=os.path.basename(sys.argv[0]) or "sendmail"))

@@ -10,15 +10,22 @@ costs little each. When no relay answers, the caller sends directly (`sendmail.c
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import BinaryIO, TextIO
 
 from mailsetup_tui.core.relay_wire import RelayBroken, connect, exchange
 from mailsetup_tui.core.untrusted import shown
-from mailsetup_tui.exit_codes import Sysexit
 from mailsetup_tui.mail_log import as_field, quoted, recipients_field, record
-from mailsetup_tui.sendmail.options import Options
 
+TYPE_CHECKING = False  # not `typing`: the fast path to the relay never imports it
+
+if TYPE_CHECKING:
+    from typing import BinaryIO, TextIO
+
+    from mailsetup_tui.core.relay_wire import Value
+    from mailsetup_tui.sendmail.options import Options
+
+EX_OK, EX_DATAERR, EX_TEMPFAIL = 0, 65, 75
+"""The sysexits this path can end with, as numbers: `exit_codes.Sysexit` is an enum, and
+`enum` alone would double what a hand-over costs (a test holds these to the enum)."""
 MAX_MESSAGE = 64 * 1024 * 1024
 """Bytes of one message at most: more than any provider takes (Gmail: 25 MB), so a runaway
 pipe fails fast instead of filling memory."""
@@ -42,24 +49,25 @@ def read_message(stream: BinaryIO, *, dot_ends: bool) -> bytes:
     return b"".join(lines)
 
 
-def hand_over(options: Options, *, path: Path, stdin: BinaryIO, err: TextIO, prog: str) -> Sysexit:
-    """Queue the message with the relay at `path`; `RelayUnavailable` (before reading
+def hand_over(options: Options, *, path: str, stdin: BinaryIO, err: TextIO, prog: str) -> int:
+    """Queue the message with the relay at `path` and return the exit code (0 once it is on
+    disk; the relay's refusal in sysexits otherwise); `RelayUnavailable` (before reading
     anything) when none answers there."""
     sock = connect(path)  # first: without a relay, the direct way reads standard input
-    fields = {"caller": _me(), "relay": as_field(str(path))}
-    with sock:
+    fields = {"caller": _me(), "relay": as_field(path)}
+    try:
         try:
             message = read_message(stdin, dot_ends=options.dot_ends)
         except TooLarge as error:
-            return _end(fields, prog, err, Sysexit.EX_DATAERR, f"not sent: {error}")
+            return _end(fields, prog, err, (EX_DATAERR, "EX_DATAERR"), f"not sent: {error}")
         fields["mailsize"] = str(len(message))
         wanted = [*options.recipients, *(["(-t)"] if options.from_headers else [])]
         fields["recipients"] = recipients_field(wanted)
         if options.sender_wish:
             fields["requested_from"] = as_field(options.sender_wish)
-        request = {
+        request: dict[str, Value] = {
             "op": "submit",
-            "recipients": options.recipients,
+            "recipient": options.recipients,
             "from_headers": options.from_headers,
             "sender_wish": options.sender_wish,
             "full_name": options.full_name,
@@ -71,37 +79,35 @@ def hand_over(options: Options, *, path: Path, stdin: BinaryIO, err: TextIO, pro
                 fields,
                 prog,
                 err,
-                Sysexit.EX_TEMPFAIL,
+                (EX_TEMPFAIL, "EX_TEMPFAIL"),
                 f"not queued: {error}; try again (the relay may have kept it: at worst it is "
                 "sent twice)",
             )
-    if not isinstance(answer, dict):
-        return _end(fields, prog, err, Sysexit.EX_TEMPFAIL, "not queued: the relay said nothing")
-    if answer.get("ok"):
-        fields["queued"] = as_field(str(answer.get("id", "")))
-        fields["message_id"] = as_field(str(answer.get("message_id", "")))
-        fields["recipients"] = recipients_field([str(r) for r in answer.get("recipients", [])])
+    finally:
+        sock.close()
+    if answer.ok:
+        fields["queued"] = as_field(answer.text("id"))
+        fields["message_id"] = as_field(answer.text("message_id"))
+        fields["recipients"] = recipients_field(answer.texts("recipient"))
         if options.verbose:
-            print(f"{prog}: queued by the relay as {shown(str(answer.get('id')))}", file=err)
-        return _end(fields, prog, err, Sysexit.EX_OK)
-    try:
-        code = Sysexit[str(answer.get("exit"))]
-    except KeyError:
-        code = Sysexit.EX_TEMPFAIL
-    return _end(fields, prog, err, code, f"not queued: {answer.get('reason', 'refused')}")
+            print(f"{prog}: queued by the relay as {shown(answer.text('id'))}", file=err)
+        return _end(fields, prog, err, (EX_OK, "EX_OK"))
+    code = answer.count("exit") or EX_TEMPFAIL
+    name = answer.text("exit_name", "EX_TEMPFAIL")
+    return _end(fields, prog, err, (code, name), f"not queued: {answer.text('reason', 'refused')}")
 
 
 def _end(
-    fields: dict[str, str], prog: str, err: TextIO, code: Sysexit, reason: str = ""
-) -> Sysexit:
-    if code is not Sysexit.EX_OK:
+    fields: dict[str, str], prog: str, err: TextIO, code: tuple[int, str], reason: str = ""
+) -> int:
+    """Say why (unless queued), write the record line, and return the exit code."""
+    number, name = code
+    if number != EX_OK:
         print(f"{prog}: {shown(reason)}", file=err, flush=True)
         fields["errormsg"] = quoted(reason)
-    fields["exitcode"] = code.name
-    record(
-        " ".join(f"{k}={v}" for k, v in fields.items()), error=code is not Sysexit.EX_OK, log=None
-    )
-    return code
+    fields["exitcode"] = name
+    record(" ".join(f"{k}={v}" for k, v in fields.items()), error=number != EX_OK, log=None)
+    return number
 
 
 def _me() -> str:

@@ -6,17 +6,22 @@ that a caller written for Postfix or sendmail works unchanged.
 
 from __future__ import annotations
 
-import textwrap
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+TYPE_CHECKING = False  # not `typing`: the fast path to the relay never imports it
 
-from mailsetup_tui.core.relay_wire import DEFAULT_SOCKET, SOCKET_ENV
-from mailsetup_tui.exit_codes import Sysexit, exit_table
-from mailsetup_tui.mail_log import SYSLOG_ENV, SYSLOG_IDENT
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-_EXIT_CODES = "\n".join(textwrap.wrap(f"Exit codes (sysexits): {exit_table(Sysexit)}.", 95))
 
-HELP = f"""\
+def help_text() -> str:
+    """`--help`'s text (built when asked: the fast path never pays for it)."""
+    import textwrap
+
+    from mailsetup_tui.core.relay_wire import DEFAULT_SOCKET, SOCKET_ENV
+    from mailsetup_tui.exit_codes import Sysexit, exit_table
+    from mailsetup_tui.mail_log import SYSLOG_ENV, SYSLOG_IDENT
+
+    exit_codes = "\n".join(textwrap.wrap(f"Exit codes (sysexits): {exit_table(Sysexit)}.", 95))
+    return f"""\
 usage: sendmail [options] [--] [recipient ...]
        mailsetup sendmail [options] [--] [recipient ...]
 
@@ -43,7 +48,7 @@ options:
   -G -U -m -n
 
 Local recipients (root, as cron writes) go to the config's [aliases]: mailsetup aliases.
-{_EXIT_CODES}
+{exit_codes}
 Each message is logged to syslog (facility mail, tag {SYSLOG_IDENT}; ${SYSLOG_ENV}=none turns
 that off) and to the config's log file.
 """
@@ -53,18 +58,54 @@ class OptionError(Exception):
     """The command line is not one sendmail's callers write."""
 
 
-@dataclass
 class Options:
-    """What the caller's command line asked for."""
+    """What the caller's command line asked for. (A plain class, not a dataclass: the
+    fast path to the relay does not load `dataclasses`, and through it `inspect`.)"""
 
-    recipients: list[str] = field(default_factory=list)
-    from_headers: bool = False
-    dot_ends: bool = True
-    sender_wish: str | None = None
-    full_name: str | None = None
-    config: str | None = None
-    verbose: bool = False
-    help: bool = False
+    __slots__ = (
+        "config",
+        "dot_ends",
+        "from_headers",
+        "full_name",
+        "help",
+        "recipients",
+        "sender_wish",
+        "verbose",
+    )
+
+    def __init__(
+        self,
+        recipients: list[str] | None = None,
+        *,
+        from_headers: bool = False,
+        dot_ends: bool = True,
+        sender_wish: str | None = None,
+        full_name: str | None = None,
+        config: str | None = None,
+        verbose: bool = False,
+        help: bool = False,  # noqa: A002 - the option's name
+    ) -> None:
+        self.recipients = recipients if recipients is not None else []
+        self.from_headers = from_headers
+        self.dot_ends = dot_ends
+        self.sender_wish = sender_wish
+        self.full_name = full_name
+        self.config = config
+        self.verbose = verbose
+        self.help = help
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Options) and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(tuple(map(str, self._values())))
+
+    def __repr__(self) -> str:
+        pairs = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"Options({pairs})"
 
 
 _WITH_VALUE = "fFrCBboheNRVLXOAdp"
