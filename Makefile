@@ -33,6 +33,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/terminal_bytes.py
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/serial_line.py
+	$(BIN)/python benchmarks/relay.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

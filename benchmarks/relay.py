@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from mailsetup_tui.core.store import AccountStore
 
 from support.cli import mailsetup_env
+from support.mailsystem import POSTFIX_SERVICES, postfix_base
 from support.relay import add_relay_table, relay_table, start_relay
 from support.servers import (
     HOST,
@@ -139,20 +140,8 @@ def postfix_null_client(root: Path, upstream: int, ca_file: Path) -> Iterator[in
     shutil.chown(root / "data", user="postfix")
     (conf / "sasl_passwd").write_text(f"[{HOST}]:{upstream} {LOGIN}:{PASSWORD}\n")
     (conf / "main.cf").write_text(
-        f"""compatibility_level = 3.6
-queue_directory = {root}/queue
-data_directory = {root}/data
-mail_owner = postfix
-setgid_group = postdrop
-maillog_file = {root}/maillog
-maillog_file_prefixes = {root}
-myhostname = nullclient.example.com
-mydestination =
-inet_interfaces = {HOST}
-inet_protocols = ipv4
-alias_maps =
-alias_database =
-smtputf8_enable = no
+        postfix_base(root, root / "maillog")
+        + f"""myhostname = nullclient.example.com
 mynetworks = 127.0.0.0/8
 smtpd_relay_restrictions = permit_mynetworks, reject
 relayhost = [{HOST}]:{upstream}
@@ -163,18 +152,7 @@ smtp_tls_security_level = encrypt
 smtp_tls_CAfile = {ca_file}
 """
     )
-    services = (
-        "pickup unix n - n 60 1 pickup|cleanup unix n - n - 0 cleanup|qmgr unix n - n 300 1 qmgr|"
-        "tlsmgr unix - - n 1000? 1 tlsmgr|rewrite unix - - n - - trivial-rewrite|"
-        "bounce unix - - n - 0 bounce|defer unix - - n - 0 bounce|trace unix - - n - 0 bounce|"
-        "verify unix - - n - 1 verify|flush unix n - n 1000? 0 flush|"
-        "proxymap unix - - n - - proxymap|smtp unix - - n - - smtp|relay unix - - n - - smtp|"
-        "showq unix n - n - - showq|error unix - - n - - error|retry unix - - n - - error|"
-        "discard unix - - n - - discard|anvil unix - - n - 1 anvil|scache unix - - n - 1 scache|"
-        "postlog unix-dgram n - n - 1 postlogd"
-    )
-    master = [f"{HOST}:{port} inet n - n - - smtpd", *services.split("|")]
-    (conf / "master.cf").write_text("\n".join(master) + "\n")
+    (conf / "master.cf").write_text(f"{HOST}:{port} inet n - n - - smtpd\n{POSTFIX_SERVICES}")
     run = ["postfix", "-c", str(conf)]
     started = subprocess.run(
         [*run, "start"], capture_output=True, text=True, timeout=60, check=False

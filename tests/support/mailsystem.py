@@ -214,22 +214,10 @@ service auth {{
         for name, text in maps.items():
             (directory / name).write_text(text)
         (directory / "main.cf").write_text(
-            f"""
-compatibility_level = 3.6
-queue_directory = {root}/queue
-data_directory = {root}/data
-mail_owner = postfix
-setgid_group = postdrop
-maillog_file = {self.maillog}
-maillog_file_prefixes = {root}
+            postfix_base(root, self.maillog)
+            + f"""
 myhostname = mail.{DOMAIN}
 mydomain = {DOMAIN}
-mydestination =
-inet_interfaces = {HOST}
-inet_protocols = ipv4
-alias_maps =
-alias_database =
-smtputf8_enable = no
 biff = no
 virtual_mailbox_domains = {DOMAIN}
 virtual_mailbox_base = {self.mail}
@@ -257,30 +245,7 @@ smtpd_recipient_restrictions = permit_sasl_authenticated, reject
 {HOST}:{self.ports.submissions} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes
 {HOST}:{self.ports.strict} inet n - n - - smtpd -o smtpd_helo_required=yes
   -o smtpd_helo_restrictions=reject_non_fqdn_helo_hostname
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n - 0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-tlsmgr    unix  - - n 1000? 1 tlsmgr
-rewrite   unix  - - n - - trivial-rewrite
-bounce    unix  - - n - 0 bounce
-defer     unix  - - n - 0 bounce
-trace     unix  - - n - 0 bounce
-verify    unix  - - n - 1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n - - proxymap
-smtp      unix  - - n - - smtp
-relay     unix  - - n - - smtp
-showq     unix  n - n - - showq
-error     unix  - - n - - error
-retry     unix  - - n - - error
-discard   unix  - - n - - discard
-local     unix  - n n - - local
-virtual   unix  - n n - - virtual
-lmtp      unix  - - n - - lmtp
-anvil     unix  - - n - 1 anvil
-scache    unix  - - n - 1 scache
-postlog   unix-dgram n - n - 1 postlogd
-"""
+{POSTFIX_SERVICES}"""
         )
 
     def _run(self, argv: list[str]) -> None:
@@ -308,6 +273,54 @@ postlog   unix-dgram n - n - 1 postlogd
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"nothing listens on {HOST}:{port}; log:\n{self.maillog}")
                 time.sleep(0.1)
+
+
+POSTFIX_SERVICES = """\
+pickup    unix  n - n 60 1 pickup
+cleanup   unix  n - n - 0 cleanup
+qmgr      unix  n - n 300 1 qmgr
+tlsmgr    unix  - - n 1000? 1 tlsmgr
+rewrite   unix  - - n - - trivial-rewrite
+bounce    unix  - - n - 0 bounce
+defer     unix  - - n - 0 bounce
+trace     unix  - - n - 0 bounce
+verify    unix  - - n - 1 verify
+flush     unix  n - n 1000? 0 flush
+proxymap  unix  - - n - - proxymap
+smtp      unix  - - n - - smtp
+relay     unix  - - n - - smtp
+showq     unix  n - n - - showq
+error     unix  - - n - - error
+retry     unix  - - n - - error
+discard   unix  - - n - - discard
+local     unix  - n n - - local
+virtual   unix  - n n - - virtual
+lmtp      unix  - - n - - lmtp
+anvil     unix  - - n - 1 anvil
+scache    unix  - - n - 1 scache
+postlog   unix-dgram n - n - 1 postlogd
+"""
+"""master.cf's internal services, as Debian's default has them (the listeners differ)."""
+
+
+def postfix_base(root: Path, maillog: Path) -> str:
+    """The main.cf lines every private Postfix here shares: its queue, data and log under
+    `root` (never the system's), loopback IPv4 only, no aliases, no local delivery names."""
+    return f"""
+compatibility_level = 3.6
+queue_directory = {root}/queue
+data_directory = {root}/data
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file = {maillog}
+maillog_file_prefixes = {root}
+mydestination =
+inet_interfaces = {HOST}
+inet_protocols = ipv4
+alias_maps =
+alias_database =
+smtputf8_enable = no
+"""
 
 
 def _stop_by_pid(pid_file: Path, timeout: float = 10) -> None:

@@ -26,7 +26,7 @@ from mailsetup_tui.cli.parser import (
 from mailsetup_tui.core.account import InvalidAccount
 from mailsetup_tui.core.message import InvalidMessage
 from mailsetup_tui.core.session import NeedsSignIn, NoPassword, SetupSession
-from mailsetup_tui.core.spool import SpoolError
+from mailsetup_tui.core.spool import Busy, SpoolError
 from mailsetup_tui.core.step_log import show_steps
 from mailsetup_tui.core.store.types import StoreError
 from mailsetup_tui.core.untrusted import shown
@@ -119,6 +119,9 @@ def _run_command(context: Context, open_form: FormOpener | None) -> tuple[ExitCo
         output.error("invalid", *(str(problem) for problem in error.problems), prefix="invalid ")
     except InvalidMessage as error:
         output.error("invalid", str(error), prefix="invalid message: ")
+    except Busy as error:  # a queued message being delivered at this moment
+        output.error("busy", f"{error}; try again in a moment", prefix="")
+        return ExitCode.TEMPFAIL, False
     except (StoreError, SpoolError) as error:
         output.error("store", str(error), prefix="")
         return ExitCode.STORE, False

@@ -30,6 +30,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from mailsetup_tui.core.store.files import atomic_write, fsync_dir
+
 QUEUED, FAILED, INCOMING = "queue", "failed", "incoming"
 LAST_DELIVERY = "last-delivery"
 _STATE = ".state"
@@ -168,7 +170,7 @@ class Spool:
             finally:
                 os.close(descriptor)
             os.rename(incoming, self._path(QUEUED, entry_id))
-            _fsync_dir(self.root / QUEUED)
+            fsync_dir(self.root / QUEUED)
         except OSError as error:
             with contextlib.suppress(OSError):
                 incoming.unlink()
@@ -260,7 +262,7 @@ class Spool:
         for path in (self._path(QUEUED, entry_id), self._state(QUEUED, entry_id)):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-        _replace_text(self.root / LAST_DELIVERY, f"{time.time():.3f}\n")
+        atomic_write(self.root / LAST_DELIVERY, f"{time.time():.3f}\n".encode())
 
     def deferred(self, entry: Entry, reason: str, next_try: float) -> Tries:
         tries = Tries(entry.tries.attempts + 1, next_try, reason)
@@ -275,7 +277,7 @@ class Spool:
             os.rename(self._path(QUEUED, entry.id), self._path(FAILED, entry.id))
         except FileNotFoundError:
             return
-        _fsync_dir(self.root / FAILED)
+        fsync_dir(self.root / FAILED)
         with contextlib.suppress(FileNotFoundError):
             self._state(QUEUED, entry.id).unlink()
 
@@ -288,7 +290,7 @@ class Spool:
                 os.rename(self._path(FAILED, entry_id), self._path(QUEUED, entry_id))
             except FileNotFoundError:
                 return False
-            _fsync_dir(self.root / QUEUED)
+            fsync_dir(self.root / QUEUED)
             with contextlib.suppress(FileNotFoundError):
                 self._state(FAILED, entry_id).unlink()
             return True
@@ -368,7 +370,7 @@ class Spool:
             return Tries()
 
     def _write_tries(self, area: str, entry_id: str, tries: Tries) -> None:
-        _replace_text(self._state(area, entry_id), json.dumps(asdict(tries)))
+        atomic_write(self._state(area, entry_id), json.dumps(asdict(tries)).encode())
 
 
 def new_id() -> str:
@@ -386,20 +388,6 @@ def _write_all(descriptor: int, data: bytes) -> None:
     while view:
         written = os.write(descriptor, view)
         view = view[written:]
-
-
-def _fsync_dir(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _replace_text(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
 
 
 def _unlink(path: Path) -> bool:

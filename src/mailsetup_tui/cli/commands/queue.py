@@ -17,7 +17,7 @@ from mailsetup_tui.cli.options import add_json_option
 from mailsetup_tui.core.relay_settings import RelaySettings
 from mailsetup_tui.core.relay_status import age_text
 from mailsetup_tui.core.relay_wire import RelayBroken, RelayUnavailable, ask
-from mailsetup_tui.core.spool import Busy, Entry, EntryState, Spool
+from mailsetup_tui.core.spool import Entry, EntryState, Spool
 from mailsetup_tui.core.untrusted import shown
 from mailsetup_tui.exit_codes import ExitCode
 
@@ -74,12 +74,7 @@ def run(context: Context) -> ExitCode:
 
 
 def _retry(context: Context, spool: Spool, settings: RelaySettings, entry_id: str) -> ExitCode:
-    try:
-        found = spool.retry(entry_id)
-    except Busy as error:
-        context.output.error("busy", f"{error}; try again in a moment")
-        return ExitCode.TEMPFAIL
-    if not found:
+    if not spool.retry(entry_id):  # `Busy` (being delivered right now) is a 75 (`cli.main`)
         raise UsageError(f"there is no message {entry_id} in the queue (see mailsetup queue)")
     context.output.say(f"{entry_id} is due now.", _woken(wake(settings)))
     context.output.emit_json({"status": "ok", "id": entry_id, "action": "retry"})
@@ -98,12 +93,7 @@ def _drop(context: Context, spool: Spool, entry_id: str) -> ExitCode:
         if answer.strip().lower() not in {"y", "yes"}:
             context.output.say("Nothing dropped.")
             return ExitCode.FAILED
-    try:
-        dropped = spool.drop(entry_id)
-    except Busy as error:
-        context.output.error("busy", f"{error}; try again in a moment")
-        return ExitCode.TEMPFAIL
-    if not dropped:
+    if not spool.drop(entry_id):
         raise UsageError(f"{entry_id} left the queue meanwhile (delivered, or dropped)")
     context.output.say(f"Dropped {entry_id}.")
     context.output.emit_json({"status": "ok", "id": entry_id, "action": "drop"})

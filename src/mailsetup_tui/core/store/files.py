@@ -137,7 +137,7 @@ def atomic_write(path: Path, data: bytes, *, group: int | None = None) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def remove_stale_temp_files(path: Path) -> None:
@@ -243,7 +243,7 @@ def shared_lock(path: Path) -> contextlib.AbstractContextManager[bool]:
     return _if_possible(_held(path, os.O_RDONLY, fcntl.LOCK_SH))
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     """Make a rename in `directory` durable. A failure is reported (the write cannot be said
     to have happened); a filesystem that cannot sync a directory at all (EINVAL) is not one."""
     fd = os.open(directory, os.O_RDONLY)
