@@ -4,6 +4,8 @@ F5 on limited terminals) lists queued and failed messages with retry and drop, a
 from __future__ import annotations
 
 import json
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from mailsetup_tui.core.store import AccountStore
 from mailsetup_tui.tui.app import MailSetupApp
 from mailsetup_tui.tui.dialogs import ConfirmScreen
 from mailsetup_tui.tui.queue_screen import QueueScreen
+from mailsetup_tui.tui.relay_line import POLL_SECONDS as RELAY_POLL
 from mailsetup_tui.tui.relay_line import RelayLine
 
 from support.relay import add_relay_table
@@ -119,3 +122,29 @@ def test_the_queue_screen_at_80x24_on_a_vt100(snap_compare: object, tmp_path: Pa
         await pilot.pause()  # type: ignore[attr-defined]
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=open_queue)  # type: ignore[operator]
+
+
+def test_an_idle_form_sends_nothing_while_the_relay_line_stands_still(
+    tmp_path: Path, no_keyring: None
+) -> None:
+    """On a 9600-baud console the header's polls must cost nothing until the queue changes;
+    then only the line that changed is sent."""
+    from support.cli import mailsetup_env
+    from support.terminal import Terminal
+
+    config = tmp_path / "config" / "account.toml"
+    AccountStore(config).save(other_account(2525), PASSWORD)
+    add_relay_table(config, {"spool": str(tmp_path / "spool"), "socket": str(tmp_path / "r.sock")})
+    spool = Spool(tmp_path / "spool")
+    spool.prepare()
+    env = mailsetup_env(tmp_path, TERM="vt100")
+    with Terminal([Path(sys.executable).parent / "mailsetup"], env=env) as term:
+        term.wait_for("Relay: not running, 0 queued")
+        before = term.wait_quiet(0.5)
+        time.sleep(RELAY_POLL + 1)  # a poll at least, with nothing new to say
+        assert len(term.received) == before
+        spool.accept(
+            b"Subject: x\r\n\r\nx\r\n", Envelope(("a@example.org",), "<m>", "cron", "socket")
+        )
+        term.wait_for("Relay: not running, 1 queued")
+        assert len(term.received) - before < 120  # the line, not the screen

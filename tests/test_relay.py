@@ -23,6 +23,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from mailsetup_tui.core.spool import EntryState
 from mailsetup_tui.core.store import AccountStore
 
+from support.authserver import AuthServer, microsoft_account
 from support.cli import mailsetup_env, run_mailsetup
 from support.relay import RunningRelay, add_relay_table, relay_running, relay_table, start_relay
 from support.servers import (
@@ -436,3 +437,25 @@ def test_a_second_relay_on_the_same_socket_is_refused(
     table: dict[str, Any] = dict(relay.table)
     second = run_mailsetup("relay", env=env | {"MAILSETUP_RELAY_SOCKET": table["socket"]})
     assert second.code == 75 and ("in use" in second.err or "already" in second.err)
+
+
+def test_a_microsoft_sign_in_delivers_through_the_relay_and_keeps_the_rotated_token(
+    tmp_path: Path,
+    env: dict[str, str],
+    config: Path,
+    auth_server: AuthServer,
+    microsoft_server: SmtpServer,
+    certificates: Certificates,
+    no_keyring: None,
+) -> None:
+    refresh_token = auth_server.state.issue(LOGIN)["refresh_token"]
+    account = microsoft_account(microsoft_server.port, auth_server.url)
+    AccountStore(config).save(account, refresh_token, ca_file=certificates.ca_file)
+    table = relay_table(tmp_path)
+    add_relay_table(config, table)
+    with relay_running(env, table, tmp_path / "relay.log") as relay:
+        smtp_send(relay, 5)
+        relay.wait_until(lambda: len(microsoft_server.handler.delivered) == 5, what="delivery")
+        assert relay.stop() == 0  # the connection ends; then the session keeps what rotated
+    # The relay ran as the account's owner, so the refresh token Microsoft rotated is kept.
+    assert refresh_token not in config.with_name("account.secret").read_text()

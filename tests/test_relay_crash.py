@@ -63,7 +63,7 @@ def test_kill_9_at_random_moments_loses_no_accepted_message(
         callers = [threading.Thread(target=hand_over_until, args=(stop,)) for _ in range(3)]
         for caller in callers:
             caller.start()
-        time.sleep(chooser.uniform(0.05, 0.8))
+        time.sleep(chooser.uniform(0.02, 0.5))
         relay.process.send_signal(signal.SIGKILL)
         relay.process.wait(10)
         stop.set()
