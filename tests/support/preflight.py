@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 from support import callers
 from support.mailsystem import missing
@@ -16,6 +17,11 @@ if __name__ == "__main__":
     )
     if os.geteuid() != 0:
         print("system-account tests (tests/test_service_access.py): skipped, they need root")
+        print("relay system tests (tests/test_relay_system.py): skipped, they need root")
+    elif not (shutil.which("ip") and shutil.which("unshare")):
+        print("relay's foreign-peer test: skipped, needs ip (iproute2) and unshare (util-linux)")
+    if not shutil.which("systemd-analyze"):
+        print("systemd units (tests/test_relay_units.py): verify skipped, needs systemd-analyze")
     absent = callers.missing()
     if absent:
         print(
