@@ -49,8 +49,10 @@ def parser() -> argparse.ArgumentParser:
             "are the [relay] table of the account's config file."
         ),
         epilog=(
-            "Exit codes: 0 stopped cleanly, 3 no saved account or a broken config, 75 a "
-            "listening address is in use or not allowed. Readiness: sd_notify (Type=notify)."
+            f"Exit codes: {ExitCode.OK} stopped cleanly, {ExitCode.STORE} no saved account or a "
+            f"broken config or spool, {ExitCode.TEMPFAIL} a listening address is in use or not "
+            f"allowed, {ExitCode.SOFTWARE} delivery stopped by an internal error (the queue is "
+            "on disk; systemd starts it again). Readiness: sd_notify (Type=notify)."
         ),
     )
     parse.add_argument("--config", metavar="PATH", help="the account's config file")
