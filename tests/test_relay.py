@@ -313,6 +313,23 @@ def test_a_refused_login_holds_the_queue_without_trying_again_until_the_account_
             assert auth_count(server) == 2
 
 
+def test_a_new_save_sends_the_waiting_messages_at_once(
+    tmp_path: Path, env: dict[str, str], config: Path, certificates: Certificates, no_keyring: None
+) -> None:
+    save(config, free_port(), certificates)  # a server that is not there
+    table = relay_table(tmp_path, retry_first=600, retry_max=3600)  # the next try: in 10 min
+    add_relay_table(config, table)
+    with relay_running(env, table, tmp_path / "relay.log") as relay:
+        smtp_send(relay, 2)
+        relay.wait_until(
+            lambda: any(e.tries.attempts for e in relay.spool.entries()), what="a failed try"
+        )
+        with run_smtp_server("starttls", certificates) as server:
+            save(config, server.port, certificates)  # the administrator fixes the server
+            relay.wait_until(lambda: len(server.handler.delivered) == 2, timeout=15, what="2")
+    assert "the account was saved again: 2 queued messages are tried now" in relay.output()
+
+
 # --- refusing ----------------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ the message at once. A failed login is the account's problem, not the messages':
 wait, and no new login is tried until the account is saved again (a fixed password) or
 `retry_max` has passed, because each failed login counts toward the provider's lock-out.
 The account is read again for every connection, so a new password or sign-in takes effect
-without a restart.
+without a restart; a new save also makes every queued message due at once.
 """
 
 from __future__ import annotations
@@ -69,8 +69,9 @@ class Courier:
         """Logins that passed since the start (the benchmark and tests count them)."""
         self.problem: str | None = None
         """Why mail is not flowing right now (the account's login failed...), for `status`."""
-        self._login_held: tuple[tuple[int, int, int], float] | None = None
-        """After a failed login: the config as it was, and when to try anyway."""
+        self._login_held_until: float | None = None
+        """After a failed login: no new login before this, or before the account is saved."""
+        self._config_seen = config_path_signature(session.config_path)
         self._last_maintenance = 0.0
         self._reconnect_at = 0.0
         """After a connection that failed before any message: no new one before this (new
@@ -87,6 +88,7 @@ class Courier:
         while not self.stopping:
             self.woken.clear()
             try:
+                await self._notice_a_new_save()
                 await self._maintain()
                 due = await asyncio.to_thread(self.due_now)
                 if due and not self._login_on_hold() and time.time() >= self._reconnect_at:
@@ -191,9 +193,9 @@ class Courier:
             held = min(self._held_back.values())
             next_due = held if next_due is None or next_due <= time.time() else min(next_due, held)
         wait = MAINTENANCE_EVERY if next_due is None else next_due - time.time()
-        if self._login_held is not None:
-            wait = max(wait, min(5.0, self._login_held[1] - time.time()))
         wait = max(wait, self._reconnect_at - time.time())
+        if self._login_on_hold() or self._reconnect_at > time.time():
+            wait = min(wait, 5.0)  # held back: look for a new save every few seconds
         return max(0.05, min(wait, MAINTENANCE_EVERY))
 
     async def sleep(self, seconds: float) -> None:
@@ -202,21 +204,26 @@ class Courier:
                 await self.woken.wait()
 
     def _hold_logins(self) -> None:
-        signature = config_path_signature(self.session.config_path)
-        self._login_held = (signature, time.time() + self.settings.retry_max)
+        self._login_held_until = time.time() + self.settings.retry_max
         self.log.problem(
             "the account's login failed; no new login until the account is saved again "
             f"(mailsetup save) or {self.settings.retry_max} s have passed"
         )
 
     def _login_on_hold(self) -> bool:
-        if self._login_held is None:
-            return False
-        signature, until = self._login_held
-        if config_path_signature(self.session.config_path) != signature or time.time() >= until:
-            self._login_held = None
-            return False
-        return True
+        return self._login_held_until is not None and time.time() < self._login_held_until
+
+    async def _notice_a_new_save(self) -> None:
+        """A new `save` (a fixed password, another server) is worth trying at once: the hold
+        and the back-off end, and every queued message is due now."""
+        signature = config_path_signature(self.session.config_path)
+        if signature == self._config_seen:
+            return
+        self._config_seen = signature
+        self._login_held_until = None
+        self._reconnect_at, self._failed_connections = 0.0, 0
+        if count := await asyncio.to_thread(self.spool.flush):
+            self.log.say(f"the account was saved again: {count} queued messages are tried now")
 
     async def _maintain(self) -> None:
         """Fail what is too old to keep trying; remove failures older than `keep_failed`."""
