@@ -8,6 +8,7 @@ from mailsetup_tui.cli.commands import (
     aliases,
     apply,
     check,
+    discover,
     queue,
     save,
     send,
@@ -26,6 +27,7 @@ COMMANDS: tuple[Command, ...] = (
     apply.COMMAND,
     access.COMMAND,
     aliases.COMMAND,
+    discover.COMMAND,
     queue.COMMAND,
     check.COMMAND,
 )
