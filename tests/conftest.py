@@ -15,6 +15,7 @@ from mailsetup_tui.tui.app import MailSetupApp
 
 from support.authserver import AuthServer, XOAuth2Handler, run_auth_server
 from support.cli import mailsetup_env
+from support.dns import empty_nameserver
 from support.keyrings import MemoryKeyring
 from support.servers import Authenticator, Certificates, SmtpServer, run_smtp_server
 
@@ -30,6 +31,7 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("MAILSETUP_PASSWORD", raising=False)
     monkeypatch.setenv("MAILSETUP_SYSLOG", "none")  # never the machine's journal
     monkeypatch.setenv("MAILSETUP_RELAY_SOCKET", str(tmp_path / "no-relay.sock"))
+    monkeypatch.setenv("MAILSETUP_NAMESERVER", empty_nameserver())  # never the machine's DNS
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("MAILSETUP_AUTHORITY_HOST", raising=False)
     # The sign-in tests talk HTTPS to 127.0.0.1: never through a proxy of the machine's.

@@ -161,8 +161,8 @@ def test_gmail_email_rules(email: str, message: str) -> None:
 @pytest.mark.parametrize(
     ("provider_id", "email", "advice"),
     [
-        (ProviderId.GMAIL, "codes@acme.com", "a Google Workspace address uses Other with "
-         "smtp.gmail.com, port 587"),
+        (ProviderId.GMAIL, "codes@acme.com", "a Google Workspace address is taken when its "
+         "domain's mail servers (MX) are Google's"),
         (ProviderId.HOTMAIL, "codes@acme.com", "a Microsoft 365 work or school address uses "
          "Exchange"),
     ],

@@ -12,15 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mailsetup_tui.core.discovery import (
-    Discovery,
-    Hosted,
-    Source,
-    discover,
-    hosted_by,
-    parse_autoconfig,
-)
-from mailsetup_tui.core.providers import Security
+from mailsetup_tui.core.discovery import Discovery, Source, discover, parse_autoconfig
+from mailsetup_tui.core.providers import Hosted, Security, hosted_by
 
 from support.cli import mailsetup_env, run_mailsetup
 from support.dns import (

@@ -269,14 +269,20 @@ async def test_email_is_checked_against_the_provider_on_leaving(make_app: AppFac
         await pilot.press("tab")
         assert problem(app, Field.EMAIL) == (
             "a Gmail address must end in @gmail.com (not @example.com); a Google Workspace "
-            "address uses Other with smtp.gmail.com, port 587"
+            "address is taken when its domain's mail servers (MX) are Google's"
         )
         # Under the field, wrapped at the field's left edge, pushing the next field down.
         await pilot.pause()
         line, email = app.setup_screen.query_one("#email-problem"), field(app, "email")
         assert (line.region.x, line.region.y) == (email.region.x, email.region.bottom)
-        assert line.region.height == 3  # 125 characters in the 60 columns right of the labels
-        assert app.setup_screen.query_one("#signin-label").region.y == line.region.bottom
+        assert line.region.height == 3  # 140 characters in the 60 columns right of the labels
+        # Under it, what the domain's MX said (the tests' resolver knows no name).
+        await app.setup_screen.form.workers.wait_for_complete()
+        await pilot.pause()
+        note = app.setup_screen.query_one("#email-note")
+        assert str(note.render()) == "example.com's mail is not handled by Google (MX: none)"
+        assert note.region.y == line.region.bottom
+        assert app.setup_screen.query_one("#signin-label").region.y == note.region.bottom
         app.setup_screen.query_one("#smtp-mail").focus()
         await pilot.press("o")
         assert problem(app, Field.EMAIL) == ""  # Other takes any domain

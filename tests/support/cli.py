@@ -8,6 +8,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from support.dns import empty_nameserver
+
 TESTS_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -52,6 +54,8 @@ def mailsetup_env(
         "MAILSETUP_SYSLOG": "none",  # never the machine's journal
         # Never the machine's relay: a test that wants one starts its own.
         "MAILSETUP_RELAY_SOCKET": str(tmp_path / "no-relay.sock"),
+        # Never the machine's DNS: a resolver of the tests' own that knows no name.
+        "MAILSETUP_NAMESERVER": empty_nameserver(),
     }
     if keyring_file is not None:
         env["PYTHON_KEYRING_BACKEND"] = "support.keyrings.JsonFileKeyring"

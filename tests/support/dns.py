@@ -137,3 +137,18 @@ def autoconfig_xml(host: str, port: int, socket_type: str, *, kind: str = "smtp"
   </emailProvider>
 </clientConfig>
 """.encode()
+
+
+_EMPTY: list[str] = []
+
+
+def empty_nameserver() -> str:
+    """A resolver on 127.0.0.1 that knows no name (NXDOMAIN at once), started on first use and
+    kept for the session: every test points mailsetup's lookups here unless it serves a zone of
+    its own, so that nothing ever asks the machine's DNS."""
+    if not _EMPTY:
+        quiet = DNSLogger(logf=lambda line: None)
+        server = DNSServer(ZoneResolver({}), address="127.0.0.1", port=0, logger=quiet)
+        server.start_thread()
+        _EMPTY.append(f"127.0.0.1:{server.server.server_address[1]}")
+    return _EMPTY[0]

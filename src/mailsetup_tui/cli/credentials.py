@@ -7,6 +7,7 @@ tells the session to use the saved one (see `core.session`).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from dataclasses import replace
@@ -15,6 +16,8 @@ from mailsetup_tui.cli.context import Context, UsageError
 from mailsetup_tui.cli.options import PASSWORD_ENV, account_options_given, draft_from_options
 from mailsetup_tui.core.account import Account, AccountDraft
 from mailsetup_tui.core.outcomes import CLEAR_TEXT_WARNING
+from mailsetup_tui.core.providers import provider
+from mailsetup_tui.core.untrusted import shown
 from mailsetup_tui.teletype import Teletype
 
 
@@ -24,13 +27,25 @@ def draft_to_test(context: Context) -> AccountDraft:
     nobody should type a password twice."""
     if not account_options_given(context.args):
         return saved_draft(context)
-    draft = draft_from_options(context.args)
+    draft = with_mx_fact(context, draft_from_options(context.args))
     account = draft.check(with_password=False)  # the password is checked with the test
     if account.signin is not None:
         refuse_password(context)
         return draft
     warn_if_clear_text(context, account)
     return replace(draft, password=explicit_password(context) or prompt_password(context))
+
+
+def with_mx_fact(context: Context, draft: AccountDraft) -> AccountDraft:
+    """`draft` with what its address's MX says (Gmail takes a Google Workspace address), and
+    the note that goes with it on standard error: an Exchange domain whose mail is not at
+    Microsoft 365, or DNS that could not be asked (then the rules are the usual ones)."""
+    fact = asyncio.run(context.session.mx_fact(draft))
+    if fact is None:
+        return draft
+    if fact.note and fact.hosted is not provider(draft.provider_id).mx_service:
+        context.output.note(f"mailsetup: note: {shown(fact.note)}")
+    return replace(draft, hosted=fact.hosted)
 
 
 def saved_draft(context: Context) -> AccountDraft:

@@ -13,13 +13,13 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from mailsetup_tui.core.fields import Field
-from mailsetup_tui.core.providers import Provider, ProviderId, Security, provider
+from mailsetup_tui.core.providers import Hosted, Provider, ProviderId, Security, provider
 
 if TYPE_CHECKING:
     from email.headerregistry import Address
@@ -130,6 +130,9 @@ class Account:
     security: Security
     signin: MicrosoftSignIn | None = None
     """The app registration for Microsoft sign-in; None when the account uses a password."""
+    hosted: Hosted | None = None
+    """Who handles the address's domain, as its MX said when the account was checked: what
+    lets Gmail take a Google Workspace address (`Provider.mx_service`)."""
 
     @classmethod
     def create(
@@ -142,6 +145,7 @@ class Account:
         port: int | None = None,
         security: Security | str | None = None,
         signin: MicrosoftSignIn | None = None,
+        hosted: Hosted | None = None,
     ) -> Account:
         """Build an account, taking server, port and security from the catalogue for presets.
 
@@ -162,6 +166,7 @@ class Account:
             port=port if port is not None else 0,
             security=Security(security) if security is not None else entry.security,
             signin=signin,
+            hosted=hosted if entry.mx_service is not None else None,
         )
 
     @property
@@ -251,6 +256,9 @@ class AccountDraft:
     tenant: str = ""
     authority_host: str = DEFAULT_AUTHORITY_HOST
     """Not typed by the user: the saved account's, or $MAILSETUP_AUTHORITY_HOST's."""
+    hosted: Hosted | None = field(default=None, compare=False)
+    """Not typed either: what the address's MX said (`SetupSession.mx_fact`). A fact about the
+    values, not a value: two drafts that differ only here are the same values on screen."""
 
     @classmethod
     def of(cls, account: Account, password: str = "") -> AccountDraft:
@@ -267,6 +275,7 @@ class AccountDraft:
             signin.client_id if signin else "",
             signin.tenant if signin else "",
             signin.authority_host if signin else DEFAULT_AUTHORITY_HOST,
+            account.hosted,
         )
 
     def account(self) -> Account:
@@ -282,6 +291,7 @@ class AccountDraft:
             port=int(self.port) if port_problem(self.port) is None else 0,
             security=self.security,
             signin=signin,
+            hosted=self.hosted,
         )
 
     def problems(self, *, with_password: bool = True) -> tuple[FieldProblem, ...]:
@@ -289,7 +299,8 @@ class AccountDraft:
         unless `with_password` is False)."""
         account = self.account()
         problems = validate(account, self.password if with_password else None)
-        port = port_problem(self.port)
+        # The typed port is Other's alone: a preset's comes from the catalogue (`create`).
+        port = port_problem(self.port) if account.provider.connection is None else None
         if port is not None:
             problems = (*(p for p in problems if p.field is not Field.PORT), port)
         return problems
@@ -307,7 +318,7 @@ def validate(account: Account, password: str | None = None) -> tuple[FieldProble
     Microsoft), in form order."""
     checks = (
         _display_name_problems(account.display_name),
-        _email_problems(account.email, account.provider),
+        _email_problems(account.email, account.provider, account.hosted),
         # Microsoft sign-in has no password: its secret is a token the sign-in obtains.
         ()
         if password is None or account.signin is not None
@@ -388,7 +399,7 @@ def _validated_email(email: str, entry: Provider) -> ValidatedEmail:
     )
 
 
-def _email_problems(email: str, entry: Provider) -> Iterator[FieldProblem]:
+def _email_problems(email: str, entry: Provider, hosted: Hosted | None) -> Iterator[FieldProblem]:
     # Line breaks first, before any trimming could hide a header-injection attempt.
     if line_break_in(email):
         yield FieldProblem(Field.EMAIL, "must be one line (no line breaks)")
@@ -404,7 +415,7 @@ def _email_problems(email: str, entry: Provider) -> Iterator[FieldProblem]:
     except EmailNotValidError as error:
         yield FieldProblem(Field.EMAIL, _email_error_text(error))
         return
-    if not entry.domains.matches(domain):
+    if not entry.domains.matches(domain) and not (hosted and hosted is entry.mx_service):
         elsewhere = f"; {entry.domains.elsewhere}" if entry.domains.elsewhere else ""
         yield FieldProblem(
             Field.EMAIL,

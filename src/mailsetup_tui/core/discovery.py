@@ -36,7 +36,14 @@ import dns.asyncresolver
 import dns.exception
 import dns.resolver
 
-from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security
+from mailsetup_tui.core.providers import (
+    PROVIDERS,
+    Hosted,
+    Provider,
+    ProviderId,
+    Security,
+    hosted_by,
+)
 
 NAMESERVER_ENV = "MAILSETUP_NAMESERVER"
 """`ADDR` or `ADDR:PORT` (`[ADDR]:PORT` for IPv6): the resolver every lookup goes to."""
@@ -48,8 +55,6 @@ ISPDB = "autoconfig.thunderbird.net"
 _HOSTNAME = re.compile(
     r"(?=.{1,253}\Z)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?"
 )
-_GOOGLE_MX = (".google.com", ".googlemail.com")
-_MICROSOFT_MX = (".mail.protection.outlook.com",)
 
 
 class Source(StrEnum):
@@ -57,14 +62,6 @@ class Source(StrEnum):
     SRV = "srv"
     MX = "mx"
     ISPDB = "ispdb"
-
-
-class Hosted(StrEnum):
-    """Who handles a domain's mail, by its MX."""
-
-    GOOGLE = "google"
-    MICROSOFT_365 = "microsoft365"
-    ELSEWHERE = "elsewhere"
 
 
 @dataclass(frozen=True)
@@ -106,6 +103,18 @@ class Discovery:
     domain: str
     found: Found | None = None
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MxFact:
+    """What a domain's MX says about an address for its provider."""
+
+    hosted: Hosted | None
+    """None: DNS could not be asked (no resolver, no answer in time)."""
+    mx: tuple[str, ...] = ()
+    note: str | None = None
+    """What to tell the user: the MX is not the provider's, or DNS could not be asked (then
+    the rules are today's: Gmail takes @gmail.com only)."""
 
 
 class NoDns(Exception):
@@ -178,15 +187,6 @@ async def mx_hosts(domain: str, resolver: dns.asyncresolver.Resolver) -> tuple[s
     return tuple(str(getattr(record, "exchange", "")).rstrip(".").lower() for record in ordered)
 
 
-def hosted_by(mx: tuple[str, ...]) -> Hosted:
-    """Google Workspace, Microsoft 365, or another host, from the MX names."""
-    if mx and all(host.endswith(_GOOGLE_MX) or host in {"google.com"} for host in mx):
-        return Hosted.GOOGLE
-    if mx and all(host.endswith(_MICROSOFT_MX) for host in mx):
-        return Hosted.MICROSOFT_365
-    return Hosted.ELSEWHERE
-
-
 async def from_srv(domain: str, resolver: dns.asyncresolver.Resolver) -> Found | None:
     """RFC 6186/8314: `_submissions._tcp` (implicit TLS) first, then `_submission._tcp`."""
     for label, security in (("_submissions", Security.TLS), ("_submission", Security.STARTTLS)):
@@ -211,6 +211,43 @@ def from_mx(mx: tuple[str, ...]) -> Found | None:
     connection = provider.connection
     assert connection is not None  # a preset
     return Found(connection.server, connection.port, connection.security, Source.MX, mx[0])
+
+
+MX_DEADLINE = 3.0
+"""Seconds the MX lookup on leaving Email (and before a test) may take."""
+
+
+async def mx_fact(
+    email: str,
+    entry: Provider,
+    *,
+    environ: Mapping[str, str] | None = None,
+    timeout: float = MX_DEADLINE,
+) -> MxFact | None:
+    """For a provider whose MX proves its addresses (Gmail: Google Workspace; Exchange:
+    Microsoft 365), who handles `email`'s domain. None where the MX would change nothing:
+    another provider, an address that is not one yet, or a domain the provider's own rule
+    already takes (@gmail.com). No DNS is a note, never an error."""
+    if entry.mx_service is None:
+        return None
+    try:
+        domain = domain_of(email)
+    except ValueError:
+        return None
+    if not entry.domains.accepts_any and entry.domains.matches(domain):
+        return None
+    service = "Google" if entry.mx_service is Hosted.GOOGLE else "Microsoft 365"
+    try:
+        async with asyncio.timeout(timeout):
+            mx = await mx_hosts(domain, make_resolver(environ))
+    except (NoDns, TimeoutError) as error:
+        reason = str(error) if isinstance(error, NoDns) else f"no answer within {timeout:g} s"
+        return MxFact(None, (), f"{domain}'s mail servers could not be looked up ({reason})")
+    hosted = hosted_by(mx)
+    if hosted is entry.mx_service:
+        return MxFact(hosted, mx, f"{domain}'s mail is handled by {service} (MX: {mx[0]})")
+    shown_mx = ", ".join(mx[:3]) + (", ..." if len(mx) > 3 else "") if mx else "none"
+    return MxFact(hosted, mx, f"{domain}'s mail is not handled by {service} (MX: {shown_mx})")
 
 
 # --- autoconfig -----------------------------------------------------------------------------

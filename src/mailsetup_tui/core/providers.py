@@ -100,6 +100,28 @@ class DomainRule:
         )
 
 
+class Hosted(StrEnum):
+    """Who handles a domain's mail, as its MX records say."""
+
+    GOOGLE = "google"
+    MICROSOFT_365 = "microsoft365"
+    ELSEWHERE = "elsewhere"
+
+
+_GOOGLE_MX = (".google.com", ".googlemail.com")
+_MICROSOFT_365_MX = (".mail.protection.outlook.com",)
+
+
+def hosted_by(mx: tuple[str, ...]) -> Hosted:
+    """Google (Workspace), Microsoft 365, or another host, from a domain's MX names: all of
+    them must be the service's (a backup MX elsewhere means another host takes mail too)."""
+    if mx and all(host.rstrip(".").lower().endswith(_GOOGLE_MX) for host in mx):
+        return Hosted.GOOGLE
+    if mx and all(host.rstrip(".").lower().endswith(_MICROSOFT_365_MX) for host in mx):
+        return Hosted.MICROSOFT_365
+    return Hosted.ELSEWHERE
+
+
 @dataclass(frozen=True)
 class Provider:
     """One SMTP Mail choice and everything the form, CLI and probe need to know about it."""
@@ -126,6 +148,10 @@ class Provider:
     fixed_tenant: str | None = None
     """The Microsoft tenant every account of this provider signs in to (Hotmail: consumers);
     None where the user names their organisation's tenant."""
+    mx_service: Hosted | None = None
+    """The service whose MX proves an address is this provider's: a Gmail address may be any
+    domain whose mail Google handles (Workspace); an Exchange address whose domain's mail
+    goes elsewhere gets a warning."""
 
     @property
     def is_preset(self) -> bool:
@@ -174,6 +200,7 @@ PROVIDERS: dict[ProviderId, Provider] = {
         notice=_MICROSOFT_BASIC_AUTH_NOTICE,
         notice_detail=_MICROSOFT_BASIC_AUTH_DETAIL,
         microsoft_signin=True,
+        mx_service=Hosted.MICROSOFT_365,
     ),
     ProviderId.GMAIL: Provider(
         id=ProviderId.GMAIL,
@@ -184,13 +211,17 @@ PROVIDERS: dict[ProviderId, Provider] = {
         domains=DomainRule(
             exact=("gmail.com", "googlemail.com"),
             description="@gmail.com",
-            elsewhere="a Google Workspace address uses Other with smtp.gmail.com, port 587",
+            elsewhere=(
+                "a Google Workspace address is taken when its domain's mail servers (MX) are "
+                "Google's"
+            ),
         ),
         app_password_hint=(
             "turn on 2-Step Verification, then create an app password at "
             "https://myaccount.google.com/apppasswords"
         ),
         strip_password_spaces=True,
+        mx_service=Hosted.GOOGLE,
     ),
     ProviderId.HOTMAIL: Provider(
         id=ProviderId.HOTMAIL,

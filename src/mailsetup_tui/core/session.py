@@ -37,7 +37,7 @@ import ssl
 import stat
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -56,6 +56,7 @@ from mailsetup_tui.core.outcomes import (
     signed_in_text,
     testing_text,
 )
+from mailsetup_tui.core.providers import provider
 from mailsetup_tui.core.redact import SecretsSeen
 from mailsetup_tui.core.store import (
     KEEP,
@@ -71,6 +72,7 @@ from mailsetup_tui.core.store.files import read_text_file
 
 if TYPE_CHECKING:
     from mailsetup_tui.core.delivery import Delivery
+    from mailsetup_tui.core.discovery import MxFact
     from mailsetup_tui.core.handover import Handover
 
 DEFAULT_TIMEOUT = 15.0
@@ -287,6 +289,11 @@ class SetupSession:
         is an outcome. Cancelling the task stops the sign-in or the test at once.
         """
         progress = progress or TestProgress()
+        if not provider(draft.provider_id).domains.accepts_any and draft.hosted is None:
+            # Gmail takes a Google Workspace address: what its domain's MX says, asked now.
+            fact = await self.mx_fact(draft)
+            if fact is not None and fact.hosted is not None:
+                draft = replace(draft, hosted=fact.hosted)
         # An empty password is not a problem here: it means the saved one (see the docstring).
         account = draft.check(with_password=bool(draft.password))
         if account.signin is None:
@@ -310,6 +317,14 @@ class SetupSession:
             self.held, self._refused = held, None
         self.tested = Tested(draft, account, "", trusted) if result.ok else None
         return TestOutcome(result, account.email, held.username)
+
+    async def mx_fact(self, draft: AccountDraft) -> MxFact | None:
+        """What the MX of `draft`'s address says for its provider (`discovery.mx_fact`): a
+        Google Workspace address for Gmail, a domain not at Microsoft 365 for Exchange. The
+        front ends ask on leaving Email; `test` asks where the answer decides."""
+        from mailsetup_tui.core.discovery import mx_fact  # dnspython: not for the first paint
+
+        return await mx_fact(draft.email, provider(draft.provider_id))
 
     async def _sign_in(self, account: Account, progress: TestProgress) -> SignedIn | TestOutcome:
         """A new device-code sign-in for `account`: held, or the failed test it ends in."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Container
 from textual.events import DescendantBlur, DescendantFocus
@@ -22,7 +23,9 @@ from mailsetup_tui.core.account import (
 )
 from mailsetup_tui.core.fields import FIELDS, OTHER_ONLY, SPECS, Field
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security, provider
+from mailsetup_tui.core.untrusted import shown
 from mailsetup_tui.tui.choice import Choice
+from mailsetup_tui.tui.domain_facts import DomainFacts, MxLookup
 
 REVEAL_SECONDS = 5.0
 """How long Password stays readable after the reveal key: long enough to check, short enough
@@ -92,6 +95,10 @@ class AccountForm(Container, can_focus=False):
     class Edited(Message):
         """Something on screen changed because the user changed it."""
 
+    def __init__(self, *, mx_lookup: MxLookup | None = None, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id)
+        self.domain_facts = DomainFacts(mx_lookup)
+
     def compose(self) -> ComposeResult:
         options = [(entry.label, pid) for pid, entry in PROVIDERS.items()]
         # Everything starts as _apply_provider leaves it for the first provider (its notice
@@ -115,6 +122,7 @@ class AccountForm(Container, can_focus=False):
         yield from _field_row(
             Field.EMAIL, TypingInput(placeholder="e.g. codes@example.com", id=_id(Field.EMAIL))
         )
+        yield SpanningLine("", id="email-note", classes="field-note", markup=False)
         yield from _field_row(
             Field.SIGN_IN, Choice([(m.label, m) for m in SignInMethod], id=_id(Field.SIGN_IN))
         )
@@ -214,7 +222,7 @@ class AccountForm(Container, can_focus=False):
     def values(self) -> AccountDraft:
         security = self.query_one(f"#{_id(Field.SECURITY)}", Choice).value
         microsoft = self.signin_method is SignInMethod.MICROSOFT
-        return AccountDraft(
+        draft = AccountDraft(
             provider_id=self.provider_id,
             display_name=self._input(Field.DISPLAY_NAME).value,
             email=self._input(Field.EMAIL).value,
@@ -228,6 +236,7 @@ class AccountForm(Container, can_focus=False):
             tenant=self._typed(Field.TENANT) if microsoft else "",
             authority_host=self.authority_host,
         )
+        return replace(draft, hosted=self.domain_facts.hosted(draft))
 
     def load(self, account: Account, password: str | None) -> None:
         """Fill the form from a saved account without it counting as an edit."""
@@ -394,6 +403,24 @@ class AccountForm(Container, can_focus=False):
     def email_left(self) -> None:
         if self._input(Field.EMAIL).value.strip():
             self.check_fields(Field.EMAIL)
+            if self.domain_facts.wanted(self.values):
+                self._ask_about_domain(self.values)
+        self._show_email_note(self.values)
+
+    @work(exclusive=True, group="mx", exit_on_error=False)
+    async def _ask_about_domain(self, draft: AccountDraft) -> None:
+        """Ask DNS who handles the domain; then Email is checked again with the answer, and
+        what it says (not Microsoft 365, no DNS) is shown under it."""
+        await self.domain_facts.learn(draft)
+        if self.values == draft:  # still the address that was asked about
+            self.check_fields(Field.EMAIL)
+            self._show_email_note(draft)
+
+    def _show_email_note(self, draft: AccountDraft) -> None:
+        note = self.domain_facts.note(draft)
+        line = self.query_one("#email-note", Static)
+        line.update(shown(note))
+        line.set_class(bool(note), "-visible")
 
     @on(Input.Changed)
     @on(Choice.Changed)

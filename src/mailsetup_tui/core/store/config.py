@@ -25,7 +25,7 @@ from mailsetup_tui.core.account import (
     validate,
 )
 from mailsetup_tui.core.fields import FIELDS, OTHER_ONLY, SPECS, Field
-from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security
+from mailsetup_tui.core.providers import PROVIDERS, Hosted, ProviderId, Security
 from mailsetup_tui.core.relay_settings import relay_from_toml, relay_to_toml
 from mailsetup_tui.core.store.files import exists
 from mailsetup_tui.core.store.types import (
@@ -164,6 +164,8 @@ def _account_table(account: Account) -> dict[str, Any]:
     }
     if account.signin is not None and account.signin.authority_host != DEFAULT_AUTHORITY_HOST:
         table["authority_host"] = account.signin.authority_host
+    if account.hosted is not None:
+        table["hosted"] = account.hosted.value  # what the domain's MX said at the save
     return table
 
 
@@ -250,7 +252,7 @@ def _aliases_from_toml(table: object, path: Path) -> tuple[tuple[str, str], ...]
 
 
 def _account_from_table(table: dict[str, Any], path: Path) -> Account:
-    unknown = sorted(set(table) - _ACCOUNT_KEYS - {"ca_file"})
+    unknown = sorted(set(table) - _ACCOUNT_KEYS - {"ca_file", "hosted"})
     if unknown:
         raise StoreError(f"{path}: unknown key {unknown[0]!r} in [account]")
     provider_id = _typed(table, "smtp_mail", str, path)
@@ -270,6 +272,9 @@ def _account_from_table(table: dict[str, Any], path: Path) -> Account:
     if not isinstance(security, str) or security not in {s.value for s in Security}:
         choices = ", ".join(s.value for s in Security)
         raise StoreError(f"{path}: security is {security!r}; choose one of {choices}")
+    hosted = table.get("hosted")
+    if hosted is not None and hosted not in {Hosted.GOOGLE, Hosted.MICROSOFT_365}:
+        raise StoreError(f'{path}: hosted is {hosted!r}; it is "google" or "microsoft365"')
     account = Account.create(
         provider,
         _typed(table, "display_name", str, path),
@@ -278,6 +283,7 @@ def _account_from_table(table: dict[str, Any], path: Path) -> Account:
         port=_typed(table, "port", int, path) if "port" in table else None,
         security=security if provider is ProviderId.OTHER else None,
         signin=_signin_from_toml(table, provider, path),
+        hosted=Hosted(hosted) if hosted else None,
     )
     problems = validate(account)
     if problems:
