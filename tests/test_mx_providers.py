@@ -147,3 +147,17 @@ async def test_the_form_takes_a_workspace_address_once_the_mx_is_googles(
             assert form.problem_shown(Field.EMAIL) == ""
             assert not app.setup_screen.query_one("#email-note").has_class("-visible")
             assert form.values.hosted is Hosted.GOOGLE
+
+
+@pytest.mark.parametrize(("zone", "taken"), [(WORKSPACE, True), (ELSEWHERE, False)])
+def test_the_line_mode_asks_the_mx_after_the_address(
+    tmp_path: Path, zone: Zone, taken: bool
+) -> None:
+    with dns_server(zone) as (nameserver, _):
+        env = mailsetup_env(tmp_path, MAILSETUP_NAMESERVER=nameserver)
+        ran = run_mailsetup("--plain", env=env, stdin=f"g\nCodes\n{LOGIN}\n")
+    refused = "a Gmail address must end in @gmail.com (not @example.com)" in ran.out
+    assert refused is not taken
+    note = "Note: example.com's mail is not handled by Google (MX: mx.hosting.example)"
+    assert (note in ran.out) is not taken
+    assert ran.code == 2 and "Input ended: nothing was saved." in ran.out

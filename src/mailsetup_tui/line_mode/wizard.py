@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TextIO
 
+from mailsetup_tui.core import untrusted
 from mailsetup_tui.core.account import (
     AccountDraft,
     FieldProblem,
@@ -226,11 +227,23 @@ class Wizard:
             shown = f" [{current}]" if current else ""
             answer = self.ask(f"{field}{shown}: ")
             self._update(**{attribute: answer if answer.strip() else current})
+            if field is Field.EMAIL:
+                self._learn_about_domain()
             problem = self._problem(field)
             if problem is None:
                 return
             self.say(f"  {problem.message}")
             self._update(**{attribute: ""})  # Enter must not accept the bad value again
+
+    def _learn_about_domain(self) -> None:
+        """What the address's MX says: Gmail takes a Google Workspace address, Exchange warns
+        about a domain whose mail is not at Microsoft 365, no DNS is a note."""
+        fact = asyncio.run(self.session.mx_fact(self.draft))
+        if fact is None:
+            return
+        self._update(hosted=fact.hosted)
+        if fact.note and fact.hosted is not provider(self.draft.provider_id).mx_service:
+            self.say(f"  Note: {untrusted.shown(fact.note)}")
 
     def _ask_signin(self) -> None:
         entry = provider(self.draft.provider_id)
