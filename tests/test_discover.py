@@ -27,7 +27,7 @@ from support.dns import (
     https_site,
     silent_nameserver,
 )
-from support.servers import Certificates
+from support.servers import LOGIN, PASSWORD, Certificates, SmtpServer
 
 ACME = "acme.example"
 SITE_NAMES = (f"autoconfig.{ACME}", ACME, "autoconfig.both.example", "both.example")
@@ -288,3 +288,39 @@ def test_an_address_that_is_not_one_is_a_usage_error(tmp_path: Path) -> None:
         code, _, err = cli(tmp_path, silent_nameserver(), address)
         assert code == 2, address
         assert "is not an e-mail address" in err
+
+
+# --- test and save with --discover ------------------------------------------------------------
+
+
+def test_test_with_discover_finds_the_server_and_logs_in(
+    tmp_path: Path, starttls_server: SmtpServer, certificates: Certificates
+) -> None:
+    zone: Zone = {
+        ("_submission._tcp.example.com", "SRV"): [SRV(0, 1, starttls_server.port, "127.0.0.1.")]
+    }
+    with dns_server(zone) as (nameserver, _):
+        env = mailsetup_env(tmp_path, MAILSETUP_NAMESERVER=nameserver)
+        ran = run_mailsetup(
+            "save", "--smtp-mail", "other", "--display-name", "Codes", "--email", LOGIN,
+            "--discover", "--password-stdin", "--ca-file", str(certificates.ca_file),
+            env=env, stdin=PASSWORD + "\n",
+        )  # fmt: skip
+    assert ran.code == 0, ran.err
+    assert (
+        f"mailsetup: found 127.0.0.1, port {starttls_server.port}, STARTTLS (from example.com's "
+        "SRV record)" in ran.err
+    )
+    saved = (tmp_path / "config" / "account.toml").read_text()
+    assert 'server = "127.0.0.1"' in saved and f"port = {starttls_server.port}" in saved
+
+
+def test_discover_with_nothing_found_names_what_to_give(tmp_path: Path) -> None:
+    with dns_server({}) as (nameserver, _):
+        env = mailsetup_env(tmp_path, MAILSETUP_NAMESERVER=nameserver)
+        ran = run_mailsetup(
+            "test", "--smtp-mail", "other", "--display-name", "Codes", "--email", LOGIN,
+            "--discover", "--password-stdin", env=env, stdin=PASSWORD + "\n",
+        )  # fmt: skip
+    assert ran.code == 2
+    assert "nothing found for example.com" in ran.err and "give --server and --port" in ran.err

@@ -16,7 +16,7 @@ from mailsetup_tui.cli.context import Context, UsageError
 from mailsetup_tui.cli.options import PASSWORD_ENV, account_options_given, draft_from_options
 from mailsetup_tui.core.account import Account, AccountDraft
 from mailsetup_tui.core.outcomes import CLEAR_TEXT_WARNING
-from mailsetup_tui.core.providers import provider
+from mailsetup_tui.core.providers import ProviderId, provider
 from mailsetup_tui.core.untrusted import shown
 from mailsetup_tui.teletype import Teletype
 
@@ -27,6 +27,7 @@ def draft_to_test(context: Context) -> AccountDraft:
     nobody should type a password twice."""
     if not account_options_given(context.args):
         return saved_draft(context)
+    discover_server(context)
     draft = with_mx_fact(context, draft_from_options(context.args))
     account = draft.check(with_password=False)  # the password is checked with the test
     if account.signin is not None:
@@ -34,6 +35,29 @@ def draft_to_test(context: Context) -> AccountDraft:
         return draft
     warn_if_clear_text(context, account)
     return replace(draft, password=explicit_password(context) or prompt_password(context))
+
+
+def discover_server(context: Context) -> None:
+    """`--discover`: Other's server, port and security, found from the address and said on
+    standard error, where the options name no server. `UsageError` when nothing is found."""
+    args = context.args
+    if not getattr(args, "discover", False) or args.server is not None:
+        return
+    if args.smtp_mail != ProviderId.OTHER or not args.email:
+        raise UsageError("--discover is for --smtp-mail other with --email, without --server")
+    from mailsetup_tui.core.discovery import discover, domain_of
+
+    try:
+        domain_of(args.email)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    found = asyncio.run(discover(args.email, ca_file=args.ca_file, timeout=args.timeout))
+    if found.found is None:
+        said = "; ".join(found.notes[-2:])
+        raise UsageError(f"nothing found for {found.domain} ({said}): give --server and --port")
+    context.output.note(f"mailsetup: found {shown(found.found.sentence(found.domain))}")
+    args.server, args.port = found.found.server, found.found.port
+    args.security = args.security or found.found.security.value
 
 
 def with_mx_fact(context: Context, draft: AccountDraft) -> AccountDraft:

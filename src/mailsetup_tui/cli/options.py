@@ -76,6 +76,12 @@ def add_account_options(parser: argparse.ArgumentParser, *, password: bool) -> N
     if password:
         add_password_stdin_option(group)
     group.add_argument(
+        "--discover",
+        action="store_true",
+        help="with --smtp-mail other and no --server: find server, port and security from the "
+        "address, as `mailsetup discover` does (autoconfig, SRV, MX)",
+    )
+    group.add_argument(
         "--password", "-p", nargs="?", action=_RefusePasswordArgument, help=argparse.SUPPRESS
     )
 

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import replace
 
 from mailsetup_tui.cli.context import Command, Context, UsageError
-from mailsetup_tui.cli.credentials import with_mx_fact
+from mailsetup_tui.cli.credentials import discover_server, with_mx_fact
 from mailsetup_tui.cli.options import (
     ACCOUNT_OPTIONS,
     add_account_options,
@@ -71,6 +71,7 @@ def _draft_to_sign_in(context: Context) -> AccountDraft:
                 "--client-id is required: the Application (client) ID of your app registration "
                 "(see README: Microsoft sign-in)"
             )
+        discover_server(context)
         draft = with_mx_fact(context, draft_from_options(args))
     else:
         draft = _saved_draft_signing_in(context)
