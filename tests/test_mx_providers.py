@@ -20,7 +20,7 @@ from mailsetup_tui.core.store import AccountStore, StoreError
 from mailsetup_tui.tui.app import MailSetupApp
 
 from support.cli import mailsetup_env, run_mailsetup
-from support.dns import MX, Zone, dns_server, silent_nameserver
+from support.dns import MX, SRV, Zone, dns_server, silent_nameserver
 from support.servers import HOST, LOGIN, PASSWORD, Certificates, SmtpServer
 
 WORKSPACE: Zone = {
@@ -161,3 +161,32 @@ def test_the_line_mode_asks_the_mx_after_the_address(
     note = "Note: example.com's mail is not handled by Google (MX: mx.hosting.example)"
     assert (note in ran.out) is not taken
     assert ran.code == 2 and "Input ended: nothing was saved." in ran.out
+
+
+@pytest.mark.parametrize("take", [True, False])
+async def test_the_form_offers_others_server_and_never_fills_it_unasked(
+    store: AccountStore, monkeypatch: pytest.MonkeyPatch, take: bool
+) -> None:
+    from textual.widgets import Input
+
+    from mailsetup_tui.tui.dialogs import ConfirmScreen
+
+    zone: Zone = {("_submissions._tcp.example.com", "SRV"): [SRV(0, 1, 465, "smtp.example.com.")]}
+    with dns_server(zone) as (nameserver, _):
+        monkeypatch.setenv("MAILSETUP_NAMESERVER", nameserver)
+        app = MailSetupApp(SetupSession(store), environ={"TERM": "xterm-256color"})
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await pilot.press("o", "tab", *"Codes", "tab", *LOGIN, "tab")
+            form = app.setup_screen.form
+            await form.workers.wait_for_complete()
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmScreen)
+            assert "Found: smtp.example.com, port 465, TLS (from example.com's SRV record)" in (
+                app.screen.question
+            )
+            await pilot.press("y" if take else "n")
+            await pilot.pause()
+            server = app.setup_screen.query_one("#server", Input).value
+            port = app.setup_screen.query_one("#port", Input).value
+            assert (server, port) == (("smtp.example.com", "465") if take else ("", ""))

@@ -72,7 +72,7 @@ from mailsetup_tui.core.store.files import read_text_file
 
 if TYPE_CHECKING:
     from mailsetup_tui.core.delivery import Delivery
-    from mailsetup_tui.core.discovery import MxFact
+    from mailsetup_tui.core.discovery import Discovery, MxFact
     from mailsetup_tui.core.handover import Handover
 
 DEFAULT_TIMEOUT = 15.0
@@ -325,6 +325,13 @@ class SetupSession:
         from mailsetup_tui.core.discovery import mx_fact  # dnspython: not for the first paint
 
         return await mx_fact(draft.email, provider(draft.provider_id))
+
+    async def discover(self, email: str) -> Discovery:
+        """Other's server for `email`, found as mail clients find it (`core.discovery`),
+        trusting what a test trusts (`--ca-file` besides the system store)."""
+        from mailsetup_tui.core.discovery import discover
+
+        return await discover(email, ca_file=self.ca_file, timeout=self.timeout)
 
     async def _sign_in(self, account: Account, progress: TestProgress) -> SignedIn | TestOutcome:
         """A new device-code sign-in for `account`: held, or the failed test it ends in."""

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Container
 from textual.events import DescendantBlur, DescendantFocus
-from textual.geometry import Offset, Size
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static
@@ -25,49 +23,13 @@ from mailsetup_tui.core.fields import FIELDS, OTHER_ONLY, SPECS, Field
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security, provider
 from mailsetup_tui.core.untrusted import shown
 from mailsetup_tui.tui.choice import Choice
-from mailsetup_tui.tui.domain_facts import DomainFacts, MxLookup
+from mailsetup_tui.tui.dialogs import ConfirmScreen
+from mailsetup_tui.tui.domain_facts import Discover, DomainFacts, MxLookup
+from mailsetup_tui.tui.form_lines import SpanningLine, TypingInput
 
 REVEAL_SECONDS = 5.0
 """How long Password stays readable after the reveal key: long enough to check, short enough
 that a walk-away does not leave it on screen."""
-
-
-class TypingInput(Input):
-    """A one-line Input that puts the terminal's cursor exactly at its typing position.
-
-    Textual's own offset is one cell further at the end of the text (room it keeps for
-    scrolling); with the terminal's cursor shown, as on limited terminals, that is one cell to
-    the right of where the next character goes.
-
-    One line without borders comes from the stylesheet, not from Input's `compact`: that
-    sets its class before the field is mounted, a restyle of each field for nothing.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # The values are checked by core.account's rules, never by Input's validators; its
-        # validation would only set -valid on each field's first change, another restyle.
-        self.validate_on = set()
-        # A blinking cursor repaints twice a second: bytes on a serial line for nothing.
-        self.set_reactive(Input.cursor_blink, False)
-
-    @property
-    def cursor_screen_offset(self) -> Offset:
-        x, y, _width, _height = self.content_region
-        return Offset(x + self._position_to_cell(self.cursor_position) - self.scroll_offset.x, y)
-
-
-class SpanningLine(Static):
-    """A line under a field, across both columns of the form's grid: a notice or a problem.
-
-    Textual gives an auto-height grid row the height its widgets need at the first column's
-    width, even for a widget that spans both: 18 cells, which wraps a sentence onto four
-    lines. This answers for the width the line really has.
-    """
-
-    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        spanned = container.width - self.styles.margin.width - self.styles.gutter.width
-        return super().get_content_height(container, viewport, max(spanned, width, 1))
 
 
 def _id(field: Field) -> str:
@@ -95,9 +57,15 @@ class AccountForm(Container, can_focus=False):
     class Edited(Message):
         """Something on screen changed because the user changed it."""
 
-    def __init__(self, *, mx_lookup: MxLookup | None = None, id: str | None = None) -> None:  # noqa: A002
+    def __init__(
+        self,
+        *,
+        mx_lookup: MxLookup | None = None,
+        discover: Discover | None = None,
+        id: str | None = None,  # noqa: A002
+    ) -> None:
         super().__init__(id=id)
-        self.domain_facts = DomainFacts(mx_lookup)
+        self.domain_facts = DomainFacts(mx_lookup, discover)
 
     def compose(self) -> ComposeResult:
         options = [(entry.label, pid) for pid, entry in PROVIDERS.items()]
@@ -405,7 +373,26 @@ class AccountForm(Container, can_focus=False):
             self.check_fields(Field.EMAIL)
             if self.domain_facts.wanted(self.values):
                 self._ask_about_domain(self.values)
+            self._offer_server(self.values)
         self._show_email_note(self.values)
+
+    @work(exclusive=True, group="discover", exit_on_error=False)
+    async def _offer_server(self, draft: AccountDraft) -> None:
+        """For Other: the server mail clients would find for the address, offered; what the
+        user typed stays unless they take it."""
+        found = await self.domain_facts.server_to_offer(draft)
+        if found is None or self.values != draft:
+            return
+        domain = draft.email.rpartition("@")[2]
+
+        def answered(use: bool | None) -> None:
+            if use:
+                self._input(Field.SERVER).value = found.server
+                self._input(Field.PORT).value = str(found.port)
+                self.query_one(f"#{_id(Field.SECURITY)}", Choice).value = found.security
+
+        question = f"Found: {shown(found.sentence(domain))}. Use it?"
+        self.app.push_screen(ConfirmScreen(question, yes="Use it", no="Keep mine"), answered)
 
     @work(exclusive=True, group="mx", exit_on_error=False)
     async def _ask_about_domain(self, draft: AccountDraft) -> None:

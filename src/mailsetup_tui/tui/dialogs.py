@@ -16,8 +16,8 @@ from textual.widgets import Input, Static
 from mailsetup_tui.core.account import SignInMethod
 from mailsetup_tui.core.oauth import DeviceCode
 from mailsetup_tui.core.providers import Provider, keys_listed
-from mailsetup_tui.tui.account_form import TypingInput
 from mailsetup_tui.tui.action_button import ActionButton
+from mailsetup_tui.tui.form_lines import TypingInput
 
 
 class ConfirmScreen(ModalScreen[bool]):

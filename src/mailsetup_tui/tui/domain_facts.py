@@ -1,9 +1,10 @@
-"""What the MX of each domain typed into Email said, for the form.
+"""What the network says about the address typed into Email, for the form.
 
 Gmail takes a Google Workspace address once its domain's MX is seen to be Google's; Exchange
-warns when a domain's mail is not at Microsoft 365. The lookup runs when Email is left, in a
-worker (the session's `mx_fact`, under a short deadline); the answer is kept per provider and
-domain, so that typing the address again or leaving the field twice asks DNS once.
+warns when a domain's mail is not at Microsoft 365. For Other, the submission server is looked
+for as mail clients look (`core.discovery`) and offered, never filled in unasked. The lookups
+run when Email is left, in a worker (the session's `mx_fact` and `discover`, each under a
+deadline); each answer is kept per provider and domain, so that DNS is asked once.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from mailsetup_tui.core.account import AccountDraft
 from mailsetup_tui.core.providers import Hosted, ProviderId, provider
 
 if TYPE_CHECKING:
-    from mailsetup_tui.core.discovery import MxFact
+    from mailsetup_tui.core.discovery import Discovery, Found, MxFact
 
 MxLookup = Callable[[AccountDraft], Awaitable["MxFact | None"]]
+Discover = Callable[[str], Awaitable["Discovery"]]
 
 
 def _key(draft: AccountDraft) -> tuple[ProviderId, str]:
@@ -25,9 +27,32 @@ def _key(draft: AccountDraft) -> tuple[ProviderId, str]:
 
 
 class DomainFacts:
-    def __init__(self, lookup: MxLookup | None) -> None:
+    def __init__(self, lookup: MxLookup | None, discover: Discover | None = None) -> None:
         self.lookup = lookup
+        self.discover = discover
         self._facts: dict[tuple[ProviderId, str], MxFact | None] = {}
+        self._offered: set[str] = set()
+        """Domains whose server was looked for (and offered, when found): once each."""
+
+    async def server_to_offer(self, draft: AccountDraft) -> Found | None:
+        """For Other: the server found for the address's domain, when it is not what the
+        fields say already; None otherwise, or when the domain was looked for before."""
+        domain = _key(draft)[1]
+        if self.discover is None or draft.provider_id is not ProviderId.OTHER:
+            return None
+        if "@" not in draft.email or domain in self._offered:
+            return None
+        self._offered.add(domain)
+        try:
+            found = (await self.discover(draft.email)).found
+        except ValueError:  # not an address yet: the field's own problem says so
+            return None
+        if found is None:
+            return None
+        typed = (draft.server.strip().lower(), draft.port.strip(), draft.security)
+        if typed == (found.server, str(found.port), found.security):
+            return None
+        return found
 
     def wanted(self, draft: AccountDraft) -> bool:
         """Whether leaving Email should ask DNS about `draft`'s domain (not yet asked, and

@@ -122,7 +122,7 @@ class SetupScreen(Screen[None]):
             yield RelayLine(self.session, id="relay-line")
         yield Static("", id="mode", markup=False)
         yield Static("", id="banner", markup=False)
-        yield AccountForm(id="form", mx_lookup=self.session.mx_fact)
+        yield AccountForm(id="form", mx_lookup=self.session.mx_fact, discover=self.session.discover)
         with Horizontal(id="buttons"):
             yield ActionButton("Test", id="test")
             yield ActionButton("Save", id="save", disabled=True)

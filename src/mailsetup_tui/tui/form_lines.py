@@ -1,0 +1,47 @@
+"""The form's one-line widgets: an input whose terminal cursor sits at its typing position,
+and a line under a field that spans the grid's two columns (a notice, a problem, a note)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.geometry import Offset, Size
+from textual.widgets import Input, Static
+
+
+class TypingInput(Input):
+    """A one-line Input that puts the terminal's cursor exactly at its typing position.
+
+    Textual's own offset is one cell further at the end of the text (room it keeps for
+    scrolling); with the terminal's cursor shown, as on limited terminals, that is one cell to
+    the right of where the next character goes.
+
+    One line without borders comes from the stylesheet, not from Input's `compact`: that
+    sets its class before the field is mounted, a restyle of each field for nothing.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The values are checked by core.account's rules, never by Input's validators; its
+        # validation would only set -valid on each field's first change, another restyle.
+        self.validate_on = set()
+        # A blinking cursor repaints twice a second: bytes on a serial line for nothing.
+        self.set_reactive(Input.cursor_blink, False)
+
+    @property
+    def cursor_screen_offset(self) -> Offset:
+        x, y, _width, _height = self.content_region
+        return Offset(x + self._position_to_cell(self.cursor_position) - self.scroll_offset.x, y)
+
+
+class SpanningLine(Static):
+    """A line under a field, across both columns of the form's grid: a notice or a problem.
+
+    Textual gives an auto-height grid row the height its widgets need at the first column's
+    width, even for a widget that spans both: 18 cells, which wraps a sentence onto four
+    lines. This answers for the width the line really has.
+    """
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        spanned = container.width - self.styles.margin.width - self.styles.gutter.width
+        return super().get_content_height(container, viewport, max(spanned, width, 1))
