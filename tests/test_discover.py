@@ -324,3 +324,24 @@ def test_discover_with_nothing_found_names_what_to_give(tmp_path: Path) -> None:
         )  # fmt: skip
     assert ran.code == 2
     assert "nothing found for example.com" in ran.err and "give --server and --port" in ran.err
+
+
+def test_the_line_mode_offers_the_found_server_for_other(
+    tmp_path: Path, starttls_server: SmtpServer, certificates: Certificates
+) -> None:
+    zone: Zone = {
+        ("_submission._tcp.example.com", "SRV"): [SRV(0, 1, starttls_server.port, "127.0.0.1.")]
+    }
+    script = "\n".join(["o", "Codes", LOGIN, "", PASSWORD, "", "y"]) + "\n"
+    with dns_server(zone) as (nameserver, _):
+        env = mailsetup_env(tmp_path, MAILSETUP_NAMESERVER=nameserver)
+        ran = run_mailsetup(
+            "--plain", "--ca-file", str(certificates.ca_file), env=env, stdin=script
+        )
+    assert ran.code == 0, ran.out + ran.err
+    assert (
+        f"Found: 127.0.0.1, port {starttls_server.port}, STARTTLS (from example.com's SRV "
+        "record). Use it? [Y/n]" in ran.out
+    )
+    assert "Connected successfully" in ran.out
+    assert f"port = {starttls_server.port}" in (tmp_path / "config" / "account.toml").read_text()

@@ -180,7 +180,7 @@ class Wizard:
             self._update(server=fixed.server, port=str(fixed.port), security=fixed.security)
             self.say(f"{Field.SERVER}: {fixed.server} (set by {entry.label})")
             self.say(f"{Field.PORT}: {fixed.port} ({fixed.security.label})")
-        else:
+        elif not self._took_discovered_server():
             self._ask_text(Field.SERVER)
             self._ask_text(Field.PORT)
             self._ask_security()
@@ -234,6 +234,21 @@ class Wizard:
                 return
             self.say(f"  {problem.message}")
             self._update(**{attribute: ""})  # Enter must not accept the bad value again
+
+    def _took_discovered_server(self) -> bool:
+        """For Other: offer the server mail clients would find for the address (autoconfig,
+        SRV, MX); True when it was taken, and then Server, Port and Security are not asked."""
+        try:
+            found = asyncio.run(self.session.discover(self.draft.email)).found
+        except ValueError:
+            return False
+        if found is None:
+            return False
+        domain = self.draft.email.rpartition("@")[2]
+        if not self.yes(f"Found: {untrusted.shown(found.sentence(domain))}. Use it?", True):
+            return False
+        self._update(server=found.server, port=str(found.port), security=found.security)
+        return True
 
     def _learn_about_domain(self) -> None:
         """What the address's MX says: Gmail takes a Google Workspace address, Exchange warns
