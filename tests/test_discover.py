@@ -30,7 +30,7 @@ from support.dns import (
 from support.servers import LOGIN, PASSWORD, Certificates, SmtpServer
 
 ACME = "acme.example"
-SITE_NAMES = (f"autoconfig.{ACME}", ACME, "autoconfig.both.example", "both.example")
+SITE_NAMES = (f"autoconfig.{ACME}", ACME, "autoconfig.thunderbird.net")
 
 
 @pytest.fixture(scope="module")
@@ -46,12 +46,19 @@ def site(site_certificates: Certificates) -> Iterator[tuple[Site, int]]:
 
 
 def look(
-    address: str, nameserver: str, *, ca_file: Path | None = None, https_port: int = 443
+    address: str,
+    nameserver: str,
+    *,
+    ca_file: Path | None = None,
+    https_port: int = 443,
+    ispdb: bool = False,
 ) -> Discovery:
     import asyncio
 
     environ = {"MAILSETUP_NAMESERVER": nameserver}
-    return asyncio.run(discover(address, environ=environ, ca_file=ca_file, https_port=https_port))
+    return asyncio.run(
+        discover(address, environ=environ, ca_file=ca_file, https_port=https_port, ispdb=ispdb)
+    )
 
 
 def cli(tmp_path: Path, nameserver: str, *args: str) -> tuple[int, str, str]:
@@ -239,6 +246,31 @@ def test_an_untrusted_certificate_is_not_believed(
         discovery = look(f"codes@{ACME}", nameserver, https_port=port)  # system store only
     assert discovery.found is None
     assert any("certificate is not trusted" in note for note in discovery.notes)
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_thunderbirds_database_is_asked_only_when_allowed(
+    site: tuple[Site, int], site_certificates: Certificates, allowed: bool
+) -> None:
+    pages, port = site
+    pages.pages[("autoconfig.thunderbird.net", f"/v1.1/{ACME}")] = autoconfig_xml(
+        "smtp.isp.example", 587, "STARTTLS"
+    )
+    with dns_server(address_records(*SITE_NAMES)) as (nameserver, _):
+        discovery = look(
+            f"codes@{ACME}",
+            nameserver,
+            ca_file=site_certificates.ca_file,
+            https_port=port,
+            ispdb=allowed,
+        )
+    asked = ("autoconfig.thunderbird.net", f"/v1.1/{ACME}") in pages.requests
+    assert asked is allowed
+    if allowed:
+        assert discovery.found is not None and discovery.found.source is Source.ISPDB
+        assert discovery.found.server == "smtp.isp.example"
+    else:
+        assert discovery.found is None
 
 
 def test_the_parser_takes_the_first_encrypted_smtp_server() -> None:
