@@ -166,7 +166,9 @@ class Account:
             port=port if port is not None else 0,
             security=Security(security) if security is not None else entry.security,
             signin=signin,
-            hosted=hosted if entry.mx_service is not None else None,
+            # Kept only where it is what lets the address pass (a Workspace domain for Gmail):
+            # for Exchange, which takes any domain, what the MX said is a warning, not a fact.
+            hosted=hosted if hosted is entry.mx_service and not entry.domains.accepts_any else None,
         )
 
     @property
