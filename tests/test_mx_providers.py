@@ -190,3 +190,17 @@ async def test_the_form_offers_others_server_and_never_fills_it_unasked(
             server = app.setup_screen.query_one("#server", Input).value
             port = app.setup_screen.query_one("#port", Input).value
             assert (server, port) == (("smtp.example.com", "465") if take else ("", ""))
+
+
+def test_only_a_fact_that_lets_the_address_pass_is_kept_and_stored(store: AccountStore) -> None:
+    """An Exchange account whose domain's mail is elsewhere was once saved with
+    hosted = "elsewhere", and then refused to load."""
+    from mailsetup_tui.core.account import Account
+
+    exchange = Account.create(ProviderId.EXCHANGE, "C", LOGIN, hosted=Hosted.ELSEWHERE)
+    assert exchange.hosted is None
+    assert Account.create(ProviderId.GMAIL, "C", LOGIN, hosted=Hosted.ELSEWHERE).hosted is None
+    assert Account.create(ProviderId.OTHER, "C", LOGIN, hosted=Hosted.GOOGLE).hosted is None
+    store.save(exchange, PASSWORD)
+    assert "hosted" not in store.path.read_text()
+    assert store.saved_config().account == exchange
