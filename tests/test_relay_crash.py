@@ -24,7 +24,7 @@ from support.cli import mailsetup_env
 from support.relay import add_relay_table, relay_table, start_relay
 from support.servers import PASSWORD, Certificates, SmtpServer, other_account
 
-ROUNDS = int(os.environ.get("MAILSETUP_KILL_ROUNDS", "6"))
+ROUNDS = int(os.environ.get("MAILSETUP_KILL_ROUNDS", "4"))
 
 
 def test_kill_9_at_random_moments_loses_no_accepted_message(
