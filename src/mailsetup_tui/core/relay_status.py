@@ -67,6 +67,16 @@ def relay_status(settings: RelaySettings, timeout: float = 3.0) -> RelayStatus:
     return RelayStatus(running, figures.queued, figures.failed, figures.last_delivery)
 
 
+def wake_relay(settings: RelaySettings) -> bool:
+    """Ask a running relay to look at its queue now (after a flush or a retry); False when
+    none runs, and then it looks when it starts. Blocking, briefly."""
+    try:
+        ask(settings.socket, {"op": "wake"}, timeout=3)
+    except (RelayUnavailable, RelayBroken, OSError):
+        return False
+    return True
+
+
 def age_text(seconds: float) -> str:
     """A duration as an operator reads it in a column: 45s, 12m, 3h, 4d."""
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):

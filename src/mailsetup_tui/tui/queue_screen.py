@@ -21,8 +21,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from mailsetup_tui.core.relay_settings import RelaySettings
-from mailsetup_tui.core.relay_status import age_text
-from mailsetup_tui.core.relay_wire import RelayBroken, RelayUnavailable, ask
+from mailsetup_tui.core.relay_status import age_text, wake_relay
 from mailsetup_tui.core.spool import Busy, Entry, EntryState, Spool, SpoolError
 from mailsetup_tui.core.untrusted import shown
 from mailsetup_tui.tui.dialogs import ConfirmScreen
@@ -80,10 +79,7 @@ class QueueScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="queue", exit_on_error=False)
     def load(self) -> None:
-        try:
-            self.post_message(self.Loaded(self.spool.entries()))
-        except SpoolError as error:
-            self.post_message(self.Loaded(None, str(error)))
+        self.post_message(self.Loaded(*_read(self.spool)))
 
     @on(Loaded)
     def show(self, message: Loaded) -> None:
@@ -175,10 +171,7 @@ class QueueScreen(Screen[None]):
         except SpoolError as error:
             self.app.call_from_thread(self.notify, str(error), severity="error")
         if action != "drop":
-            try:
-                ask(self.settings.socket, {"op": "wake"}, timeout=3)
-            except (RelayUnavailable, RelayBroken, OSError):
-                pass  # not running: it tries them when it starts
+            wake_relay(self.settings)  # not running: it tries them when it starts
         self.post_message(self.Loaded(*_read(self.spool)))
 
 

@@ -15,8 +15,7 @@ import time
 from mailsetup_tui.cli.context import Command, Context, UsageError
 from mailsetup_tui.cli.options import add_json_option
 from mailsetup_tui.core.relay_settings import RelaySettings
-from mailsetup_tui.core.relay_status import age_text
-from mailsetup_tui.core.relay_wire import RelayBroken, RelayUnavailable, ask
+from mailsetup_tui.core.relay_status import age_text, wake_relay
 from mailsetup_tui.core.spool import Entry, EntryState, Spool
 from mailsetup_tui.core.untrusted import shown
 from mailsetup_tui.exit_codes import ExitCode
@@ -43,22 +42,13 @@ def relay_settings(context: Context) -> RelaySettings:
     return config.relay_settings
 
 
-def wake(settings: RelaySettings) -> bool:
-    """Ask a running relay to look at its queue now; False when none runs."""
-    try:
-        ask(settings.socket, {"op": "wake"}, timeout=5)
-    except (RelayUnavailable, RelayBroken, OSError):
-        return False
-    return True
-
-
 def run(context: Context) -> ExitCode:
     args, output = context.args, context.output
     settings = relay_settings(context)
     spool = Spool(settings.spool)
     if args.flush:
         count = spool.flush()
-        woken = wake(settings)
+        woken = wake_relay(settings)
         output.say(f"{count} queued message{'s' if count != 1 else ''} due now.", _woken(woken))
     elif args.retry:
         return _retry(context, spool, settings, args.retry)
@@ -76,7 +66,7 @@ def run(context: Context) -> ExitCode:
 def _retry(context: Context, spool: Spool, settings: RelaySettings, entry_id: str) -> ExitCode:
     if not spool.retry(entry_id):  # `Busy` (being delivered right now) is a 75 (`cli.main`)
         raise UsageError(f"there is no message {entry_id} in the queue (see mailsetup queue)")
-    context.output.say(f"{entry_id} is due now.", _woken(wake(settings)))
+    context.output.say(f"{entry_id} is due now.", _woken(wake_relay(settings)))
     context.output.emit_json({"status": "ok", "id": entry_id, "action": "retry"})
     return ExitCode.OK
 
