@@ -228,6 +228,27 @@ def test_upstream_down_messages_wait_and_go_when_it_returns(
             "reason",
         }
         assert entry["state"] == "queued" and entry["recipients"] == ["alice@example.org"]
+        # mailq: a link other MTAs leave to /usr/sbin/sendmail lists the same queue.
+        mailq = tmp_path / "bin" / "mailq"
+        mailq.parent.mkdir()
+        mailq.symlink_to(SENDMAIL)
+        shown = subprocess.run(
+            [str(mailq)],
+            env=env | {"MAILSETUP_RELAY_SOCKET": str(relay.socket)},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stdout.startswith("Relay: running, 3 queued")
+        assert first.id in shown.stdout and "    to alice@example.org" in shown.stdout
+        assert shown.stdout.endswith("3 queued, 0 failed.\n")
+        flushed = hand_over(relay, env, b"", "-q")
+        assert (flushed.returncode, flushed.stdout) == (
+            0,
+            b"The relay was told to try its queue now.\n",
+        )
         with run_smtp_server("starttls", certificates, port=port) as server:
             relay.wait_until(lambda: len(server.handler.delivered) == 3, what="delivery")
             assert sorted(numbers(server)) == [0, 1, 2]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import email
 import json
+import os
 import shlex
 import shutil
 import socket
@@ -40,6 +41,7 @@ from support.servers import (
 
 BIN = Path(sys.executable).parent
 SENDMAIL = BIN / "mailsetup-sendmail"
+ROOT = Path(__file__).resolve().parent.parent
 
 PHP_MESSAGE = (
     b"To: Alice <alice@example.org>\n"
@@ -270,6 +272,136 @@ def test_the_record_goes_to_syslog(server: SmtpServer, env: dict[str, str], tmp_
     assert refused.endswith("exitcode=EX_NOUSER")
 
 
+# --- mailq, newaliases, --which ----------------------------------------------------------------
+
+
+def without_end_of_input(program: Path | str, *args: str, env: dict[str, str]) -> Ran:
+    """Run with a standard input that never ends, as a terminal's: a command that reads it
+    would wait until the time-out."""
+    reader, writer = os.pipe()
+    try:
+        finished = subprocess.run(
+            [str(program), *args], stdin=reader, capture_output=True, env=env, timeout=20
+        )
+    finally:
+        os.close(reader)
+        os.close(writer)
+    return Ran(finished.returncode, finished.stdout.decode(), finished.stderr.decode())
+
+
+def test_mailq_and_newaliases_links_answer_at_once_without_a_relay(
+    server: SmtpServer, env: dict[str, str], log_file: Path, tmp_path: Path
+) -> None:
+    """Other MTAs leave mailq and newaliases as links to /usr/sbin/sendmail; Debian's scripts
+    call newaliases. Neither reads a message, fails, or leaves an error in the log."""
+    sbin = tmp_path / "sbin"
+    sbin.mkdir()
+    (sbin / "sendmail").symlink_to(SENDMAIL)
+    for name, target in [("mailq", "sendmail"), ("newaliases", "sendmail")]:
+        (sbin / name).symlink_to(target)
+    no_queue = f"There is no queue: no mailsetup relay answers at {tmp_path / 'no-relay.sock'}"
+    for ran in (
+        without_end_of_input(sbin / "mailq", env=env),
+        without_end_of_input(sbin / "sendmail", "-bp", env=env),
+        without_end_of_input(BIN / "mailsetup", "sendmail", "-bp", env=env),
+    ):
+        assert (ran.code, ran.err) == (0, "")
+        assert ran.out.startswith(no_queue)
+    for ran in (
+        without_end_of_input(sbin / "newaliases", env=env),
+        without_end_of_input(sbin / "sendmail", "-bi", env=env),
+    ):
+        assert ran == Ran(0, "", "")  # silent: scripts call it
+    queue_run = without_end_of_input(sbin / "sendmail", "-q", env=env)
+    assert queue_run.code == 0 and queue_run.out.startswith("There is no queue to run")
+    # A link named mailq to the main command is the same.
+    (sbin / "mailq").unlink()
+    (sbin / "mailq").symlink_to(BIN / "mailsetup")
+    assert without_end_of_input(sbin / "mailq", env=env).out.startswith(no_queue)
+    assert log_file.read_text() == "" and server.handler.mail_from == []
+
+
+def which(*args: str, env: dict[str, str]) -> Ran:
+    return sendmail("--which", *args, message=b"", env=env)
+
+
+def test_which_follows_every_link_and_names_the_package(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    link = tmp_path / "bin" / "sendmail"
+    link.parent.mkdir()
+    link.symlink_to("../real/sendmail")
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "sendmail").symlink_to(SENDMAIL)
+    ran = which(str(link), env=env)
+    assert ran.code == 0, ran
+    assert ran.out.splitlines()[0] == (
+        f"{link} -> {tmp_path / 'real' / 'sendmail'} -> {SENDMAIL}: mailsetup's sendmail."
+    )
+    # A program that is not ours: not mailsetup's, and how to make it so.
+    (tmp_path / "real" / "sendmail").unlink()
+    (tmp_path / "real" / "sendmail").write_bytes(b"\x7fELF not ours")
+    ran = which(str(link), env=env)
+    assert ran.code == 1
+    assert ": not mailsetup's (not from any package)." in ran.out
+    assert f"  dpkg-divert --local --rename --divert {link}.before-mailsetup --add {link}\n" in (
+        ran.out
+    )
+    assert f"  ln -s {SENDMAIL} {link}\n" in ran.out
+    missing = which(str(tmp_path / "none"), env=env)
+    assert missing.code == 1 and "does not exist: nothing on this host is sendmail" in missing.out
+
+
+@pytest.mark.skipif(
+    not Path("/usr/sbin/sendmail").exists() or shutil.which("dpkg-query") is None,
+    reason="needs a Debian host with an MTA (CI installs Postfix)",
+)
+def test_which_names_the_hosts_mta_package(env: dict[str, str]) -> None:
+    ran = which(env=env)
+    if ran.code == 0:  # a host where mailsetup is the sendmail already
+        assert "mailsetup's sendmail" in ran.out
+        return
+    first = ran.out.splitlines()[0]
+    assert first.startswith("/usr/sbin/sendmail") and "package's)." in first, ran.out
+
+
+@pytest.mark.skipif(
+    shutil.which("dpkg-divert") is None or os.geteuid() != 0, reason="needs dpkg-divert, as root"
+)
+def test_the_readmes_debian_steps_replace_an_mta_and_which_says_so(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The README's commands, run as written inside a root of their own ($DPKG_ROOT, as dpkg
+    runs for an image being built) that holds another MTA's sendmail, as Postfix leaves it."""
+    root = tmp_path / "root"
+    (root / "var" / "lib" / "dpkg").mkdir(parents=True)
+    (root / "usr" / "sbin").mkdir(parents=True)
+    (root / "usr" / "bin").mkdir()
+    (root / "usr" / "sbin" / "sendmail").write_bytes(b"\x7fELF another MTA")
+    for name in ("mailq", "newaliases"):
+        (root / "usr" / "bin" / name).symlink_to("../sbin/sendmail")
+    # The install the README assumes, in /opt/mailsetup, on the system's interpreter.
+    (root / "usr" / "bin" / "python3").symlink_to(os.path.realpath("/usr/bin/python3"))
+    installed = root / "opt" / "mailsetup" / "bin" / "mailsetup-sendmail"
+    installed.parent.mkdir(parents=True)
+    script = SENDMAIL.read_text().split("\n", 1)[1]
+    installed.write_text(f"#!/usr/bin/python3\n{script}")
+    installed.chmod(0o755)
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("Divert it, the Debian way", 1)[1].split("```", 2)[1].strip("\n")
+    commands = [line[2:] for line in block.splitlines() if line.startswith("# ")]
+    divert, link, check = commands[:3]
+    assert divert.startswith("dpkg-divert ") and check == "mailsetup sendmail --which"
+    dpkg_env = env | {"DPKG_ROOT": str(root)}
+    subprocess.run(shlex.split(divert), env=dpkg_env, check=True, capture_output=True)
+    _ln, _s, target, where = shlex.split(link)
+    (root / where.lstrip("/")).symlink_to(target)
+    assert (root / "usr" / "sbin" / "sendmail.before-mailsetup").read_bytes().endswith(b"MTA")
+    ran = sendmail("--which", message=b"", env=dpkg_env)
+    shown = block.split(f"# {check}\n", 1)[1].split("\n# ", 1)[0]
+    assert (ran.code, ran.out) == (0, shown + "\n")
+
+
 # --- one case for each exit code ------------------------------------------------------------
 
 
@@ -277,8 +409,8 @@ def test_64_usage(server: SmtpServer, env: dict[str, str]) -> None:
     ran = sendmail("-x", "alice@example.org", message=b"body\n", env=env)
     assert ran.code == 64
     assert ran.err == "mailsetup-sendmail: unknown option -x (see mailsetup-sendmail --help)\n"
-    ran = sendmail("-bp", message=b"", env=env)
-    assert ran.code == 64 and "there is no queue" in ran.err
+    ran = sendmail("-bi", "root", message=b"", env=env)
+    assert ran.code == 64 and "newaliases (-bi) takes no recipients" in ran.err
     helped = sendmail("--help", message=b"", env=env)
     assert helped.code == 0 and "-t " in helped.out and "75 temporary failure" in helped.out
     listed = " ".join(helped.out.split())

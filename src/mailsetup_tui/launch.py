@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     from mailsetup_tui.core.hardening import no_core_dumps
 
     no_core_dumps()  # every front end may hold a password or a token in memory
-    if os.path.basename(sys.argv[0]) == "sendmail":  # a link named sendmail: be sendmail
+    if os.path.basename(sys.argv[0]) in {"sendmail", "mailq", "newaliases"}:  # be sendmail
         from mailsetup_tui import sendmail
 
         sendmail.main(argv)

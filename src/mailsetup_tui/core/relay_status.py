@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from mailsetup_tui.core.relay_settings import RelaySettings
 from mailsetup_tui.core.relay_wire import RelayBroken, RelayUnavailable, ask
-from mailsetup_tui.core.spool import Spool, SpoolError
+from mailsetup_tui.core.spool import Entry, EntryState, Spool, SpoolError
+from mailsetup_tui.core.untrusted import shown
 
 
 @dataclass(frozen=True)
@@ -83,3 +84,29 @@ def age_text(seconds: float) -> str:
         if seconds >= size:
             return f"{seconds / size:.0f}{unit}"
     return f"{seconds:.0f}s"
+
+
+def queue_lines(entries: list[Entry], now: float) -> list[str]:
+    """The queue as `mailsetup queue` and `mailq` print it: one entry to three lines, the
+    untrusted envelope passed through `shown`."""
+    if not entries:
+        return ["The queue is empty."]
+    lines = [f"{'ID':<20}  {'STATE':<6}  {'AGE':>5}  {'TRIES':>5}  {'NEXT':>6}  CALLER"]
+    for entry in entries:
+        next_try = "-"
+        if entry.state is EntryState.QUEUED:
+            next_try = (
+                age_text(max(0.0, entry.tries.next_try - now))
+                if entry.tries.next_try > now
+                else "now"
+            )
+        lines.append(
+            f"{entry.id:<20}  {entry.state.value:<6}  {age_text(entry.age(now)):>5}  "
+            f"{entry.tries.attempts:>5}  {next_try:>6}  {shown(entry.envelope.caller)}"
+        )
+        lines.append(f"    to {shown(', '.join(entry.envelope.recipients))}")
+        if entry.tries.reason:
+            lines.append(f"    last: {shown(entry.tries.reason)}")
+    queued = sum(entry.state is EntryState.QUEUED for entry in entries)
+    lines.append(f"{queued} queued, {len(entries) - queued} failed.")
+    return lines

@@ -7,7 +7,7 @@ import os
 import sys
 
 from mailsetup_tui.core.relay_wire import RelayUnavailable, relay_wanted, socket_path
-from mailsetup_tui.sendmail.options import OptionError, help_text, parse
+from mailsetup_tui.sendmail.options import MODE_BY_NAME, SEND, WHICH, OptionError, help_text, parse
 
 TYPE_CHECKING = False  # not `typing`: the fast path to the relay never imports it
 
@@ -30,7 +30,7 @@ def run(
     err = err or sys.stderr
     stdin = stdin or sys.stdin.buffer
     try:
-        options = parse(argv)
+        options = parse(argv, MODE_BY_NAME.get(os.path.basename(prog), SEND))
     except OptionError as error:
         from mailsetup_tui.exit_codes import Sysexit
 
@@ -39,6 +39,14 @@ def run(
     if options.help:
         print(help_text(), end="", flush=True)
         return 0
+    if options.mode == WHICH:
+        from mailsetup_tui.sendmail.which import run_which
+
+        return run_which(options.recipients, out=sys.stdout)
+    if options.mode != SEND:  # mailq, newaliases, -q: no message to read
+        from mailsetup_tui.sendmail.modes import run_mode
+
+        return run_mode(options, out=sys.stdout, err=err, prog=prog)
     absent = "the caller named a config with -C" if options.config else None
     if absent is None and relay_wanted():
         from mailsetup_tui.sendmail.handoff import hand_over

@@ -42,6 +42,16 @@ options:
   -F NAME       the sender's name, for a message without From
   -C FILE       the config file (default: $MAILSETUP_CONFIG, else as mailsetup finds it)
   -v            say on standard error what was changed, and each step of the connection
+  -bp           list the relay's queue, as mailq does (a link named mailq does this);
+                without a relay, it says there is no queue (exit 0)
+  -bi           nothing to rebuild, as newaliases (a link named newaliases does this): the
+                aliases are in the config's [aliases] (mailsetup aliases), /etc/aliases is
+                not read (exit 0)
+  -q            ask the relay to try its queued messages now
+  --which [PATH]
+                which program /usr/sbin/sendmail (or PATH), mailq and newaliases really
+                are, through every link: exit 0 when it is mailsetup's, else 1 and the
+                commands that make it so (paths under $DPKG_ROOT when set, as dpkg)
   --help        this text (alone: with a message to send, it is a usage error)
   ignored, as Postfix and sendmail accept them: -o... (-oi excepted) -B TYPE -bm -h HOPS
   -e MODE -N DSN -R RET -V ENVID -L LABEL -X FILE -O OPTION=VALUE -A... -d... -p PROTO
@@ -52,6 +62,11 @@ Local recipients (root, as cron writes) go to the config's [aliases]: mailsetup 
 Each message is logged to syslog (facility mail, tag {SYSLOG_IDENT}; ${SYSLOG_ENV}=none turns
 that off) and to the config's log file.
 """
+
+
+SEND, QUEUE, ALIASES, FLUSH, WHICH = "send", "queue", "aliases", "flush", "which"
+MODE_BY_NAME = {"mailq": QUEUE, "newaliases": ALIASES}
+"""Other MTAs install these as links to /usr/sbin/sendmail; so do Debian's MTA packages."""
 
 
 class OptionError(Exception):
@@ -68,6 +83,7 @@ class Options:
         "from_headers",
         "full_name",
         "help",
+        "mode",
         "recipients",
         "sender_wish",
         "verbose",
@@ -84,6 +100,7 @@ class Options:
         config: str | None = None,
         verbose: bool = False,
         help: bool = False,  # noqa: A002 - the option's name
+        mode: str = SEND,
     ) -> None:
         self.recipients = recipients if recipients is not None else []
         self.from_headers = from_headers
@@ -93,6 +110,9 @@ class Options:
         self.config = config
         self.verbose = verbose
         self.help = help
+        self.mode = mode
+        """SEND a message, or one of the other things sendmail's name or options ask for:
+        QUEUE (mailq, -bp), ALIASES (newaliases, -bi), FLUSH (-q), WHICH (--which)."""
 
     def _values(self) -> tuple[object, ...]:
         return tuple(getattr(self, name) for name in self.__slots__)
@@ -113,14 +133,17 @@ _WITH_VALUE = "fFrCBboheNRVLXOAdp"
 Besides mailsetup's own, those other MTAs take, ignored here: -h is a hop count (not help),
 -e an error mode, -N/-R/-V delivery status options, -L a log label, -X a traffic log, -O an
 option, -A which submission file, -d debugging, -p a protocol."""
+_MODE_BY_B = {"m": SEND, "p": QUEUE, "i": ALIASES}
+_MODE_NAMES = {QUEUE: "mailq (-bp)", ALIASES: "newaliases (-bi)", FLUSH: "-q"}
 _IGNORED_FLAGS = "GUmn"
 """Flags other MTAs take that change nothing here: -G (a gateway submission), -U (an initial
 user submission), -m (send to me too), -n (no aliasing)."""
 
 
-def parse(argv: Sequence[str]) -> Options:
-    """sendmail's grammar (getopt, POSIX order): options, then recipients; `OptionError`."""
-    options = Options()
+def parse(argv: Sequence[str], mode: str = SEND) -> Options:
+    """sendmail's grammar (getopt, POSIX order): options, then recipients; `OptionError`.
+    `mode` is what the program's name asks for (`MODE_BY_NAME`): mailq lists the queue."""
+    options = Options(mode=mode)
     words = list(argv)
     while words:
         word = words.pop(0)
@@ -128,6 +151,9 @@ def parse(argv: Sequence[str]) -> Options:
             break
         if word == "--help":
             options.help = True
+            continue
+        if word == "--which":
+            options.mode = WHICH
             continue
         if not word.startswith("-") or word == "-":
             words.insert(0, word)
@@ -151,10 +177,15 @@ def parse(argv: Sequence[str]) -> Options:
             elif letter == "v":
                 options.verbose = True
             elif letter == "q":
-                raise OptionError("-q: there is no queue; each message is sent at once")
+                options.mode = FLUSH  # -q, -qR..., -q30m: run the queue now (no daemon here)
+                break
             elif letter not in _IGNORED_FLAGS:
                 raise OptionError(f"unknown option -{letter}")
     options.recipients = words
+    if options.mode == WHICH and len(words) > 1:
+        raise OptionError("--which takes at most one path (default /usr/sbin/sendmail)")
+    if options.mode in {QUEUE, ALIASES, FLUSH} and words:
+        raise OptionError(f"{_MODE_NAMES[options.mode]} takes no recipients; nothing was sent")
     if options.help and list(argv) != ["--help"]:
         # Help must never end, with 0, a run that was handed a message to send.
         raise OptionError("--help goes alone; nothing was sent")
@@ -170,10 +201,12 @@ def _apply(options: Options, letter: str, value: str) -> None:
         options.config = value
     elif letter == "o" and value == "i":
         options.dot_ends = False
-    elif letter == "b" and value == "p":
-        raise OptionError("-bp: there is no queue; each message is sent at once")
-    elif letter == "b" and value != "m":
-        raise OptionError(f"-b{value}: only -bm (read a message on standard input) is supported")
+    elif letter == "b" and value in _MODE_BY_B:
+        options.mode = _MODE_BY_B[value]
+    elif letter == "b":
+        raise OptionError(
+            f"-b{value}: only -bm (send), -bp (list the queue) and -bi (aliases) are supported"
+        )
     # -o (-odi, -odb, -oem, -oep, ...), -B (-B8BITMIME) and the rest of _WITH_VALUE: accepted
     # and ignored, as msmtp and nullmailer do: delivery is always at once, errors always go
     # to the exit code.

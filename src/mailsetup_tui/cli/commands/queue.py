@@ -15,8 +15,8 @@ import time
 from mailsetup_tui.cli.context import Command, Context, UsageError
 from mailsetup_tui.cli.options import add_json_option
 from mailsetup_tui.core.relay_settings import RelaySettings
-from mailsetup_tui.core.relay_status import age_text, wake_relay
-from mailsetup_tui.core.spool import Entry, EntryState, Spool
+from mailsetup_tui.core.relay_status import queue_lines, wake_relay
+from mailsetup_tui.core.spool import EntryState, Spool
 from mailsetup_tui.core.untrusted import shown
 from mailsetup_tui.exit_codes import ExitCode
 
@@ -56,7 +56,7 @@ def run(context: Context) -> ExitCode:
         return _drop(context, spool, args.drop)
     entries = spool.entries()
     now = time.time()
-    output.say(*_table(entries, now))
+    output.say(*queue_lines(entries, now))
     output.emit_json(
         {"status": "ok", "spool": str(spool.root), "messages": [e.as_json(now) for e in entries]}
     )
@@ -94,30 +94,6 @@ def _woken(woken: bool) -> str:
     if woken:
         return "The relay was told to try now."
     return "The relay is not running: it tries them when it starts."
-
-
-def _table(entries: list[Entry], now: float) -> list[str]:
-    if not entries:
-        return ["The queue is empty."]
-    lines = [f"{'ID':<20}  {'STATE':<6}  {'AGE':>5}  {'TRIES':>5}  {'NEXT':>6}  CALLER"]
-    for entry in entries:
-        next_try = "-"
-        if entry.state is EntryState.QUEUED:
-            next_try = (
-                age_text(max(0.0, entry.tries.next_try - now))
-                if entry.tries.next_try > now
-                else "now"
-            )
-        lines.append(
-            f"{entry.id:<20}  {entry.state.value:<6}  {age_text(entry.age(now)):>5}  "
-            f"{entry.tries.attempts:>5}  {next_try:>6}  {shown(entry.envelope.caller)}"
-        )
-        lines.append(f"    to {shown(', '.join(entry.envelope.recipients))}")
-        if entry.tries.reason:
-            lines.append(f"    last: {shown(entry.tries.reason)}")
-    queued = sum(entry.state is EntryState.QUEUED for entry in entries)
-    lines.append(f"{queued} queued, {len(entries) - queued} failed.")
-    return lines
 
 
 COMMAND = Command(
