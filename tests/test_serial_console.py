@@ -63,6 +63,8 @@ def test_quitting_leaves_the_console_tidy(tmp_path: Path) -> None:
         assert term.wait_exit() == 0
         term.wait_quiet(0.3)
         assert term.text.strip() == ""
+        # No alternate screen to restore: the shell's prompt goes to the bottom-left.
+        assert (term.screen.cursor.x, term.screen.cursor.y) == (0, 23)
 
 
 def test_ctrl_l_redraws_a_screen_something_else_wrote_on(tmp_path: Path) -> None:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -121,3 +125,43 @@ def test_no_color_writes_no_colours(terminal_env: dict[str, str]) -> None:
                                                          or 90 <= int(c) <= 107)}  # fmt: skip
         assert colours == set(), sorted(colours)
         assert b"7" in codes  # focus and highlights by reverse video instead
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (CI installs it)")
+@pytest.mark.parametrize("term_name", ["xterm-256color", "vt100"])
+def test_quitting_gives_back_the_shell_screen_and_cursor(tmp_path: Path, term_name: str) -> None:
+    """In tmux (a terminal with an alternate screen), quitting restores what the shell showed
+    and puts the cursor back after its prompt: nothing of the form is left, and nothing moves
+    the cursor after the alternate screen is left."""
+    env = mailsetup_env(tmp_path, TERM=term_name)
+    exports = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
+    script = tmp_path / "shell.sh"
+    script.write_text(
+        f"export {exports}\n"
+        "printf 'old line 1\\nold line 2\\nprompt> '\n"
+        f"{shlex.quote(str(MAILSETUP))}\n"
+        "printf '<after>'\n"
+        "sleep 60\n"
+    )
+    server = ["tmux", "-S", str(tmp_path / "tmux.sock"), "-f", "/dev/null"]
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(
+            [*server, *args], capture_output=True, text=True, check=True, timeout=10
+        ).stdout
+
+    tmux("new-session", "-d", "-x", "80", "-y", "24", f"sh {shlex.quote(str(script))}")
+    try:
+        deadline = time.monotonic() + 20
+        while "Exchange" not in tmux("capture-pane", "-p"):
+            assert time.monotonic() < deadline, tmux("capture-pane", "-p")
+            time.sleep(0.1)
+        tmux("send-keys", "C-q" if term_name.startswith("xterm") else "C-x")
+        while "<after>" not in tmux("capture-pane", "-p"):
+            assert time.monotonic() < deadline, tmux("capture-pane", "-p")
+            time.sleep(0.1)
+        lines = tmux("capture-pane", "-p").splitlines()
+        assert lines[:3] == ["old line 1", "old line 2", "prompt> <after>"]
+        assert not any(line.strip() for line in lines[3:])
+    finally:
+        subprocess.run([*server, "kill-server"], capture_output=True, check=False)

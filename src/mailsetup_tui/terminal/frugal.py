@@ -170,8 +170,9 @@ class FrugalWriter:
     _dirty: set[tuple[int, int]] = field(init=False, default_factory=set)
     _style: Style = field(init=False, default=DEFAULT)
     """The SGR state the application is writing with."""
-    _cursor: _Cursor = field(init=False, default_factory=_Cursor)
-    """Where the application's cursor is."""
+    _cursor: _Cursor = field(init=False, default_factory=lambda: _Cursor(known=False))
+    """Where the application's cursor is (unknown until it moves it: nothing is placed before
+    the alternate screen is entered, which saves the cursor to restore on leaving)."""
     _out_style: Style | None = field(init=False, default=None)
     """The SGR state the terminal is in."""
     _out_cursor: _Cursor = field(init=False, default_factory=lambda: _Cursor(known=False))
@@ -505,9 +506,11 @@ class FrugalWriter:
             return
         alternate = any(mode in {"1049", "47", "1047"} for mode in modes) and final in "hl"
         if alternate and final == "l":
-            # Leaving: where there is no alternate screen, the form would stay on the console.
+            # Leaving: where there is no alternate screen, the form would stay on the console:
+            # clear it and leave the cursor at the bottom-left, where a shell's prompt goes.
+            # Where there is one, leaving it restores the screen and the cursor from before.
             self._flush()
-            self._emit(f"{CSI}0m{CSI}H{CSI}2J")
+            self._emit(f"{CSI}0m{CSI}H{CSI}2J{CSI}{self.height}H")
         self._passthrough(raw)
         if alternate and final == "h":
             # Entering may or may not give a blank screen (see `_emit_clear`): make it one.
@@ -516,6 +519,9 @@ class FrugalWriter:
             self._dirty = set()
         elif alternate:
             self.forget()
+            # The application's cursor was on the form: placing it again (as showing the
+            # cursor would) would put the shell's prompt mid-screen, on top of old text.
+            self._cursor = _Cursor(known=False)
 
     def _passthrough(self, raw: str) -> None:
         self._flush()
