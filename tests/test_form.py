@@ -21,6 +21,7 @@ from mailsetup_tui.tui.action_button import ActionButton
 from mailsetup_tui.tui.app import MailSetupApp
 from mailsetup_tui.tui.choice import Choice, ChoiceList
 from mailsetup_tui.tui.dialogs import ConfirmScreen, HelpScreen
+from mailsetup_tui.tui.keys import FORM_KEYS, footer_display, markdown_table, spoken
 from mailsetup_tui.tui.setup_screen import SetupScreen
 
 from support.keyrings import MemoryKeyring
@@ -175,9 +176,11 @@ async def test_enter_opens_the_provider_list(make_app: AppFactory) -> None:
         assert choice.expanded
         listing = choice.query_one(ChoiceList)
         assert app.focused is listing
-        # Open under the field, over the rows below, as wide as the field.
+        # Open under the field, over the rows below, from the field's left to the screen's
+        # right edge: no row it covers is left half shown beside it.
         assert listing.region.y == choice.region.y + 1
-        assert (listing.region.x, listing.region.width) == (choice.region.x, choice.region.width)
+        assert listing.region.x == choice.region.x
+        assert listing.region.right == app.size.width
         await pilot.press("escape")
         assert not choice.expanded
         assert not listing.display
@@ -434,14 +437,31 @@ async def test_save_is_gated_by_the_last_successful_test_and_any_edit(
         save = app.setup_screen.query_one("#save", ActionButton)
         await pilot.press("ctrl+s")
         await pilot.pause()
-        assert not store.path.exists()  # no test yet: the key does nothing
+        assert not store.path.exists()  # no test yet: the key saves nothing, and says why
+        assert text_of(app, "#headline") == "Save is not available yet."
+        assert text_of(app, "#detail").startswith("Test these values first (F2)")
+        await pilot.press("f4")
+        await pilot.pause()
+        assert text_of(app, "#headline") == "Send test is not available yet."
         await run_test_and_wait(pilot)
         assert not save.disabled
+        assert "Save and Send test are now available." in text_of(app, "#detail")
         app.setup_screen.query_one("#display-name").focus()
         await pilot.press("end", "x")
         assert save.disabled
+        # The success line would be stale: the panel says the test no longer matches.
+        assert text_of(app, "#headline") == "The values changed since the test passed."
+        assert text_of(app, "#detail") == "Test again (F2) before Save or Send test."
+        await pilot.press("f3")
+        await pilot.pause()
+        assert not store.path.exists()
+        assert text_of(app, "#headline") == (
+            "Save is not available: the values changed since the test passed."
+        )
         await pilot.press("backspace")  # back to exactly the tested values
         assert not save.disabled
+        assert text_of(app, "#headline") == MESSAGE_OK
+        assert "Save and Send test are now available." in text_of(app, "#detail")
         app.setup_screen.query_one("#smtp-mail").focus()
         await pilot.press("g")
         await pilot.pause()
@@ -568,12 +588,38 @@ async def test_help_explains_the_fields_and_the_app_password(make_app: AppFactor
         await pilot.press("g", "f1")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
-        text = str(app.screen.query_one(Static).render())
+        text = str(app.screen.query_one("VerticalScroll Static", Static).render())
         assert "myaccount.google.com/apppasswords" in text
         assert "Display Name" in text
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, SetupScreen)
+
+
+async def test_one_key_table_for_the_footer_the_help_and_the_readme(
+    make_app: AppFactory,
+) -> None:
+    """The footer shows the same keys on every terminal, the help lists every key of the
+    table, and the README's key table is the table's own."""
+    footers = []
+    for environ in ({"TERM": "xterm-256color"}, {"TERM": "vt100"}):
+        app = make_app(environ=environ)
+        async with running(app) as pilot:
+            shown = [
+                (str(getattr(key, "key_display")), str(getattr(key, "description")))  # noqa: B009
+                for key in app.setup_screen.query("FooterKey")
+            ]
+            footers.append(shown)
+            await pilot.press("f1")
+            await pilot.pause()
+            help_text = str(app.screen.query_one("VerticalScroll Static", Static).render())
+        for key in FORM_KEYS:
+            assert ", ".join(spoken(name) for name in key.keys) in help_text, key
+    assert footers[0] == footers[1]
+    first_keys = {key.label: footer_display(key.keys[0]) for key in FORM_KEYS}
+    assert footers[0] and all(first_keys[label] == shown for shown, label in footers[0])
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert markdown_table() in readme, "regenerate the README's key table:\n" + markdown_table()
 
 
 async def test_cursor_blink_is_off(make_app: AppFactory) -> None:

@@ -176,3 +176,54 @@ def test_device_code_dialog(snap_compare: SnapCompare) -> None:
 def test_device_code_dialog_monochrome(snap_compare: SnapCompare) -> None:
     shown = app(NO_COLOR="1", TERM="vt100")
     assert snap_compare(shown, terminal_size=(80, 24), run_before=show_device_code(shown))
+
+
+def test_values_changed_after_a_successful_test(snap_compare: SnapCompare) -> None:
+    """One character typed after a passing test: the panel no longer says Save is available."""
+
+    async def edited(pilot: Pilot[None]) -> None:
+        await fill_other(pilot)
+        assert isinstance(pilot.app, MailSetupApp)
+        screen = pilot.app.setup_screen
+        screen.show_test_outcome(
+            screen.TestFinished(
+                screen.form.values,
+                TestOutcome(ProbeResult(None, Step.DONE, 0.4, "TLSv1.3"), "codes@example.com"),
+            )
+        )
+        await pilot.pause()
+        screen.query_one("#display-name").focus()
+        await pilot.press("end", "s")
+        await pilot.pause()
+
+    assert snap_compare(app(), terminal_size=(80, 24), run_before=edited)
+
+
+def test_help_scrolls_on_a_vt100(snap_compare: SnapCompare) -> None:
+    async def help_opened(pilot: Pilot[None]) -> None:
+        await pilot.pause()
+        await pilot.press("f1")
+        await pilot.pause()
+
+    shown = app(TERM="vt100")
+    assert snap_compare(shown, terminal_size=(80, 24), run_before=help_opened)
+
+
+def test_an_untrusted_certificate_keeps_its_fingerprint_whole(snap_compare: SnapCompare) -> None:
+    """The SHA-256 fingerprint wraps between its halves, never inside a hex pair."""
+    fingerprint = ":".join(f"{n * 7 % 256:02X}" for n in range(32))
+
+    async def untrusted(pilot: Pilot[None]) -> None:
+        await fill_other(pilot)
+        assert isinstance(pilot.app, MailSetupApp)
+        failure = ProbeFailure(
+            FailureKind.CERTIFICATE,
+            "the server's certificate is not trusted (self-signed certificate): subject "
+            f"CN=smtp.example.com, issuer CN=smtp.example.com, SHA-256 {fingerprint}",
+        )
+        pilot.app.setup_screen.result_panel.show_test(
+            TestOutcome(ProbeResult(failure, Step.TLS_HANDSHAKE, 0.2), "codes@example.com")
+        )
+        await pilot.pause()
+
+    assert snap_compare(app(), terminal_size=(80, 24), run_before=untrusted)

@@ -18,8 +18,8 @@ from typing import TextIO
 from mailsetup_tui.core.relay_settings import RelaySettings
 from mailsetup_tui.core.relay_status import queue_lines, relay_status, wake_relay
 from mailsetup_tui.core.relay_wire import SOCKET_ENV, relay_wanted, socket_path
-from mailsetup_tui.core.spool import Spool, SpoolError
 from mailsetup_tui.core.session import SetupSession
+from mailsetup_tui.core.spool import Spool, SpoolError
 from mailsetup_tui.core.store import StoreError
 from mailsetup_tui.exit_codes import Sysexit
 from mailsetup_tui.sendmail.options import ALIASES, FLUSH, QUEUE, Options

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from textual import events
 from textual.app import App
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.dom import DOMNode
 from textual.widgets import Input
 
@@ -22,6 +22,7 @@ from mailsetup_tui.terminal.driver import (
     limited_terminal,
 )
 from mailsetup_tui.tui.account_form import AccountForm
+from mailsetup_tui.tui.keys import bindings
 from mailsetup_tui.tui.setup_screen import SetupScreen
 
 
@@ -60,23 +61,9 @@ class MailSetupApp(App[None]):
     TITLE = "System E-mail Account Setup"
     CSS_PATH = styles_dir() / "app.tcss"
     ENABLE_COMMAND_PALETTE = False
-    BINDINGS: ClassVar[list[BindingType]] = [
-        # Ctrl+Q is XON where software flow control is on (console servers, many serial
-        # terminals): it never arrives. Ctrl+X and F10 always do.
-        Binding("ctrl+q,ctrl+x,f10", "quit", "Quit", key_display="^Q", priority=True),
-        Binding("ctrl+l", "redraw", "Redraw", show=False),
-    ]
-
-    LIMITED_KEYS: ClassVar[dict[str, str]] = {
-        "test": "F2",
-        "save": "F3",
-        "send_test": "F4",
-        "help": "F1",
-        "queue": "F5",
-        "quit": "^X",
-    }
-    """What the footer shows on a limited terminal: keys a VT100 has (PF1-PF4 are F1-F4) and
-    that survive XON/XOFF flow control, which takes Ctrl+S and Ctrl+Q for itself."""
+    # Ctrl+Q is XON where software flow control is on (console servers, many serial
+    # terminals): it never arrives. Ctrl+X and F10 always do (see `tui.keys`).
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings(on_app=True))
 
     def __init__(self, session: SetupSession, *, environ: Mapping[str, str] | None = None) -> None:
         environ = os.environ if environ is None else environ
@@ -114,11 +101,6 @@ class MailSetupApp(App[None]):
             driver.redraw()
         else:
             self.refresh(repaint=True, layout=True)
-
-    def get_key_display(self, binding: Binding) -> str:
-        if self.limited and binding.action in self.LIMITED_KEYS:
-            return self.LIMITED_KEYS[binding.action]
-        return super().get_key_display(binding)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """Keep the terminal's cursor on the focused control: on a limited terminal it is

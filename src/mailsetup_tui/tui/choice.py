@@ -154,10 +154,11 @@ class Choice(Widget, Generic[T], can_focus=True):
         if not self.children:
             self.mount(ChoiceList(*(label for label, _ in self.options)))
         listing = self.query_one(ChoiceList)
-        # Under the field and as wide as it is, brackets included where there are any: the
-        # list is a child, so it starts inside them unless moved back over them.
+        # Under the field, brackets included where there are any (the list is a child, so it
+        # starts inside them unless moved back over them), and on to the screen's right edge:
+        # a row it covered only in part would leave the end of a line beside the box.
         listing.styles.offset = (-self.styles.gutter.left, 1)
-        listing.styles.width = self.outer_size.width
+        listing.styles.width = max(self.outer_size.width, self.app.size.width - self.region.x)
         listing.highlighted = self.index
         listing.focus(scroll_visible=False)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import textwrap
 import time
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
@@ -18,9 +18,33 @@ from mailsetup_tui.core.oauth import DeviceCode
 from mailsetup_tui.core.providers import Provider, keys_listed
 from mailsetup_tui.tui.action_button import ActionButton
 from mailsetup_tui.tui.form_lines import TypingInput
+from mailsetup_tui.tui.keys import key_rows
+from mailsetup_tui.tui.sizes import MIN_HEIGHT, MIN_WIDTH, too_small_text
+
+ResultType = TypeVar("ResultType")
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class Dialog(ModalScreen[ResultType]):
+    """A box over the form. Below the form's minimum size it says so instead, as the form
+    does: a box cut by the terminal's edges would leave lines that belong to nothing."""
+
+    # Not ClassVar: Textual declares these on the instance, and mypy holds us to that.
+    HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-wide-enough")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-tall-enough")]  # noqa: RUF012
+
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="too-small", markup=False)
+        yield from self.compose_box()
+
+    def compose_box(self) -> ComposeResult:
+        """The box itself."""
+        raise NotImplementedError
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.query_one(".too-small", Static).update(too_small_text(*event.size))
+
+
+class ConfirmScreen(Dialog[bool]):
     """A yes/no question; Y/N answer at once, Escape means no."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -34,7 +58,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.yes_label = yes
         self.no_label = no
 
-    def compose(self) -> ComposeResult:
+    def compose_box(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self.question, classes="question", markup=False)
             with Horizontal(classes="dialog-buttons"):
@@ -56,7 +80,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-class RecipientScreen(ModalScreen[str | None]):
+class RecipientScreen(Dialog[str | None]):
     """Where to send the test message; Enter sends, Escape cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", show=False)]
@@ -65,7 +89,7 @@ class RecipientScreen(ModalScreen[str | None]):
         super().__init__()
         self.suggestion = suggestion
 
-    def compose(self) -> ComposeResult:
+    def compose_box(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(
                 "Send a short test message to (Enter sends, Esc cancels):",
@@ -88,7 +112,7 @@ class RecipientScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class DeviceCodeScreen(ModalScreen[bool]):
+class DeviceCodeScreen(Dialog[bool]):
     """Microsoft sign-in: where to go and the code to type there, while the form polls.
 
     The code stands alone on its line, in bold, so it can be read across a room and selected
@@ -106,7 +130,7 @@ class DeviceCodeScreen(ModalScreen[bool]):
         self.code = code
         self.account = account
 
-    def compose(self) -> ComposeResult:
+    def compose_box(self) -> ComposeResult:
         expires = time.strftime("%H:%M", time.localtime(self.code.expires_at))
         with Vertical(classes="dialog device-code"):
             yield Static("Microsoft sign-in", classes="dialog-title", markup=False)
@@ -126,14 +150,18 @@ class DeviceCodeScreen(ModalScreen[bool]):
         self.dismiss(True)
 
 
-HELP_WIDTH = 72
-"""Text columns inside the help dialog (76 wide with border and padding) on an 80-column
+HELP_WIDTH = 74
+"""Text columns inside the help dialog (80 wide: border, padding and scroll bar) on an 80-column
 terminal."""
 
 
-def _entry(label: str, text: str) -> str:
+KEY_COLUMN = 21
+"""Wide enough for the longest keys ("Ctrl+X, F10, Ctrl+Q") and a space."""
+
+
+def _entry(label: str, text: str, width: int = 14) -> str:
     return textwrap.fill(
-        text, HELP_WIDTH, initial_indent=f"{label:<14}", subsequent_indent=" " * 14
+        text, HELP_WIDTH, initial_indent=f"{label:<{width}}", subsequent_indent=" " * width
     )
 
 
@@ -182,11 +210,7 @@ def help_text(chosen: Provider, method: SignInMethod = SignInMethod.PASSWORD) ->
                     ]
                 ),
                 "\n".join(microsoft_signin_steps(chosen)),
-                textwrap.fill(
-                    "F2 Test (signs in first), F3 Save, F4 test message, Esc cancel, Ctrl+X "
-                    "quit. Esc or Enter closes this help.",
-                    HELP_WIDTH,
-                ),
+                keys_section(),
             ]
         )
     sections = [
@@ -194,8 +218,9 @@ def help_text(chosen: Provider, method: SignInMethod = SignInMethod.PASSWORD) ->
             [
                 _entry(
                     "SMTP Mail",
-                    f"the mail service. Type {keys_listed()} to pick one, or step with "
-                    "Left and Right; Enter or Space opens the list.",
+                    f"the mail service (Hotmail also covers Outlook.com and Live). Type "
+                    f"{keys_listed()} to pick one, or step with Left and Right; Enter or "
+                    "Space opens the list.",
                 ),
                 _entry("Display Name", "the sender name recipients see in the From line."),
                 _entry(
@@ -205,9 +230,16 @@ def help_text(chosen: Provider, method: SignInMethod = SignInMethod.PASSWORD) ->
                 ),
                 _entry("Password", f"{chosen.label}: {chosen.app_password_hint}."),
                 _entry(
-                    "Server, Port",
-                    "filled in for the presets; yours for Other, with "
-                    "Security Auto = TLS on port 465, STARTTLS on any other.",
+                    "Sign-in",
+                    "App password, or Microsoft sign-in (OAuth2, for Exchange and "
+                    "Hotmail, where Microsoft is ending SMTP passwords): A or M picks.",
+                ),
+                _entry("Server, Port", "filled in for the presets; yours for Other."),
+                _entry(
+                    "Security",
+                    "how the connection is encrypted: Auto = TLS on port 465, STARTTLS on "
+                    "any other (never without); TLS; STARTTLS; None sends the password "
+                    "unencrypted, and asks first.",
                 ),
             ]
         ),
@@ -219,19 +251,25 @@ def help_text(chosen: Provider, method: SignInMethod = SignInMethod.PASSWORD) ->
     ]
     if chosen.notice_detail:
         sections.append(textwrap.fill(chosen.notice_detail, HELP_WIDTH))
-    sections.append(
-        textwrap.fill(
-            "Tab/Shift+Tab move, Enter next field, F2 Test, F3 Save, F4 send a test message, "
-            "Ctrl+R show the password for 5 s, Esc cancel a test, Ctrl+X quit, Ctrl+L redraw. "
-            "On a serial line Ctrl+S and Ctrl+Q are flow control (XOFF/XON) and never arrive: "
-            "F1-F4 are a VT100's PF1-PF4. Esc or Enter closes this help.",
-            HELP_WIDTH,
-        )
-    )
+    sections.append(keys_section())
     return "\n\n".join(sections)
 
 
-class HelpScreen(ModalScreen[None]):
+def keys_section() -> str:
+    """Every key, from the one table (`tui.keys`) the footer and the README also come from."""
+    rows = [_entry(keys, does, width=KEY_COLUMN) for keys, does in key_rows()]
+    rows.append(
+        textwrap.fill(
+            "On a serial line Ctrl+S and Ctrl+Q are flow control (XOFF/XON) and never arrive: "
+            "use the F-keys (a VT100's PF1-PF4 are F1-F4) and Ctrl+X. Esc or Enter closes "
+            "this help.",
+            HELP_WIDTH,
+        )
+    )
+    return "\n".join(rows)
+
+
+class HelpScreen(Dialog[None]):
     """What each field means and where to get an app password for the chosen provider."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -243,8 +281,11 @@ class HelpScreen(ModalScreen[None]):
         self.chosen = chosen
         self.method = method
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog help"):
+    def compose_box(self) -> ComposeResult:
+        # Longer than 24 rows: it scrolls (Up, Down, PgUp, PgDn), with a visible scroll bar.
+        with VerticalScroll(classes="dialog help", can_focus=True) as scroller:
+            scroller.border_title = "Help"
+            scroller.border_subtitle = "Up/Down/PgUp/PgDn scroll, Esc closes"
             yield Static(help_text(self.chosen, self.method), markup=False)
 
     def action_dismiss_help(self) -> None:

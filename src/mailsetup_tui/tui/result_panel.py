@@ -3,17 +3,30 @@ words."""
 
 from __future__ import annotations
 
+import re
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
 from mailsetup_tui.core.outcomes import SaveOutcome, SendOutcome, TestOutcome
 
+_HALF = r"((?:[0-9A-F]{2}:){15}[0-9A-F]{2})"
+_FINGERPRINT = re.compile(rf"\b{_HALF}:{_HALF}\b")
+"""A SHA-256 fingerprint, 32 hex pairs: 95 characters without a space, so the panel would
+wrap it wherever its line ends, mid-pair."""
+
+
+def breakable(detail: str) -> str:
+    """`detail` with each fingerprint given a place to wrap: between its two halves (16 pairs
+    each), so a line ends there or not at all inside it."""
+    return _FINGERPRINT.sub(r"\1: \2", detail)
+
 
 class ResultPanel(Vertical):
     """A headline and a detail line; the state class (-ok, -failed, -busy) styles them."""
 
-    STATES = ("-ok", "-failed", "-busy", "-saved")
+    STATES = ("-ok", "-failed", "-busy", "-saved", "-stale")
 
     def compose(self) -> ComposeResult:
         yield Static("", id="headline", markup=False)
@@ -23,7 +36,7 @@ class ResultPanel(Vertical):
         for name in self.STATES:
             self.set_class(name == state, name)
         self.query_one("#headline", Static).update(headline)
-        self.query_one("#detail", Static).update(detail)
+        self.query_one("#detail", Static).update(breakable(detail))
 
     def clear(self) -> None:
         self._show(None, "")
@@ -38,6 +51,11 @@ class ResultPanel(Vertical):
         # The code dialog that said who signed in is gone by now: say it here.
         sentences = [outcome.signed_in, outcome.detail, "Save and Send test are now available."]
         self._show("-ok", outcome.headline, " ".join(s for s in sentences if s))
+
+    def show_stale(self, headline: str, detail: str) -> None:
+        """An earlier result that no longer holds (the values changed since it), or an
+        action that is not available yet and why."""
+        self._show("-stale", headline, detail)
 
     def show_cancelled(self) -> None:
         self._show("-failed", "Test cancelled.", "Nothing was saved.")

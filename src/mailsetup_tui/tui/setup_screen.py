@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import ActiveBinding, Binding, BindingType
+from textual.binding import ActiveBinding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive, var
@@ -32,17 +32,15 @@ from mailsetup_tui.tui.account_form import AccountForm
 from mailsetup_tui.tui.action_button import ActionButton
 from mailsetup_tui.tui.dialogs import ConfirmScreen, DeviceCodeScreen, HelpScreen, RecipientScreen
 from mailsetup_tui.tui.form_progress import FormProgress
+from mailsetup_tui.tui.keys import FORM_KEYS, bindings, key_for
 from mailsetup_tui.tui.queue_screen import QueueScreen
 from mailsetup_tui.tui.relay_line import RelayLine
 from mailsetup_tui.tui.result_panel import ResultPanel
+from mailsetup_tui.tui.sizes import MIN_HEIGHT, MIN_WIDTH, too_small_text
 
 
 class QuitConfirmation(ConfirmScreen):
     """The unsaved-changes question, a type of its own so a second Ctrl+Q can confirm it."""
-
-
-MIN_WIDTH, MIN_HEIGHT = 60, 20
-"""Below this the form cannot show every field with its problem line, so it says so instead."""
 
 
 class SetupScreen(Screen[None]):
@@ -58,15 +56,7 @@ class SetupScreen(Screen[None]):
         (MIN_HEIGHT, "-tall-enough"),
     ]
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+t,f2", "test", "Test", key_display="^T"),
-        Binding("ctrl+s,f3", "save", "Save", key_display="^S"),
-        Binding("ctrl+n,f4", "send_test", "Send test", key_display="^N"),
-        Binding("ctrl+r", "reveal", "Show password", key_display="^R"),
-        Binding("escape", "cancel_test", "Cancel test", key_display="Esc"),
-        Binding("f1,ctrl+g", "help", "Help", key_display="F1"),
-        Binding("ctrl+e,f5", "queue", "Queue", key_display="^E"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings(on_app=False))
 
     values: var[AccountDraft | None] = var(None)
     """What is on screen now."""
@@ -112,6 +102,8 @@ class SetupScreen(Screen[None]):
         self.session = session
         self._test_worker: Worker[None] | None = None
         self._code_screen: DeviceCodeScreen | None = None
+        self._passed: TestOutcome | None = None
+        """The outcome of the test that passed, shown again when the values return to it."""
         self.focus_given = asyncio.Event()
         """Set once SMTP Mail has focus: a key typed ahead waits for it (`MailSetupApp`)."""
 
@@ -139,12 +131,7 @@ class SetupScreen(Screen[None]):
         return self.query_one(ResultPanel)
 
     def on_resize(self, event: events.Resize) -> None:
-        width, height = event.size
-        self.query_one("#too-small", Static).update(
-            f"This terminal is {width}x{height}; mailsetup needs at least "
-            f"{MIN_WIDTH}x{MIN_HEIGHT}. Enlarge the window (on a serial console: "
-            f"stty cols 80 rows 24). Ctrl+Q quits."
-        )
+        self.query_one("#too-small", Static).update(too_small_text(*event.size))
 
     def on_mount(self) -> None:
         self._open_saved_account()
@@ -207,7 +194,18 @@ class SetupScreen(Screen[None]):
         self._update_save_ready()
 
     def _update_save_ready(self) -> None:
+        was_ready = self.save_ready
         self.save_ready = self.tested_ok is not None and self.tested_ok == self.values
+        if self.tested_ok is None or was_ready == self.save_ready:
+            return
+        if was_ready:
+            # "Save and Send test are now available" would no longer be true.
+            self.result_panel.show_stale(
+                "The values changed since the test passed.",
+                f"Test again ({key_for('test')}) before Save or Send test.",
+            )
+        elif self._passed is not None:  # edited back to exactly what passed
+            self.result_panel.show_test(self._passed)
 
     def watch_save_ready(self) -> None:
         self._sync_save_button()
@@ -222,9 +220,7 @@ class SetupScreen(Screen[None]):
         button.label = "Testing..." if testing else "Test"
         button.set_class(testing, "-busy")
 
-    FOOTER_ORDER: ClassVar[tuple[str, ...]] = (
-        "test", "save", "send_test", "reveal", "cancel_test", "help", "quit"
-    )  # fmt: skip
+    FOOTER_ORDER: ClassVar[tuple[str, ...]] = tuple(key.action for key in FORM_KEYS)
 
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:
@@ -247,6 +243,44 @@ class SetupScreen(Screen[None]):
         if action == "queue":  # only where a relay is set up
             return self.relay_settings is not None
         return True
+
+    def on_key(self, event: events.Key) -> None:
+        """A key whose action is not available now (shown dimmed in the footer) says why,
+        instead of doing nothing: Textual hands such a key on unhandled."""
+        action = _ACTION_BY_KEY.get(event.key)
+        if action is None or self.check_action(action, ()):
+            return
+        reason = self._why_unavailable(action)
+        if reason is not None:
+            event.stop()
+            self.result_panel.show_stale(*reason)
+
+    def _why_unavailable(self, action: str) -> tuple[str, str] | None:
+        test = key_for("test")
+        if action in {"save", "send_test"}:
+            name = "Save" if action == "save" else "Send test"
+            if self.testing:
+                return f"{name} waits for the test.", "It is available once the test passes."
+            if self.tested_ok is not None:
+                return (
+                    f"{name} is not available: the values changed since the test passed.",
+                    f"Test again ({test}) first.",
+                )
+            return (
+                f"{name} is not available yet.",
+                f"Test these values first ({test}): {name} is for values that passed a test.",
+            )
+        if action == "test" and self.testing:
+            return (
+                "A test is already running.",
+                f"Wait for it, or cancel it ({key_for('cancel_test')}).",
+            )
+        if action == "queue":
+            return (
+                "There is no relay queue here.",
+                "No relay is set up on this host (mailsetup relay); see the README.",
+            )
+        return None
 
     @property
     def has_unsaved_changes(self) -> bool:
@@ -310,6 +344,7 @@ class SetupScreen(Screen[None]):
     def show_test_outcome(self, message: TestFinished) -> None:
         self._test_ended()
         self.result_panel.show_test(message.outcome)
+        self._passed = message.outcome if message.outcome.ok else None
         self.tested_ok = message.values if message.outcome.ok else None
 
     def _test_ended(self) -> None:
@@ -442,6 +477,8 @@ class SetupScreen(Screen[None]):
             lambda yes: self.app.exit() if yes else None,
         )
 
+
+_ACTION_BY_KEY = {name: key.action for key in FORM_KEYS if not key.on_app for name in key.keys}
 
 _CRASH_HEADLINES = {
     "test": "The test stopped on an internal error.",
