@@ -487,7 +487,10 @@ async def test_save_writes_config_and_secret_and_says_where(
     assert store.load() == Account.create(
         ProviderId.OTHER, "Codes", LOGIN, server=HOST, port=starttls_server.port
     )
-    assert PASSWORD not in store.path.read_text()
+    written = store.path.read_text()
+    assert PASSWORD not in written
+    # The header names no one command: the form wrote this one.
+    assert written.startswith("# mailsetup: the system e-mail account. Written by mailsetup (its")
     assert memory_keyring.entries == {(KEYRING_SERVICE, f"{LOGIN}#1"): PASSWORD}
 
 
@@ -765,3 +768,38 @@ async def test_a_saved_ca_file_that_is_gone_is_said_plainly_on_the_form(
     assert "The saved account cannot be used." in shown
     assert str(ca) in shown and "unexpected" not in shown
     assert starttls_server.auth_attempts == []
+
+
+async def test_a_private_ca_is_named_in_the_form_tested_and_saved_with_the_account(
+    make_app: AppFactory,
+    starttls_server: SmtpServer,
+    certificates: Certificates,
+    store: AccountStore,
+    tmp_path: Path,
+) -> None:
+    """Without --ca-file the test fails on the private CA; F6 names the CA file, the next test
+    trusts it, and Save keeps it with the account, as `save --ca-file` does."""
+    app = make_app(ca_file=None)
+    async with running(app) as pilot:
+        await pilot.press("f6")  # not for the presets: it says why
+        await pilot.pause()
+        assert text_of(app, "#headline") == "A CA file is for Other."
+        await fill_other(pilot, starttls_server.port)
+        await run_test_and_wait(pilot)
+        assert "F6 in the form" in text_of(app, "#detail")
+        await pilot.press("f6")
+        await pilot.pause()
+        await pilot.press(*str(tmp_path / "missing.pem"), "enter")
+        await pilot.pause()
+        assert text_of(app, "#headline") == "Not a CA file the test can trust."
+        await pilot.press("f6")
+        await pilot.pause()
+        await pilot.press(*str(certificates.ca_file), "enter")
+        await pilot.pause()
+        assert text_of(app, "#headline") == f"The test will trust the CAs in {certificates.ca_file}."
+        await run_test_and_wait(pilot)
+        assert text_of(app, "#headline") == MESSAGE_OK
+        await pilot.press("f3")
+        await wait_until(store.path.exists, pilot)
+    saved = store.load_config()
+    assert saved is not None and saved.ca_file == certificates.ca_file

@@ -313,7 +313,8 @@ def certificate_failure(
         )
     return Failed(
         FailureKind.CERTIFICATE,
-        f"{server}'s certificate is not trusted ({what}); use --ca-file for a private CA{details}",
+        f"{server}'s certificate is not trusted ({what}); for a private CA, trust its "
+        f"certificate file: --ca-file, or F6 in the form{details}",
     )
 
 

@@ -208,6 +208,26 @@ class SetupSession:
             return saved.ca_file
         return None
 
+    def use_ca_file(self, path: Path | None) -> str | None:
+        """Trust exactly the CAs in `path` from the next test on (the form's CA file key, as
+        `--ca-file` does for the commands), and save it with the account; None: back to the
+        one saved with the account, else the system store. Returns why `path` cannot serve,
+        changing nothing, or None."""
+        if path is not None:
+            path = path.expanduser().absolute()
+            if problem := ca_file_problem(path):
+                return f"{path}: {problem}"
+        self.ca_file = path
+        return None
+
+    def saved_ca_file(self) -> Path | None:
+        """The CA file saved with the account, if any (None too when it cannot be read)."""
+        try:
+            saved = self.store.load_config()
+        except StoreError:
+            return None
+        return saved.ca_file if saved is not None else None
+
     # --- the saved account ------------------------------------------------------------------
 
     def open(self) -> Opened:

@@ -112,6 +112,41 @@ class RecipientScreen(Dialog[str | None]):
         self.dismiss(None)
 
 
+class CaFileScreen(Dialog[str | None]):
+    """The PEM file of CAs to trust (Other with a private CA); Enter takes it, Escape keeps
+    what there was. An empty path means the system's CA store again."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", show=False)]
+
+    def __init__(self, current: str) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose_box(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(
+                "Trust the CAs in this PEM file instead of the system's store (a server with "
+                "a private CA); it is saved with the account. Empty: the one saved with the "
+                "account, else the system's store. Enter takes it, Esc cancels.",
+                classes="question",
+                markup=False,
+            )
+            yield TypingInput(self.current, placeholder="/etc/ssl/private-ca.pem", id="ca-path")
+
+    def on_mount(self) -> None:
+        path = self.query_one("#ca-path", Input)
+        path.cursor_blink = False
+        path.focus()
+
+    @on(Input.Submitted, "#ca-path")
+    def take(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class DeviceCodeScreen(Dialog[bool]):
     """Microsoft sign-in: where to go and the code to type there, while the form polls.
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
+from mailsetup_tui.core.providers import PROVIDERS
+
 
 @dataclass(frozen=True)
 class FormKey:
@@ -48,6 +50,14 @@ FORM_KEYS: tuple[FormKey, ...] = (
     ),
     FormKey("reveal", ("ctrl+r",), "Show password", "show the password for 5 seconds"),
     FormKey(
+        "ca_file",
+        ("f6", "ctrl+o"),
+        "CA file",
+        "for Other: trust the CAs in a PEM file (a server with a private CA), saved with "
+        "the account as --ca-file is; empty: the system's CA store again",
+        footer=False,
+    ),
+    FormKey(
         "cancel_test",
         ("escape",),
         "Cancel test",
@@ -77,6 +87,11 @@ FORM_KEYS: tuple[FormKey, ...] = (
     ),
 )
 
+def _listed(words: list[str]) -> str:
+    *first, last = words
+    return f"{', '.join(first)} or {last}"
+
+
 MOVING_KEYS: tuple[tuple[str, str], ...] = (
     ("Tab, Shift+Tab", "next / previous field (disabled fields are skipped)"),
     ("Enter", "in a field: next field; on a button: press it; on a choice: open its list"),
@@ -86,7 +101,11 @@ MOVING_KEYS: tuple[tuple[str, str], ...] = (
         "move, Enter picks, Esc closes",
     ),
     ("Left, Right", "on a choice: the previous or next option, without opening the list"),
-    ("E, G, H, Y, O", "on SMTP Mail: pick Exchange, Gmail, Hotmail, Yahoo or Other at once"),
+    (
+        ", ".join(entry.key.upper() for entry in PROVIDERS.values()),
+        f"on SMTP Mail: pick {_listed([e.label.split(' (')[0] for e in PROVIDERS.values()])} "
+        "at once",
+    ),
     ("A, M", "on Sign-in: App password or Microsoft sign-in"),
 )
 """Keys the fields and lists handle themselves (their own bindings), as the table words them."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 from textual import events, on, work
@@ -24,13 +25,19 @@ from mailsetup_tui.core.outcomes import (
     SendOutcome,
     TestOutcome,
 )
-from mailsetup_tui.core.providers import provider
+from mailsetup_tui.core.providers import ProviderId, provider
 from mailsetup_tui.core.relay_settings import RelaySettings
 from mailsetup_tui.core.session import NeedsSignIn, NotTested, SetupSession, UnreadableSecret
 from mailsetup_tui.core.store.types import StoreError
 from mailsetup_tui.tui.account_form import AccountForm
 from mailsetup_tui.tui.action_button import ActionButton
-from mailsetup_tui.tui.dialogs import ConfirmScreen, DeviceCodeScreen, HelpScreen, RecipientScreen
+from mailsetup_tui.tui.dialogs import (
+    CaFileScreen,
+    ConfirmScreen,
+    DeviceCodeScreen,
+    HelpScreen,
+    RecipientScreen,
+)
 from mailsetup_tui.tui.form_progress import FormProgress
 from mailsetup_tui.tui.keys import FORM_KEYS, bindings, key_for
 from mailsetup_tui.tui.queue_screen import QueueScreen
@@ -242,6 +249,8 @@ class SetupScreen(Screen[None]):
             return self.form.signin_method is SignInMethod.PASSWORD
         if action == "queue":  # only where a relay is set up
             return self.relay_settings is not None
+        if action == "ca_file":  # the presets' servers have public CAs
+            return True if self.form.provider_id is ProviderId.OTHER else None
         return True
 
     def on_key(self, event: events.Key) -> None:
@@ -274,6 +283,11 @@ class SetupScreen(Screen[None]):
             return (
                 "A test is already running.",
                 f"Wait for it, or cancel it ({key_for('cancel_test')}).",
+            )
+        if action == "ca_file":
+            return (
+                "A CA file is for Other.",
+                "The presets' servers have certificates from public CAs, in the system's store.",
             )
         if action == "queue":
             return (
@@ -451,6 +465,29 @@ class SetupScreen(Screen[None]):
 
     def action_reveal(self) -> None:
         self.form.reveal_password()
+
+    def action_ca_file(self) -> None:
+        current = self.session.ca_file or self.session.saved_ca_file()
+        self.app.push_screen(
+            CaFileScreen(str(current) if current else ""),
+            lambda path: self._use_ca_file(path) if path is not None else None,
+        )
+
+    def _use_ca_file(self, path: str) -> None:
+        problem = self.session.use_ca_file(Path(path) if path else None)
+        if problem is not None:
+            self.result_panel.show_error("Not a CA file the test can trust.", problem)
+            return
+        # What passed was trusted another way: Save waits for a test with these CAs.
+        self._passed = None
+        self.tested_ok = None
+        trusted = self.session.ca_file or self.session.saved_ca_file()
+        self.result_panel.show_stale(
+            f"The test will trust the CAs in {trusted}."
+            if trusted
+            else "The test will trust the system's CA store.",
+            f"Test again ({key_for('test')}); Save keeps the CA file with the account.",
+        )
 
     @on(RelayLine.Changed)
     def relay_changed(self, message: RelayLine.Changed) -> None:

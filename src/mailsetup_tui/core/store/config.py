@@ -42,7 +42,8 @@ CONFIG_FILE_NAME = "account.toml"
 T = TypeVar("T")
 
 _HEADER = (
-    "# mailsetup: the system e-mail account. Written by `mailsetup save`; edit with care.\n"
+    "# mailsetup: the system e-mail account. Written by mailsetup (its form, save, apply or\n"
+    "# access); edit with care, then check it with `mailsetup test`.\n"
     "# The password is not in this file: `mailsetup show` says where it is kept.\n"
 )
 
