@@ -796,7 +796,8 @@ async def test_a_private_ca_is_named_in_the_form_tested_and_saved_with_the_accou
         await pilot.pause()
         await pilot.press(*str(certificates.ca_file), "enter")
         await pilot.pause()
-        assert text_of(app, "#headline") == f"The test will trust the CAs in {certificates.ca_file}."
+        trusting = f"The test will trust the CAs in {certificates.ca_file}."
+        assert text_of(app, "#headline") == trusting
         await run_test_and_wait(pilot)
         assert text_of(app, "#headline") == MESSAGE_OK
         await pilot.press("f3")
