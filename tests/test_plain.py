@@ -87,6 +87,8 @@ def test_dumb_terminal_gets_line_mode_without_echoing_the_password(
             term.wait_for(prompt)
         term.send("y\r")
         term.wait_for("Password stored in")
+        term.wait_for("Send a test message now? [y/N]:")
+        term.send("\r")
         assert term.wait_exit() == 0
         assert PASSWORD.encode() not in term.received
         assert b"\x1b[" not in term.received
@@ -117,3 +119,37 @@ def test_line_mode_signs_in_with_microsoft_and_saves_the_sign_in(
     for token in [*auth_server.state.access_tokens, *auth_server.state.refresh_tokens]:
         assert token not in ran.out + ran.err
         assert token not in (tmp_path / "config" / "account.toml").read_text()
+
+
+def test_after_a_failure_one_field_is_changed_and_after_saving_a_test_message_goes(
+    starttls_server: SmtpServer, certificates: Certificates, tmp_path: Path
+) -> None:
+    """A wrong password: change only the Password (by name), test again, save, and send the
+    test message the form's Send test sends, to the account's own address by default."""
+    ran = run_mailsetup(
+        "--plain", "--ca-file", str(certificates.ca_file), env=mailsetup_env(tmp_path),
+        stdin=answers(starttls_server.port, "wrong-password", "password", PASSWORD, "y", "y", ""),
+    )  # fmt: skip
+    assert ran.code == 0, ran.out + ran.err
+    assert ran.lines.count(FAILED) == 1 and ran.lines.count(OK) == 1
+    change = next(line for line in ran.lines if line.startswith("Change: "))
+    assert change == (
+        "Change: 1) SMTP Mail  2) Display Name  3) Email  4) Sign-in  5) Password  "
+        "6) SMTP Server Name  7) SMTP Server Port  8) Security"
+    )
+    # Only the password was asked again: the server's name once, before the first test.
+    assert ran.out.count("SMTP Server Name [") + ran.out.count("SMTP Server Name:") == 1
+    assert (tmp_path / "config" / "account.toml").exists()
+    assert [d.rcpt_tos for d in starttls_server.handler.delivered] == [[LOGIN]]
+    assert PASSWORD not in ran.out + ran.err
+
+
+def test_a_script_that_ends_after_saving_has_saved(
+    starttls_server: SmtpServer, certificates: Certificates, tmp_path: Path
+) -> None:
+    ran = run_mailsetup(
+        "--plain", "--ca-file", str(certificates.ca_file), env=mailsetup_env(tmp_path),
+        stdin=answers(starttls_server.port, PASSWORD, "y"),
+    )  # fmt: skip
+    assert ran.code == 0 and "Send a test message now? [y/N]: " in ran.out
+    assert "Input ended" not in ran.out

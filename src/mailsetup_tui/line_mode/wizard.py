@@ -121,12 +121,13 @@ class Wizard:
     def _run(self) -> ExitCode:
         self.say("System E-mail Account Setup (line mode)")
         self.draft = self._start()
+        self._enter_fields()
         while True:
-            self._enter_fields()
             account = self.draft.account()
             if account.sends_password_in_clear and not self.yes(
                 f"{CLEAR_TEXT_WARNING} Test anyway?", default=False
             ):
+                self._enter_fields()
                 continue
             outcome = self._test()
             self.say(outcome.headline, outcome.detail)
@@ -134,10 +135,72 @@ class Wizard:
                 if not self.yes("Save these settings?", default=True):
                     self.say("Not saved.")
                     return ExitCode.OK
-                return self._save()
-            if not self.yes("Change the values and test again?", default=True):
+                saved = self._save()
+                if saved is ExitCode.OK:
+                    self._offer_test_message()
+                return saved
+            if not self._change_after_failure():
                 self.say("Nothing was saved.")
                 return ExitCode.FAILED
+
+    # --- after a test ---------------------------------------------------------------------
+
+    def _fields_to_change(self) -> list[Field]:
+        """The fields this account asks for, in the form's order."""
+        entry = provider(self.draft.provider_id)
+        fields = [Field.SMTP_MAIL, Field.DISPLAY_NAME, Field.EMAIL]
+        if entry.microsoft_signin:
+            fields.append(Field.SIGN_IN)
+        if self.draft.signin is SignInMethod.MICROSOFT:
+            fields.append(Field.CLIENT_ID)
+            if entry.fixed_tenant is None:
+                fields.append(Field.TENANT)
+        else:
+            fields.append(Field.PASSWORD)
+        if entry.connection is None:
+            fields += [Field.SERVER, Field.PORT, Field.SECURITY]
+        return fields
+
+    def _change_after_failure(self) -> bool:
+        """Offer to change one field (by number or name) and test again, rather than walking
+        every field to fix only the password; Enter or y walks them all; False: stop."""
+        fields = self._fields_to_change()
+        self.say("Change: " + "  ".join(f"{n}) {field}" for n, field in enumerate(fields, start=1)))
+        by_answer = {str(n): field for n, field in enumerate(fields, start=1)}
+        by_answer |= {str(field).lower(): field for field in fields}
+        while True:
+            answer = self.ask(
+                "Field to change and test again (number or name; Enter: all; n: stop) [all]: "
+            )
+            answer = answer.strip().lower()
+            if answer in {"n", "no", "q", "quit"}:
+                return False
+            if answer in {"", "y", "yes", "all"}:
+                self._enter_fields()
+                return True
+            field = by_answer.get(answer)
+            if field is not None:
+                break
+            self.say(f"  Type 1-{len(fields)}, a field's name, Enter for all, or n.")
+        if field is Field.SMTP_MAIL:  # another service: its fields follow from it
+            self._enter_fields()
+        else:
+            self._ask_field(field)
+            self._ask_until_clean()
+        return True
+
+    def _offer_test_message(self) -> None:
+        """After a save, as the form's Send test: see a message reach an inbox. A script that
+        has no more answers has saved, and ends here."""
+        try:
+            if not self.yes("Send a test message now?", default=False):
+                return
+            suggestion = self.draft.email.strip()
+            to = self.ask(f"Send it to [{suggestion}]: ").strip() or suggestion
+        except InputEnded:
+            return
+        sent = asyncio.run(self.session.send_test_message(self.draft, to))
+        self.say(sent.headline, sent.detail)
 
     def _test(self) -> TestOutcome:
         progress = LineProgress(self.say, show_testing=True)
@@ -184,19 +247,26 @@ class Wizard:
             self._ask_text(Field.SERVER)
             self._ask_text(Field.PORT)
             self._ask_security()
-        # Rules that tie fields together (Email against SMTP Mail): ask again until clean.
+        self._ask_until_clean()
+
+    def _ask_until_clean(self) -> None:
+        """Rules that tie fields together (Email against SMTP Mail): ask again until clean."""
         while problems := self.draft.problems():
             for problem in problems:
                 self.say(f"  {problem}")
-            first = problems[0].field
-            if first is Field.PASSWORD:
-                self._ask_password()
-            elif first is Field.SIGN_IN:
-                self._ask_signin()
-            elif first is Field.SECURITY:
-                self._ask_security()
-            else:
-                self._ask_text(first)
+            self._ask_field(problems[0].field)
+
+    def _ask_field(self, field: Field) -> None:
+        if field is Field.PASSWORD:
+            self._ask_password()
+        elif field is Field.SIGN_IN:
+            self._ask_signin()
+        elif field is Field.SECURITY:
+            self._ask_security()
+        elif field is Field.SMTP_MAIL:
+            self._ask_provider()
+        else:
+            self._ask_text(field)
 
     def _ask_provider(self) -> None:
         choices = "  ".join(

@@ -87,6 +87,7 @@ FORM_KEYS: tuple[FormKey, ...] = (
     ),
 )
 
+
 def _listed(words: list[str]) -> str:
     *first, last = words
     return f"{', '.join(first)} or {last}"
