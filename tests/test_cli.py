@@ -338,7 +338,16 @@ def test_show_says_when_the_secret_is_missing(
 def test_show_with_nothing_saved(env: dict[str, str], config: Path) -> None:
     ran = run_mailsetup("show", "--json", env=env)
     assert ran.code == 3
-    assert json.loads(ran.out) == {"status": "none", "config_path": str(config)}
+    assert json.loads(ran.out) == {
+        "status": "error",
+        "changed": False,
+        "reason_kind": "no_account",
+        "reason": (
+            f"No saved account (named by $MAILSETUP_CONFIG: the config would be at {config})."
+        ),
+        "temporary": False,
+        "config_path": str(config),
+    }
 
 
 # --- entry points ---------------------------------------------------------------------------
@@ -512,3 +521,79 @@ def test_a_saved_ca_file_that_cannot_be_used_is_a_config_error_naming_it(
     )  # fmt: skip
     assert finished.returncode == 78 and str(ca).encode() in finished.stderr
     assert starttls_server.handler.delivered == []
+
+
+# --- the README's contract: JSON keys and values, exit codes, --help --------------------------
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+COMMON_KEYS = {"status", "changed", "reason_kind", "reason", "temporary", "config_path"}
+
+
+def readme_json_line() -> str:
+    text = README.read_text()
+    start = text.index("json:     --json on")
+    return " ".join(text[start : text.index("```", start)].split())
+
+
+def test_every_json_object_has_the_keys_and_values_the_readme_lists(
+    env: dict[str, str], config: Path, starttls_server: SmtpServer, certificates: Certificates
+) -> None:
+    line = readme_json_line()
+    assert "status (ok, failed, error)" in line
+    assert all(key in line for key in COMMON_KEYS), line
+    ca = ["--ca-file", str(certificates.ca_file)]
+    stdin = PASSWORD + "\n"
+    account_file = config.parent.parent / "fleet.toml"
+    account_file.write_text(
+        "schema = 1\n[account]\n"
+        f'smtp_mail = "other"\ndisplay_name = "Fleet Codes"\nemail = "{LOGIN}"\n'
+        f'server = "{HOST}"\nport = {starttls_server.port}\nsecurity = "starttls"\n'
+    )
+    runs = {
+        "show, nothing saved": ("error", ["show"], ""),
+        "test, wrong password": (
+            "failed", ["test", *other_args(starttls_server.port), *ca, "--password-stdin"],
+            "wrong\n",
+        ),
+        "test": ("ok", ["test", *other_args(starttls_server.port), *ca, "--password-stdin"], stdin),
+        "save": ("ok", ["save", *other_args(starttls_server.port), *ca, "--password-stdin"], stdin),
+        "show": ("ok", ["show"], ""),
+        "send": ("ok", ["send", "--to", "alice@example.org", "--subject", "s"], "body\n"),
+        "apply": ("ok", ["apply", str(account_file), *ca, "--password-stdin"], stdin),
+        "usage error": ("error", ["send", "--to", "not an address"], "x\n"),
+    }  # fmt: skip
+    for name, (status, argv, given) in runs.items():
+        ran = run_mailsetup(*argv, "--json", env=env, stdin=given)
+        assert ran.out, (name, ran.err)
+        data = json.loads(ran.out)
+        assert data["status"] == status, (name, data, ran.err)
+        assert COMMON_KEYS <= set(data), (name, sorted(COMMON_KEYS - set(data)))
+        assert data["config_path"] == str(config), name
+        assert isinstance(data["changed"], bool) and isinstance(data["temporary"], bool)
+        assert (data["reason"] is None) == (status == "ok"), name
+        if name in {"test", "show", "send"}:
+            assert data["changed"] is False, name  # nothing saved was changed
+        if name == "save":
+            assert data["changed"] is True
+        if name == "apply":
+            # The README's example object, key for key.
+            text = README.read_text()
+            start = text.index('`--json` output, one line: `{"status"') + len(
+                "`--json` output, one line: `"
+            )
+            example = json.loads(text[start : text.index("}`", start) + 1].replace("\n", " "))
+            assert set(example) == set(data), sorted(set(example) ^ set(data))
+
+
+def test_the_exit_codes_and_help_say_what_the_readme_says(env: dict[str, str]) -> None:
+    text = README.read_text()
+    table = text[text.index("| exit | meaning |") :].split("\n\n", 1)[0]
+    codes = {int(row.split("|")[1]) for row in table.splitlines()[2:]}
+    assert codes == {int(code) for code in ExitCode}
+    listed = " ".join(run_mailsetup("--help", env=env).out.split())
+    assert exit_table(ExitCode) in listed
+    assert "/etc/mailsetup/account.toml" in listed  # --config's default, for root
+    for command in ("test", "save", "show", "send", "apply", "signin", "access", "discover"):
+        helped = " ".join(run_mailsetup(command, "--help", env=env).out.split())
+        assert f"Exit codes: {exit_table(ExitCode)}" in helped, command
+        assert "/etc/mailsetup/account.toml" in helped, command

@@ -14,7 +14,15 @@ from mailsetup_tui.core.store import account_to_toml
 
 from support.authserver import CLIENT_ID, TENANT, USER_CODE, AuthServer
 from support.cli import Ran, mailsetup_env, run_mailsetup
-from support.servers import HOST, LOGIN, PASSWORD, Certificates, SmtpServer, other_account
+from support.servers import (
+    HOST,
+    LOGIN,
+    PASSWORD,
+    Certificates,
+    SmtpServer,
+    free_port,
+    other_account,
+)
 
 OK = "Connected successfully"
 FAILED = "Test connection failed. Please review email account information entered."
@@ -325,3 +333,14 @@ def test_client_id_and_tenant_alone_switch_the_saved_account_to_microsoft_sign_i
     alone = run_mailsetup("signin", "--email", LOGIN, *ca(certificates), env=signin_env)
     assert alone.code == 2
     assert "--smtp-mail is required" in alone.err
+
+
+def test_a_sign_in_the_network_stopped_is_temporary(
+    microsoft_server: SmtpServer, certificates: Certificates, env: dict[str, str]
+) -> None:
+    """As the README says of network failures: `"temporary": true`, and exit 75."""
+    nobody = env | {"MAILSETUP_AUTHORITY_HOST": f"https://127.0.0.1:{free_port()}"}
+    ran = sign_in(microsoft_server, certificates, nobody, "--json")
+    result = json.loads(ran.out)
+    assert (ran.code, result["status"], result["temporary"]) == (75, "failed", True), ran.err
+    assert result["signin"] == "network"

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from mailsetup_tui.cli.context import Context, UsageError
 from mailsetup_tui.cli.options import PASSWORD_ENV
-from mailsetup_tui.cli.output import Output, error_object
+from mailsetup_tui.cli.output import Output
 from mailsetup_tui.cli.parser import (
     build_parser,
     check_global_options,
@@ -86,7 +86,8 @@ def _run(
     except StoreError as error:  # a config path that cannot be one
         Output(out, err, json=json_output).error("store", str(error), prefix="")
         return ExitCode.STORE, False
-    context = Context(args, Output(out, err, json=json_output), session)
+    output = Output(out, err, json=json_output, config_path=str(session.config_path))
+    context = Context(args, output, session)
     return _run_command(context, open_form)
 
 
@@ -136,6 +137,6 @@ def _run_command(context: Context, open_form: FormOpener | None) -> tuple[ExitCo
             for line in secrets.redact(traceback.format_exc()).splitlines():
                 output.note(shown(line))
         if not output.emitted:  # --json: one object, whatever happened
-            output.emit_json(error_object("internal", text))
+            output.emit_json(output.error_object("internal", text))
         return ExitCode.SOFTWARE, False
     return ExitCode.USAGE, False  # every error above that returned nothing is one of input

@@ -21,10 +21,14 @@ from mailsetup_tui.core.untrusted import json_text, shown
 class Output:
     """Standard output and error for one command, in text or (`--json`) as JSON."""
 
-    def __init__(self, out: TextIO, err: TextIO, *, json: bool) -> None:
+    def __init__(
+        self, out: TextIO, err: TextIO, *, json: bool, config_path: str | None = None
+    ) -> None:
         self.out = out
         self.err = err
         self.json = json
+        self.config_path = config_path
+        """The config the command works on, once known: every error object names it."""
         self.emitted = False
         """The one JSON object has been printed (an internal error then prints none)."""
 
@@ -48,7 +52,11 @@ class Output:
         under --json the error object on standard output."""
         for reason in reasons:
             self.note(f"mailsetup: {prefix}{shown(reason)}")
-        self.emit_json(error_object(kind, "; ".join(reasons)))
+        self.emit_json(self.error_object(kind, "; ".join(reasons)))
+
+    def error_object(self, kind: str, reason: str) -> dict[str, object]:
+        where = {"config_path": self.config_path} if self.config_path else {}
+        return error_object(kind, reason) | where
 
     # --- outcomes -------------------------------------------------------------------------
 
@@ -61,9 +69,9 @@ class Output:
     def saved(self, outcome: SaveOutcome) -> None:
         self.say(outcome.headline, *outcome.details)
 
-    def sent(self, outcome: SendOutcome) -> None:
+    def sent(self, outcome: SendOutcome, **extra: object) -> None:
         self.say(outcome.headline, outcome.detail)
-        self.emit_json(send_object(outcome))
+        self.emit_json(send_object(outcome) | extra)
 
 
 def _write(stream: TextIO, line: str) -> None:
@@ -114,7 +122,8 @@ def test_object(outcome: TestOutcome) -> dict[str, object]:
 
 
 def send_object(outcome: SendOutcome) -> dict[str, object]:
-    data = failure_fields(outcome) | {"changed": outcome.ok}
+    # Sending changes nothing that is saved: `changed` is about the account, as for test.
+    data = failure_fields(outcome) | {"changed": False}
     if outcome.sent is not None:
         data |= {
             "message_id": outcome.sent.message_id,
@@ -123,8 +132,9 @@ def send_object(outcome: SendOutcome) -> dict[str, object]:
     return data
 
 
-def no_account_object(location: ConfigLocation) -> dict[str, object]:
-    return {"status": "none", "config_path": str(location.path)}
+def no_account_object(location: ConfigLocation, reason: str) -> dict[str, object]:
+    """No saved account: a store error (exit 3), as every command reports one."""
+    return error_object("no_account", reason) | {"config_path": str(location.path)}
 
 
 def show_object(
@@ -138,6 +148,10 @@ def show_object(
         fields["authority_host"] = account.signin.authority_host
     return {
         "status": "ok",
+        "changed": False,
+        "reason_kind": None,
+        "reason": None,
+        "temporary": False,
         "account": fields,
         "config_path": str(location.path),
         "chosen": location.chosen.value,

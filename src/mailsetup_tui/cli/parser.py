@@ -47,7 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", metavar="COMMAND", parser_class=_NoAbbrevParser
     )
     for command in COMMANDS:
-        sub = commands.add_parser(command.name, help=command.help, description=command.description)
+        sub = commands.add_parser(
+            command.name,
+            help=command.help,
+            description=command.description,
+            # `check` says its own (the Monitoring Plugins' codes) in its description.
+            epilog=None
+            if command.error_exit is not None
+            else f"Exit codes: {exit_table(ExitCode)}.",
+        )
         command.add_arguments(sub)
         _add_global_options(sub, suppress=True)
         sub.set_defaults(run=command.run)
@@ -108,7 +116,11 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         "--config",
         metavar="PATH",
         default=default(None),
-        help="config file (default: $MAILSETUP_CONFIG, else the per-user config directory)",
+        help=(
+            "config file (default: $MAILSETUP_CONFIG; else, for root, the system account, "
+            "/etc/mailsetup/account.toml; for another user, their own "
+            "~/.config/mailsetup/account.toml if it exists, else the system account)"
+        ),
     )
     group.add_argument(
         "--ca-file",

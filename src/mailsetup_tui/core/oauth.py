@@ -73,10 +73,18 @@ class SignInError(Exception):
         self.kind = kind
         self.reason = reason
 
+    @property
+    def temporary(self) -> bool:
+        """The network failed: the same sign-in may pass in a few minutes, as a network
+        failure of SMTP is temporary (the README's rule)."""
+        return self.kind is SignInFailure.NETWORK
+
     def as_probe_failure(self) -> ProbeFailure:
         revoked = self.kind is SignInFailure.REVOKED
         return ProbeFailure(
-            FailureKind.SIGNIN_REVOKED if revoked else FailureKind.SIGNIN, self.reason
+            FailureKind.SIGNIN_REVOKED if revoked else FailureKind.SIGNIN,
+            self.reason,
+            temporary=self.temporary,
         )
 
 

@@ -27,7 +27,7 @@ def run(context: Context) -> ExitCode:
     if account is not None:
         warn_if_clear_text(context, account)
     outcome = asyncio.run(context.session.send(args.to, args.subject, text))
-    context.output.sent(outcome)
+    context.output.sent(outcome, config_path=str(context.session.config_path))
     return ExitCode.of(outcome.ok, temporary=outcome.temporary)
 
 

@@ -20,10 +20,11 @@ def run(context: Context) -> ExitCode:
     location = session.store.location
     config = session.store.load_config()
     if config is None:
-        output.say(
+        reason = (
             f"No saved account ({location.chosen.value}: the config would be at {location.path})."
         )
-        output.emit_json(no_account_object(location))
+        output.say(reason)
+        output.emit_json(no_account_object(location, reason))
         return ExitCode.STORE
     status = session.store.secret_status(config.account)
     output.emit_json(show_object(config, status, location))
