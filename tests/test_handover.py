@@ -18,8 +18,18 @@ from mailsetup_tui.core.handover import (
     to_seven_bit,
 )
 from mailsetup_tui.core.providers import ProviderId
+from mailsetup_tui.sendmail import options as sendmail_options
 from mailsetup_tui.sendmail.handoff import read_message
-from mailsetup_tui.sendmail.options import OptionError, Options, parse
+from mailsetup_tui.sendmail.options import (
+    FLUSH,
+    MODE_BY_NAME,
+    QUEUE,
+    SEND,
+    WHICH,
+    OptionError,
+    Options,
+    parse,
+)
 
 ACCOUNT = Account.create(ProviderId.GMAIL, "Acme Codes", "codes@gmail.com")
 ALIASES = {"root": "ops@acme.example"}
@@ -238,14 +248,33 @@ def test_the_command_lines_callers_write(argv: list[str], expected: Options) -> 
 
 
 @pytest.mark.parametrize(
+    ("argv", "mode", "name"),
+    [
+        (["-bp"], QUEUE, "sendmail"),
+        ([], QUEUE, "mailq"),
+        (["-bi"], sendmail_options.ALIASES, "sendmail"),
+        ([], sendmail_options.ALIASES, "newaliases"),
+        (["-q"], FLUSH, "sendmail"),
+        (["-q30m"], FLUSH, "sendmail"),
+        (["--which"], WHICH, "sendmail"),
+        (["-bm", "a@b.c"], SEND, "sendmail"),
+    ],
+)
+def test_what_the_name_or_an_option_asks_for_besides_sending(
+    argv: list[str], mode: str, name: str
+) -> None:
+    assert parse(argv, MODE_BY_NAME.get(name, SEND)).mode == mode
+
+
+@pytest.mark.parametrize(
     ("argv", "error"),
     [
         (["-x", "a@b.c"], "unknown option -x"),
         (["--to", "a@b.c"], "unknown option --to"),
-        (["-bp"], "no queue"),
-        (["-q"], "no queue"),
-        (["-q30m"], "no queue"),
-        (["-bs"], "only -bm"),
+        (["-bp", "root"], "mailq \\(-bp\\) takes no recipients"),
+        (["-q", "a@b.c"], "-q takes no recipients"),
+        (["-bs"], "only -bm \\(send\\), -bp"),
+        (["--which", "a", "b"], "--which takes at most one path"),
         (["-f"], "-f needs a value"),
     ],
 )

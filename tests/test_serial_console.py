@@ -162,7 +162,8 @@ def test_a_paste_into_the_line_mode_never_shows_the_password(
 ) -> None:
     env = mailsetup_env(tmp_path, TERM="dumb")
     argv: list[str | Path] = [MAILSETUP, "--ca-file", certificates.ca_file]
-    answers = ["o", "Codes", LOGIN, "", PASSWORD, HOST, str(starttls_server.port), "", "y"]
+    # Save: yes; a test message: Enter (no).
+    answers = ["o", "Codes", LOGIN, "", PASSWORD, HOST, str(starttls_server.port), "", "y", ""]
     with Terminal(argv, env=env) as term:
         term.wait_for("SMTP Mail [Exchange]:")
         term.send("\r".join(answers) + "\r")  # one paste, right after the first prompt
@@ -181,7 +182,8 @@ def test_a_password_typed_before_echo_was_off_is_refused_with_a_word(
     argv: list[str | Path] = [
         "/bin/sh", "-c", f'sleep 1; exec "{MAILSETUP}" --ca-file "{certificates.ca_file}"'
     ]  # fmt: skip
-    answers = ["o", "Codes", LOGIN, "", PASSWORD, HOST, str(starttls_server.port), "", "y"]
+    # Save: yes; a test message: Enter (no).
+    answers = ["o", "Codes", LOGIN, "", PASSWORD, HOST, str(starttls_server.port), "", "y", ""]
     with Terminal(argv, env=env) as term:
         term.send("\r".join(answers[:5]) + "\r")
         term.wait_for("typed before mailsetup could hide it")
