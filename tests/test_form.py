@@ -594,6 +594,8 @@ async def test_help_explains_the_fields_and_the_app_password(make_app: AppFactor
         text = str(app.screen.query_one("VerticalScroll Static", Static).render())
         assert "myaccount.google.com/apppasswords" in text
         assert "Display Name" in text
+        assert "Hotmail also covers Outlook.com" in text  # the label stays the spec's
+        assert "Sign-in  " in text and "Security  " in text
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, SetupScreen)

@@ -352,6 +352,26 @@ def test_which_follows_every_link_and_names_the_package(
     assert missing.code == 1 and "does not exist: nothing on this host is sendmail" in missing.out
 
 
+def test_which_says_when_other_users_cannot_run_the_interpreter(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A venv made from an interpreter under a private directory (pyenv in /root) fails for
+    every service's user with "Permission denied" (exit 126): --which says so."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    interpreter = private / "python3"
+    interpreter.symlink_to(os.path.realpath(sys.executable))
+    script = tmp_path / "venv" / "bin" / "mailsetup-sendmail"
+    script.parent.mkdir(parents=True)
+    script.write_text(f"#!{interpreter}\n" + SENDMAIL.read_text().split("\n", 1)[1])
+    script.chmod(0o755)
+    ran = which(str(script), env=env)
+    assert ran.code == 0, ran  # it is ours; the warning is under it
+    (_, warning, *_) = ran.out.splitlines()
+    assert warning.startswith("  Other users cannot run it: ")
+    assert warning.endswith("(directory, mode 0700) is not open to others.")
+
+
 @pytest.mark.skipif(
     not Path("/usr/sbin/sendmail").exists() or shutil.which("dpkg-query") is None,
     reason="needs a Debian host with an MTA (CI installs Postfix)",

@@ -195,6 +195,8 @@ def test_values_changed_after_a_successful_test(snap_compare: SnapCompare) -> No
         screen.query_one("#display-name").focus()
         await pilot.press("end", "s")
         await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
 
     assert snap_compare(app(), terminal_size=(80, 24), run_before=edited)
 
