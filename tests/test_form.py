@@ -718,7 +718,7 @@ async def test_a_test_message_can_be_sent_after_a_successful_test(
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert isinstance(app.screen, RecipientScreen)
-        recipient = app.screen.query_one("#recipient", Input)
+        recipient = app.screen.query_one("#answer", Input)
         assert recipient.value == LOGIN  # the account's own address, to check it arrives
         recipient.value = "ops@example.org"
         await pilot.press("enter")

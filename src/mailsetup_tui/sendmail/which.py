@@ -117,19 +117,8 @@ def _inside(place: Path, root: str) -> str:
 
 def _package_of(path: str, root: str) -> str | None:
     """The Debian package that installed `path` (None: none, or no dpkg here)."""
-    dpkg_query = shutil.which("dpkg-query")
-    if dpkg_query is None:
-        return None
-    finished = subprocess.run(  # noqa: S603 - a fixed program, the path as one argument
-        [dpkg_query, "--search", path],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=os.environ | {"DPKG_ROOT": root} if root else None,
-    )
-    if finished.returncode != 0:
-        return None
-    for line in finished.stdout.splitlines():
+    answer = _dpkg("dpkg-query", "--search", path, root=root)
+    for line in (answer or "").splitlines():
         package, _, owned = line.partition(": ")
         if owned.strip() == path and "diversion" not in package:
             return package
@@ -137,18 +126,24 @@ def _package_of(path: str, root: str) -> str | None:
 
 
 def _diversion(path: str, root: str) -> str | None:
-    dpkg_divert = shutil.which("dpkg-divert")
-    if dpkg_divert is None:
+    line = (_dpkg("dpkg-divert", "--list", path, root=root) or "").strip()
+    return line[0].upper() + line[1:] + "." if line else None
+
+
+def _dpkg(tool: str, *args: str, root: str) -> str | None:
+    """What one of dpkg's tools prints, under $DPKG_ROOT as dpkg reads it; None where there is
+    no dpkg (not Debian) or it says no."""
+    program = shutil.which(tool)
+    if program is None:
         return None
     finished = subprocess.run(  # noqa: S603 - a fixed program, the path as one argument
-        [dpkg_divert, "--list", path],
+        [program, *args],
         capture_output=True,
         text=True,
         check=False,
         env=os.environ | {"DPKG_ROOT": root} if root else None,
     )
-    line = finished.stdout.strip()
-    return line[0].upper() + line[1:] + "." if finished.returncode == 0 and line else None
+    return finished.stdout if finished.returncode == 0 else None
 
 
 def _how_to_install(path: str) -> str:

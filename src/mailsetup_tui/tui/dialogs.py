@@ -80,71 +80,59 @@ class ConfirmScreen(Dialog[bool]):
         self.dismiss(answer)
 
 
-class RecipientScreen(Dialog[str | None]):
-    """Where to send the test message; Enter sends, Escape cancels."""
+class LineQuestion(Dialog[str | None]):
+    """A question answered on one line: Enter takes the answer (stripped), Escape cancels
+    (None)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", show=False)]
+    QUESTION = ""
+    PLACEHOLDER = ""
 
-    def __init__(self, suggestion: str) -> None:
+    def __init__(self, answer: str) -> None:
         super().__init__()
-        self.suggestion = suggestion
+        self.answer = answer
 
     def compose_box(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(
-                "Send a short test message to (Enter sends, Esc cancels):",
-                classes="question",
-                markup=False,
-            )
-            yield TypingInput(self.suggestion, id="recipient")
+            yield Static(self.QUESTION, classes="question", markup=False)
+            yield TypingInput(self.answer, placeholder=self.PLACEHOLDER, id="answer")
 
     def on_mount(self) -> None:
-        recipient = self.query_one("#recipient", Input)
-        recipient.cursor_blink = False
-        recipient.focus()
+        answer = self.query_one("#answer", Input)
+        answer.cursor_blink = False
+        answer.focus()
 
-    @on(Input.Submitted, "#recipient")
-    def send_to(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.dismiss(event.value.strip() or None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class CaFileScreen(Dialog[str | None]):
-    """The PEM file of CAs to trust (Other with a private CA); Enter takes it, Escape keeps
-    what there was. An empty path means the system's CA store again."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", show=False)]
-
-    def __init__(self, current: str) -> None:
-        super().__init__()
-        self.current = current
-
-    def compose_box(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Static(
-                "Trust the CAs in this PEM file instead of the system's store (a server with "
-                "a private CA); it is saved with the account. Empty: the one saved with the "
-                "account, else the system's store. Enter takes it, Esc cancels.",
-                classes="question",
-                markup=False,
-            )
-            yield TypingInput(self.current, placeholder="/etc/ssl/private-ca.pem", id="ca-path")
-
-    def on_mount(self) -> None:
-        path = self.query_one("#ca-path", Input)
-        path.cursor_blink = False
-        path.focus()
-
-    @on(Input.Submitted, "#ca-path")
+    @on(Input.Submitted, "#answer")
     def take(self, event: Input.Submitted) -> None:
         event.stop()
-        self.dismiss(event.value.strip())
+        self.dismiss(self.taken(event.value.strip()))
+
+    def taken(self, answer: str) -> str | None:
+        return answer
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class RecipientScreen(LineQuestion):
+    """Where to send the test message; an empty answer sends nothing."""
+
+    QUESTION = "Send a short test message to (Enter sends, Esc cancels):"
+
+    def taken(self, answer: str) -> str | None:
+        return answer or None
+
+
+class CaFileScreen(LineQuestion):
+    """The PEM file of CAs to trust (Other with a private CA). An empty answer means the one
+    saved with the account, else the system's store, again."""
+
+    QUESTION = (
+        "Trust the CAs in this PEM file instead of the system's store (a server with a "
+        "private CA); it is saved with the account. Empty: the one saved with the account, "
+        "else the system's store. Enter takes it, Esc cancels."
+    )
+    PLACEHOLDER = "/etc/ssl/private-ca.pem"
 
 
 class DeviceCodeScreen(Dialog[bool]):
