@@ -287,8 +287,7 @@ def certificate_failure(
     account: Account, error: ssl.SSLCertVerificationError, facts: CertificateFacts | None
 ) -> Failed:
     """An untrusted certificate, with the advice that fits its fault: a name it does not
-    hold, a date it is not valid on, or a CA that is not trusted (the only case --ca-file
-    can fix)."""
+    hold, a date it is not valid on, or a CA that is not trusted (what a CA file fixes)."""
     server = account.server
     what = error.verify_message or "verification failed"
     details = f"; {facts.describe()}" if facts else ""
