@@ -5,8 +5,11 @@ BIN    := $(VENV)/bin
 # A stamp per install flavour, so a changed pyproject.toml reinstalls and an unchanged one is instant.
 RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
+# Written last when the venv is made: a .venv without it (an earlier run stopped half-way, or
+# a Python without its venv module made only bin/python) is removed and made again.
+VENV_STAMP := $(VENV)/.created
 
-.PHONY: run test lint typecheck pytest interop bench clean
+.PHONY: run test lint typecheck pytest interop bench clean venv
 
 run: $(RUN_STAMP)
 	$(BIN)/mailsetup $(ARGS)
@@ -39,17 +42,26 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/serial_line.py
 	$(BIN)/python benchmarks/relay.py
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+# Each missing prerequisite stops the build with one line naming what to install.
+$(VENV_STAMP):
+	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found: install Python 3.11 or newer (Debian/Ubuntu: apt install python3 python3-venv)" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "make: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); mailsetup needs 3.11 or newer (PYTHON=python3.11 make ...)" >&2; exit 1; }
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { echo "make: $(PYTHON) cannot make a venv: install its venv module (Debian/Ubuntu: apt install python3-venv)" >&2; exit 1; }
+	rm -rf $(VENV)
+	@$(PYTHON) -m venv $(VENV) && $(VENV)/bin/python -m pip install --quiet --upgrade pip \
+		|| { rm -rf $(VENV); echo "make: making $(VENV) failed (see above); nothing was left behind" >&2; exit 1; }
+	touch $@
 
-$(RUN_STAMP): pyproject.toml | $(BIN)/python
+$(RUN_STAMP): pyproject.toml $(VENV_STAMP)
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(TEST_STAMP): pyproject.toml | $(BIN)/python
+$(TEST_STAMP): pyproject.toml $(VENV_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(RUN_STAMP)
+
+# The venv alone (what `make run` and `make test` first make).
+venv: $(VENV_STAMP)
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache
