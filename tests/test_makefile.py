@@ -7,6 +7,7 @@ done. Run in a temp dir holding the Makefile and pyproject.toml (the venv step n
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -26,10 +27,13 @@ def project(tmp_path: Path) -> Path:
 
 
 def make(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """make as a user runs it (not as a sub-make of `make test`, which prefixes its lines)."""
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKELEVEL", "MAKEFLAGS", "MFLAGS"}}
     return subprocess.run(
         ["make", "-s", "-C", str(directory), *args],
         capture_output=True,
         text=True,
+        env=env,
         timeout=300,
         check=False,
     )
