@@ -9,7 +9,7 @@ TEST_STAMP := $(VENV)/.installed-test
 # a Python without its venv module made only bin/python) is removed and made again.
 VENV_STAMP := $(VENV)/.created
 
-.PHONY: run test lint typecheck pytest interop bench clean venv
+.PHONY: run test lint typecheck pytest interop bench clean venv deb
 
 run: $(RUN_STAMP)
 	$(BIN)/mailsetup $(ARGS)
@@ -59,6 +59,11 @@ $(RUN_STAMP): pyproject.toml $(VENV_STAMP)
 $(TEST_STAMP): pyproject.toml $(VENV_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(RUN_STAMP)
+
+# dist/mailsetup_VERSION_ARCH.deb and dist/mailsetup-mta_VERSION_all.deb (Debian, Ubuntu): see
+# packaging/build_deb.py. Needs dpkg-deb and Debian's python3 with its venv module.
+deb:
+	$(PYTHON) packaging/build_deb.py --out dist
 
 # The venv alone (what `make run` and `make test` first make).
 venv: $(VENV_STAMP)

@@ -176,6 +176,8 @@ def test_installed_used_upgraded_and_purged_on_a_fresh_debian(
         stdin=PASSWORD + "\n",
     )
     assert (debian / "etc/mailsetup/account.toml").exists()
+    # The relay's user reads it: the first save took /etc/mailsetup's readers group.
+    inside(debian, "runuser -u mailsetup -- env HOME=/var/lib/mailsetup mailsetup test")
     inside(debian, "printf 'To: alice@example.org\\nSubject: hi\\n\\nbody\\n' | sendmail -t")
     assert [d.rcpt_tos for d in starttls_server.handler.delivered] == [["alice@example.org"]]
     assert "There is no queue" in inside(debian, "mailq").stdout

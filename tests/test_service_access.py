@@ -298,3 +298,24 @@ def test_a_ca_the_readers_cannot_read_is_warned_of_and_is_a_config_error_for_the
     tested = system.run(system.users.service, "test")
     assert tested.code == 3, tested.out + tested.err
     assert str(ca) in tested.err and "internal error" not in tested.err
+
+
+def test_a_first_save_takes_the_readers_group_root_gave_the_directory(
+    system: System, starttls_server: SmtpServer
+) -> None:
+    """As the Debian package leaves /etc/mailsetup (root:mailsetup 0750): the first save lets
+    that group read the account, so the relay's user can send with it at once."""
+    import grp
+
+    users = system.users
+    directory = system.config.parent
+    directory.mkdir(mode=0o750)
+    os.chown(directory, 0, grp.getgrnam(users.group).gr_gid)
+    directory.chmod(0o750)
+    save_as_root(system, starttls_server.port)
+    for path in (system.config, system.config.with_name("account.secret")):
+        assert mode_and_group(path) == (0o640, users.group), path
+    tested = system.run(users.service, "test")
+    assert tested.code == 0, tested.out + tested.err
+    stranger = system.run(users.stranger, "test")
+    assert stranger.code == 3

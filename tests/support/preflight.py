@@ -22,6 +22,11 @@ if __name__ == "__main__":
         print("relay's foreign-peer test: skipped, needs ip (iproute2) and unshare (util-linux)")
     if not shutil.which("systemd-analyze"):
         print("systemd units (tests/test_relay_units.py): verify skipped, needs systemd-analyze")
+    if os.environ.get("MAILSETUP_DEB_TEST") != "1":
+        print(
+            "Debian packages (tests/test_debian_package.py): skipped, .ci/run builds and "
+            "installs them in a debootstrap'd Debian (MAILSETUP_DEB_TEST=1, as root)"
+        )
     absent = callers.missing()
     if absent:
         print(

@@ -11,7 +11,9 @@ tested account, a rotated refresh token) is the session's decision.
 from __future__ import annotations
 
 import contextlib
+import grp
 import os
+import stat
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import replace
@@ -306,6 +308,23 @@ class AccountStore:
         with exclusive_lock(self.lock_path):
             return self._save(account, secret, ca_file, group)
 
+    def _readers_of_the_directory(self) -> str | None:
+        """For the first save of the system account: the readers group root gave the directory
+        (root:GROUP 0750, as the Debian package and `mailsetup access` make it), so that the
+        relay's user reads the account it was installed to send with; None otherwise."""
+        if not self.location.is_system:
+            return None
+        try:
+            info = self.path.parent.stat()
+        except OSError:
+            return None
+        if info.st_uid != 0 or info.st_gid == 0 or stat.S_IMODE(info.st_mode) != 0o750:
+            return None
+        try:
+            return grp.getgrgid(info.st_gid).gr_name
+        except KeyError:
+            return None
+
     def _save(
         self, account: Account, secret: str, ca_file: Path | Keep | None, group: str | Keep | None
     ) -> SaveReport:
@@ -320,7 +339,7 @@ class AccountStore:
         if isinstance(ca_file, Keep):
             ca_file = previous.ca_file if previous else None
         if isinstance(group, Keep):
-            group = previous.group if previous else None
+            group = previous.group if previous else self._readers_of_the_directory()
         gid = group_id(group) if group is not None else None
         kind = SecretType.of(account)
         generation = (previous.generation if previous else 0) + 1
