@@ -176,7 +176,8 @@ def _control(stage: Path, template: Path, version: str, arch: str) -> None:
         if path.is_file() and not path.is_symlink() and "DEBIAN" not in path.parts
     )
     text = template.read_text()
-    for key, value in {"VERSION": version, "ARCH": arch, "SIZE": str(size)}.items():
+    values = {"VERSION": version, "ARCH": arch, "SIZE": str(size)} | python_versions(stage)
+    for key, value in values.items():
         text = text.replace(f"@{key}@", value)
     (stage / "DEBIAN/control").write_text(text)
     sums = []
@@ -193,6 +194,15 @@ def _control(stage: Path, template: Path, version: str, arch: str) -> None:
         if not path.is_symlink():
             mode = path.stat().st_mode & 0o7777
             path.chmod(mode & ~0o022 | (0o755 if path.is_dir() else 0))
+
+
+def python_versions(stage: Path) -> dict[str, str]:
+    """The venv works with the python3 minor version it was made with, and no other."""
+    found = sorted((stage / LIB.lstrip("/") / "lib").glob("python3.*"))
+    if not found:
+        return {}
+    minor = int(found[0].name.removeprefix("python3."))
+    return {"PYTHON": f"3.{minor}", "PYTHON_NEXT": f"3.{minor + 1}"}
 
 
 def _pack(stage: Path, deb: Path) -> Path:

@@ -183,10 +183,16 @@ def test_installed_used_upgraded_and_purged_on_a_fresh_debian(
     assert "There is no queue" in inside(debian, "mailq").stdout
     inside(debian, "newaliases")
 
-    # An upgrade keeps the account, the group and the user.
+    # An upgrade keeps the account, the group, the user and the queue.
     gid = inside(debian, "getent group mailsetup").stdout
+    queued = debian / "var/lib/mailsetup/spool/queue/kept-across-the-upgrade"
+    queued.parent.mkdir(parents=True)
+    queued.write_text("a message waiting\n")
     inside(debian, f"apt-get install -y -q {upgrade}")
+    assert queued.read_text() == "a message waiting\n"
     assert inside(debian, "dpkg-query -W -f '${Version}' mailsetup").stdout.endswith("-2")
+    depends = inside(debian, "dpkg-query -W -f '${Depends}' mailsetup").stdout
+    assert "python3 (>= 3.11), python3 (<< 3.12)" in depends
     assert inside(debian, "getent group mailsetup").stdout == gid
     shown = inside(debian, "mailsetup show").stdout
     assert LOGIN in shown and PASSWORD not in shown
