@@ -333,3 +333,31 @@ def test_resizes_replayed_equal_what_was_drawn(tmp_path: Path) -> None:
                     want, got = intent.buffer[row][col], term.screen.buffer[row][col]
                     for name in ATTRIBUTES[1:]:
                         assert getattr(got, name) == getattr(want, name), (row, col, name)
+
+
+# --- the line's speed ----------------------------------------------------------------------------
+
+
+def test_the_line_speed_comes_from_where_it_says_something() -> None:
+    import os
+    import termios
+
+    from mailsetup_tui.terminal.line_speed import LineModel, line_speed
+
+    master, slave = os.openpty()
+    try:
+        assert line_speed(slave, {}) is None  # a pty's default 38400 says nothing
+        attributes = termios.tcgetattr(slave)
+        attributes[4] = attributes[5] = termios.B1200
+        termios.tcsetattr(slave, termios.TCSANOW, attributes)
+        assert line_speed(slave, {}) == 1200  # set below the default: sshd, a console server
+        assert line_speed(slave, {"MAILSETUP_BAUD": "9600"}) == 9600  # the operator knows best
+        assert line_speed(slave, {"MAILSETUP_BAUD": "0"}) is None  # no model at all
+    finally:
+        os.close(master)
+        os.close(slave)
+    model = LineModel(1200)  # 120 bytes a second
+    model.sent(60)
+    assert 0.4 < model.wait() <= 0.5
+    model.sent(60)
+    assert 0.9 < model.wait() <= 1.0

@@ -5,6 +5,7 @@ line, keys that flow control would eat, answers pasted into the line mode."""
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import time
@@ -284,3 +285,54 @@ def test_dialogs_and_the_open_list_leave_nothing_beside_them_and_nothing_dim(
         # A real VT100 does not show dim: nothing is drawn with it.
         sgr = re.findall(rb"\x1b\[([0-9;]*)m", bytes(term.received))
         assert not [codes for codes in sgr if b"2" in codes.split(b";")]
+
+
+# --- a slow line the pty's speed tells of ------------------------------------------------------
+
+
+def frames_after(trace: Path, start: int) -> int:
+    """Writes that sent anything to the terminal, from line `start` of the trace on."""
+    lines = trace.read_text().splitlines()[start:]
+    return sum(1 for line in lines if json.loads(line)[1])
+
+
+def test_a_burst_at_1200_baud_merges_frames_and_every_key_lands(tmp_path: Path) -> None:
+    """A pty set to 1200 baud and read at that pace: a burst of 42 keys, typed faster than the
+    line can show each (a paste, a fast typist), goes out in fewer frames than keys (the line
+    is modelled from its speed: TIOCOUTQ says 0 on a pty), the final screen is exact, and
+    every key is in its field."""
+    trace = tmp_path / "writes.jsonl"
+    env = env_for(tmp_path) | {"MAILSETUP_TRACE_WRITES": str(trace)}
+    name, email = "Acme Verification Codes", "codes@example.com"
+    with Terminal([MAILSETUP], env=env, baud=1200, speed=1200) as term:
+        term.wait_for("Exchange", timeout=60)
+        term.wait_quiet(0.5, timeout=60)
+        term.send("o")
+        term.wait_for("Auto (TLS on 465", timeout=30)
+        term.wait_quiet(0.5, timeout=60)
+        start = len(trace.read_text().splitlines())
+        burst = TAB + name + TAB + email  # 42 keys, 40 a second: faster than 1200 baud shows them
+        term.type(burst, delay=0.025)
+        term.wait_for(email, timeout=60)
+        screen = settled(term)
+        term.wait_quiet(1.0, timeout=60)
+        frames = frames_after(trace, start)
+    assert frames < len(burst) // 2, f"{frames} frames for {len(burst)} keys"
+    rows = screen.split("\n")
+    assert next(row for row in rows if row.startswith(" Display Name"))[20:].startswith(name)
+    assert next(row for row in rows if row.startswith(" Email"))[20:].startswith(email)
+
+
+def test_mailsetup_baud_models_a_line_the_pty_says_nothing_of(tmp_path: Path) -> None:
+    """A console server's pty says 38400 (nothing): MAILSETUP_BAUD tells the speed instead."""
+    trace = tmp_path / "writes.jsonl"
+    env = env_for(tmp_path) | {"MAILSETUP_TRACE_WRITES": str(trace), "MAILSETUP_BAUD": "1200"}
+    with Terminal([MAILSETUP], env=env, baud=1200) as term:
+        term.wait_for("Exchange", timeout=60)
+        term.wait_quiet(0.5, timeout=60)
+        start = len(trace.read_text().splitlines())
+        term.type("\t" + "x" * 30, delay=0.025)
+        term.wait_for("x" * 30, timeout=60)
+        term.wait_quiet(1.0, timeout=60)
+        frames = frames_after(trace, start)
+    assert frames < 15, f"{frames} frames for 31 keys"

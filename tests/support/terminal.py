@@ -30,6 +30,7 @@ class Terminal:
         lines: int = 24,
         old_text: str = "",
         baud: int | None = None,
+        speed: int | None = None,
     ) -> None:
         self.screen = pyte.Screen(columns, lines)
         self.stream = pyte.ByteStream(self.screen)
@@ -42,6 +43,12 @@ class Terminal:
         self._lock = threading.Lock()
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+        if speed is not None:
+            # The pty's termios speed, as sshd sets it from the client's line (getty from a
+            # serial port's): what the program may learn of the line from the terminal.
+            attributes = termios.tcgetattr(slave)
+            attributes[4] = attributes[5] = getattr(termios, f"B{speed}")
+            termios.tcsetattr(slave, termios.TCSANOW, attributes)
         self.master = master
         self.process = subprocess.Popen(
             [str(arg) for arg in argv],

@@ -35,8 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "The password is never taken as an argument: use --password-stdin, the "
-            f"{PASSWORD_ENV} environment variable, or the no-echo prompt. "
-            f"Exit codes: {exit_table(ExitCode)}."
+            f"{PASSWORD_ENV} environment variable, or the no-echo prompt. On a slow line "
+            "whose terminal does not say its speed (a console server), set MAILSETUP_BAUD "
+            f"(bits per second) for the form. Exit codes: {exit_table(ExitCode)}."
         ),
     )
     parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")

@@ -19,6 +19,7 @@ from typing import Any
 from textual.drivers.linux_driver import LinuxDriver
 
 from mailsetup_tui.terminal.frugal import FrugalWriter
+from mailsetup_tui.terminal.line_speed import LineModel, line_speed
 
 FRUGAL_ENV = "MAILSETUP_FRUGAL"
 """Set to 0 to write exactly what Textual writes (diagnosis, and the benchmark's baseline)."""
@@ -74,6 +75,9 @@ class FrugalLinuxDriver(LinuxDriver):
         queries) and from the held-output timer: one writer model must see one stream, in the
         order it goes out."""
         self._timer: threading.Timer | None = None
+        speed = line_speed(self._file.fileno(), os.environ) if self._file is not None else None
+        self.line = LineModel(speed) if speed else None
+        """The line's own speed, where something says it (`line_speed`): frames wait for it."""
 
     def write(self, data: str) -> None:
         with self._lock:
@@ -101,11 +105,14 @@ class FrugalLinuxDriver(LinuxDriver):
                 trace.write(json.dumps([data, out, size]) + "\n")
         if out:
             super().write(out)
+            if self.line is not None:
+                self.line.sent(len(out.encode("utf-8", "replace")))
 
     def _hold(self) -> None:
         """Send what is held once the line has room."""
         if self._timer is None:
-            self._timer = threading.Timer(POLL_SECONDS, self._release)
+            wait = max(POLL_SECONDS, self.line.wait() if self.line is not None else 0.0)
+            self._timer = threading.Timer(wait, self._release)
             self._timer.daemon = True
             self._timer.start()
 
@@ -120,8 +127,11 @@ class FrugalLinuxDriver(LinuxDriver):
             self._send("", self.frugal.flush(), (self.frugal.width, self.frugal.height))
 
     def _line_busy(self) -> bool:
-        """Earlier output is still on its way: in Textual's writer queue, or in the terminal's
-        output queue (the bytes a serial line has not transmitted yet)."""
+        """Earlier output is still on its way: in Textual's writer queue, on the modelled
+        line (`line_speed`), or in the terminal's output queue (the bytes a serial port has not
+        transmitted yet)."""
+        if self.line is not None and self.line.wait() > 0:
+            return True
         writer = getattr(self, "_writer_thread", None)
         queue = getattr(writer, "_queue", None)
         if queue is not None and queue.qsize() > 0:
