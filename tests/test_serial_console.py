@@ -92,7 +92,12 @@ def test_the_typing_position_is_visible_without_colour(tmp_path: Path) -> None:
         row = screen.splitlines()[cursor.y]
         assert row.startswith(" Display Name")
         assert row[cursor.x - 4 : cursor.x] == "Acme"  # the real cursor, right after the text
-        assert term.screen.buffer[cursor.y][cursor.x].reverse  # and drawn in reverse video
+        # ... and no cell drawn as a second cursor: a typed character is one byte.
+        assert not term.screen.buffer[cursor.y][cursor.x].reverse
+        before = len(term.received)
+        term.type("s")
+        settled(term)
+        assert bytes(term.received[before:]) == b"s"
         term.type(TAB * 7)  # Email, Sign-in, Password, Server, Port, Security, Test
         settled(term)
         test_button = term.screen.cursor
@@ -336,3 +341,29 @@ def test_mailsetup_baud_models_a_line_the_pty_says_nothing_of(tmp_path: Path) ->
         term.wait_quiet(1.0, timeout=60)
         frames = frames_after(trace, start)
     assert frames < 15, f"{frames} frames for 31 keys"
+
+
+@pytest.mark.parametrize("term_name", ["vt100", "linux", "xterm-256color"])
+def test_a_typed_character_is_one_byte_and_the_cursor_shows_where(
+    tmp_path: Path, term_name: str
+) -> None:
+    """The terminal's own cursor is the typing position on every terminal: a character typed
+    at the end of a field costs the character itself (at most 4 bytes, the issue's bound).
+    The first one also clears the placeholder, which costs what the placeholder was."""
+    with Terminal([MAILSETUP], env=env_for(tmp_path, term_name)) as term:
+        term.wait_for("Exchange")
+        settled(term)
+        term.send(TAB)
+        settled(term)
+        term.send("A")
+        settled(term)
+        costs = []
+        for char in "cme":
+            before = len(term.received)
+            term.send(char)
+            term.wait_quiet(0.3)
+            costs.append(len(term.received) - before)
+        assert max(costs) <= 4, costs
+        cursor = term.screen.cursor
+        assert not cursor.hidden
+        assert term.text.splitlines()[cursor.y][cursor.x - 4 : cursor.x] == "Acme"

@@ -67,7 +67,8 @@ class FrugalLinuxDriver(LinuxDriver):
             width,
             height,
             transliterate=needs_ascii(os.environ),
-            keep_cursor_visible=limited_terminal(os.environ),
+            # On every terminal the real cursor is the typing position (no drawn cursor cell).
+            keep_cursor_visible=True,
         )
         self._trace = os.environ.get(TRACE_ENV)
         self._lock = threading.Lock()
