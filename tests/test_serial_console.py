@@ -367,3 +367,28 @@ def test_a_typed_character_is_one_byte_and_the_cursor_shows_where(
         cursor = term.screen.cursor
         assert not cursor.hidden
         assert term.text.splitlines()[cursor.y][cursor.x - 4 : cursor.x] == "Acme"
+
+
+def test_a_tab_moves_a_one_cell_mark_and_costs_a_few_bytes(tmp_path: Path) -> None:
+    """On a monochrome vt100 the focused field is marked by its label's first cell, bold and
+    reversed: a Tab rewrites two cells (dialog's Tab is 29 bytes; the issue allows 1.5x)."""
+    with Terminal([MAILSETUP], env=env_for(tmp_path, "vt100")) as term:
+        term.wait_for("Exchange")
+        settled(term)
+        costs = []
+        for _ in range(3):  # Display Name, Email, Sign-in
+            before = len(term.received)
+            term.send(TAB)
+            term.wait_quiet(0.3)
+            costs.append(len(term.received) - before)
+        assert max(costs) <= 43, costs
+        rows = term.text.split("\n")
+        marked = [
+            (y, x)
+            for y in range(term.screen.lines)
+            for x in range(18)
+            if term.screen.buffer[y][x].reverse
+        ]
+        (y, _column) = marked[0]
+        assert marked == [(y, 1)] and rows[y].startswith(" Sign-in"), marked
+        assert term.screen.buffer[y][1].bold

@@ -10,7 +10,7 @@ from textual.containers import Container
 from textual.events import DescendantBlur, DescendantFocus
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Static
 
 from mailsetup_tui.core.account import (
     Account,
@@ -25,7 +25,7 @@ from mailsetup_tui.core.untrusted import shown
 from mailsetup_tui.tui.choice import Choice
 from mailsetup_tui.tui.dialogs import ConfirmScreen
 from mailsetup_tui.tui.domain_facts import Discover, DomainFacts, MxLookup
-from mailsetup_tui.tui.form_lines import SpanningLine, TypingInput
+from mailsetup_tui.tui.form_lines import FieldLabel, SpanningLine, TypingInput
 
 REVEAL_SECONDS = 5.0
 """How long Password stays readable after the reveal key: long enough to check, short enough
@@ -42,7 +42,7 @@ _MICROSOFT_ONLY = tuple(spec.field for spec in FIELDS if spec.microsoft_only)
 
 
 def _field_row(field: Field, control: Widget) -> ComposeResult:
-    yield Label(str(field), classes="field-label", id=f"{_id(field)}-label")
+    yield FieldLabel(str(field), classes="field-label", id=f"{_id(field)}-label")
     yield control
 
 

@@ -1,12 +1,39 @@
-"""The form's one-line widgets: an input whose terminal cursor sits at its typing position,
-and a line under a field that spans the grid's two columns (a notice, a problem, a note)."""
+"""The form's one-line widgets: a field's label that marks focus, an input whose terminal
+cursor sits at its typing position, and a line under a field that spans the grid's two columns
+(a notice, a problem, a note)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from textual.content import Content
 from textual.geometry import Offset, Size
-from textual.widgets import Input, Static
+from textual.style import Style
+from textual.widgets import Input, Label, Static
+
+
+class FieldLabel(Label):
+    """A field's label; `-focused` marks the field where typing goes.
+
+    On a colour terminal the whole label takes the focus colour (styles). On a limited one
+    the mark is its first cell alone, in the `field-label--marker` style: a Tab then rewrites
+    two cells rather than two whole labels, bytes a serial line pays for at every Tab.
+    """
+
+    COMPONENT_CLASSES = {"field-label--marker"}  # noqa: RUF012 - Textual's own declaration
+
+    def __init__(self, text: str, **kwargs: Any) -> None:
+        super().__init__(text, markup=False, **kwargs)
+        self.text = text
+
+    def render(self) -> Content:
+        content = Content(self.text)
+        if self.has_class("-focused"):
+            # Rich's style keeps `reverse` an attribute (SGR 7, which a monochrome terminal
+            # shows); the visual style would swap colours that are both the default there.
+            marker = Style.from_rich_style(self.get_component_rich_style("field-label--marker"))
+            return content.stylize(marker, 0, 1)
+        return content
 
 
 class TypingInput(Input):
