@@ -897,4 +897,4 @@ def test_sigterm_still_records_the_message_and_says_try_again(
         child.terminate()
         assert child.wait(timeout=20) == 75
     (line,) = log.read_text().splitlines()
-    assert "exitcode=EX_TEMPFAIL" in line and "interrupted" in line
+    assert "exitcode=EX_TEMPFAIL" in line and "interrupted" in line, line[150:]

@@ -180,9 +180,12 @@ def _finish(state: Run, outcome: HandoverOutcome) -> Sysexit:
     return state.end(code, f"not sent: {outcome.reason}")
 
 
-class Terminated(Exception):
+class Terminated(KeyboardInterrupt):
     """SIGTERM (a service stopping, a time-out in the caller): the message still gets its
-    record line and a code that says to try again."""
+    record line and a code that says to try again. A KeyboardInterrupt, because asyncio lets
+    only that (and SystemExit) out of a transport's callbacks: any other exception raised
+    where the signal lands is taken for a broken connection ("127.0.0.1 closed the connection
+    during RCPT TO") and the send ends as a network failure, not as interrupted."""
 
 
 def _terminated(signum: int, frame: object) -> NoReturn:
