@@ -283,7 +283,12 @@ def provider(provider_id: ProviderId | str) -> Provider:
     return PROVIDERS[ProviderId(provider_id)]
 
 
+def listed(words: list[str]) -> str:
+    """ "a, b or c", as a help text lists choices."""
+    *first, last = words
+    return f"{', '.join(first)} or {last}" if first else last
+
+
 def keys_listed() -> str:
     """ "E, G, H, Y or O": the letters that pick each provider, in order, for help texts."""
-    *letters, last = [entry.key.upper() for entry in PROVIDERS.values()]
-    return f"{', '.join(letters)} or {last}"
+    return listed([entry.key.upper() for entry in PROVIDERS.values()])

@@ -220,8 +220,11 @@ class SetupSession:
         self.ca_file = path
         return None
 
-    def saved_ca_file(self) -> Path | None:
-        """The CA file saved with the account, if any (None too when it cannot be read)."""
+    def ca_file_in_use(self) -> Path | None:
+        """The CA file a test would trust: the one given (`use_ca_file`, `--ca-file`), else
+        the one saved with the account, if any (None too when it cannot be read)."""
+        if self.ca_file is not None:
+            return Path(self.ca_file)
         try:
             saved = self.store.load_config()
         except StoreError:

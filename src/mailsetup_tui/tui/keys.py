@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
-from mailsetup_tui.core.providers import PROVIDERS
+from mailsetup_tui.core.providers import PROVIDERS, listed
 
 
 @dataclass(frozen=True)
@@ -88,11 +88,6 @@ FORM_KEYS: tuple[FormKey, ...] = (
 )
 
 
-def _listed(words: list[str]) -> str:
-    *first, last = words
-    return f"{', '.join(first)} or {last}"
-
-
 MOVING_KEYS: tuple[tuple[str, str], ...] = (
     ("Tab, Shift+Tab", "next / previous field (disabled fields are skipped)"),
     ("Enter", "in a field: next field; on a button: press it; on a choice: open its list"),
@@ -104,7 +99,7 @@ MOVING_KEYS: tuple[tuple[str, str], ...] = (
     ("Left, Right", "on a choice: the previous or next option, without opening the list"),
     (
         ", ".join(entry.key.upper() for entry in PROVIDERS.values()),
-        f"on SMTP Mail: pick {_listed([e.label.split(' (')[0] for e in PROVIDERS.values()])} "
+        f"on SMTP Mail: pick {listed([e.label.split(' (')[0] for e in PROVIDERS.values()])} "
         "at once",
     ),
     ("A, M", "on Sign-in: App password or Microsoft sign-in"),

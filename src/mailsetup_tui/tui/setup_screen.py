@@ -467,7 +467,7 @@ class SetupScreen(Screen[None]):
         self.form.reveal_password()
 
     def action_ca_file(self) -> None:
-        current = self.session.ca_file or self.session.saved_ca_file()
+        current = self.session.ca_file_in_use()
         self.app.push_screen(
             CaFileScreen(str(current) if current else ""),
             lambda path: self._use_ca_file(path) if path is not None else None,
@@ -481,7 +481,7 @@ class SetupScreen(Screen[None]):
         # What passed was trusted another way: Save waits for a test with these CAs.
         self._passed = None
         self.tested_ok = None
-        trusted = self.session.ca_file or self.session.saved_ca_file()
+        trusted = self.session.ca_file_in_use()
         self.result_panel.show_stale(
             f"The test will trust the CAs in {trusted}."
             if trusted
