@@ -98,30 +98,28 @@ def _build_mailsetup(stage: Path, version: str, arch: str, python: str, out: Pat
 
 def _relocate(lib: Path, stage: Path) -> None:
     """The venv was made at its staging path: name the installed one wherever the staging
-    path is written (the scripts' #! lines, pyvenv.cfg), and drop what only a developer uses
-    (activate scripts, the build's own record of where it came from)."""
+    path is written (the scripts' #! lines, pyvenv.cfg), drop what only a developer uses
+    (activate scripts, the build's own record of where it came from), strip the native
+    libraries, and make the modules a wheel marked executable plain files: one walk, each
+    file read once."""
     staged = str(lib).encode()
-    for path in lib.rglob("*"):
+    strip = shutil.which("strip")
+    for cache in list(lib.rglob("__pycache__")):
+        shutil.rmtree(cache)
+    for path in list(lib.rglob("*")):
         if path.is_symlink() or not path.is_file():
             continue
-        if path.name.startswith("activate") or path.name == "Activate.ps1":
-            path.unlink()
-            continue
-        if path.name == "direct_url.json":
+        if path.name.startswith("activate") or path.name in {"Activate.ps1", "direct_url.json"}:
             path.unlink()
             continue
         data = path.read_bytes()
+        if data.startswith(b"\x7fELF"):
+            if strip:
+                _run(strip, "--strip-unneeded", "--remove-section=.comment", str(path))
+            continue
         if staged in data:
             path.write_bytes(data.replace(staged, LIB.encode()))
-    for cache in list(lib.rglob("__pycache__")):
-        shutil.rmtree(cache)
-    for path in lib.rglob("*"):
-        if path.is_symlink() or not path.is_file():
-            continue
-        head = path.read_bytes()[:4]
-        if head == b"\x7fELF" and shutil.which("strip"):
-            _run("strip", "--strip-unneeded", "--remove-section=.comment", str(path))
-        elif path.stat().st_mode & 0o111 and not head.startswith(b"#!") and head != b"\x7fELF":
+        if path.stat().st_mode & 0o111 and not data.startswith(b"#!"):
             path.chmod(0o644)  # a library module marked executable by its wheel
 
     assert str(stage) not in "".join(
