@@ -116,7 +116,7 @@ def send_directly(
         )
     except (Malformed, TooLarge, InvalidMessage) as error:
         return state.end(Sysexit.EX_DATAERR, f"not sent: {error}")
-    except (KeyboardInterrupt, Terminated):
+    except KeyboardInterrupt:  # Ctrl+C, or SIGTERM as `Terminated`
         return state.end(Sysexit.EX_TEMPFAIL, "interrupted; the message was not sent")
     except Exception as error:  # last resort: no traceback, which might carry a secret
         text = session.secrets.redact(f"{type(error).__name__}: {error}")
