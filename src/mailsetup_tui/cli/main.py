@@ -67,7 +67,7 @@ def _run(
         )
         return ExitCode.USAGE, False
     try:
-        args, unknown = build_parser().parse_known_args(words)
+        args, unknown = build_parser(words).parse_known_args(words)
     except SystemExit as exit_:  # argparse's own usage errors (and --help, --version: 0)
         return ExitCode.OK if not exit_.code else ExitCode.USAGE, False
     json_output = getattr(args, "json", False)

@@ -4,10 +4,11 @@ in `cli.commands` (each command adds its own options, from `cli.options`)."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mailsetup_tui.cli.commands import COMMANDS
+from mailsetup_tui.cli.commands import NAMES, command
 from mailsetup_tui.cli.context import UsageError
 from mailsetup_tui.cli.options import PASSWORD_ENV
 from mailsetup_tui.core.account import default_authority_host
@@ -25,7 +26,10 @@ RELAY_SUMMARY = (
 MAX_TIMEOUT = 300.0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(words: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole grammar; given the `words` to parse, only the commands named among them (all
+    of them for --help) are loaded, so that the form, which names none, loads none."""
+    loaded = _named_commands(words)
     parser = argparse.ArgumentParser(
         prog="mailsetup",
         allow_abbrev=False,
@@ -47,19 +51,23 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=_NoAbbrevParser
     )
-    for command in COMMANDS:
+    for name in NAMES:
+        if name not in loaded:  # never chosen: argparse picks only a command named in words
+            commands.add_parser(name, add_help=False)
+            continue
+        chosen = command(name)
         sub = commands.add_parser(
-            command.name,
-            help=command.help,
-            description=command.description,
+            name,
+            help=chosen.help,
+            description=chosen.description,
             # `check` says its own (the Monitoring Plugins' codes) in its description.
             epilog=None
-            if command.error_exit is not None
+            if chosen.error_exit is not None
             else f"Exit codes: {exit_table(ExitCode)}.",
         )
-        command.add_arguments(sub)
+        chosen.add_arguments(sub)
         _add_global_options(sub, suppress=True)
-        sub.set_defaults(run=command.run)
+        sub.set_defaults(run=chosen.run)
     # Listed for --help only: `launch.run` hands `mailsetup sendmail ...` to `sendmail`,
     # whose options are sendmail's, before this parser sees them.
     commands.add_parser("sendmail", help=SENDMAIL_SUMMARY, add_help=False)
@@ -70,11 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
 def error_exit(words: list[str]) -> int | None:
     """The exit code every error has for the command in `words`, when it says (`check`:
     UNKNOWN, as monitoring systems read it); None for the usual codes."""
-    by_name = {command.name: command for command in COMMANDS}
     for word in words:
-        if word in by_name:
-            return by_name[word].error_exit
+        if word in NAMES:
+            return command(word).error_exit
     return None
+
+
+def _named_commands(words: Sequence[str] | None) -> set[str]:
+    """Every command named anywhere in `words` (a config file called `test` included: which
+    word argparse takes for the command is its business), or all of them for the full help."""
+    if words is None or "-h" in words or "--help" in words:
+        return set(NAMES)
+    return set(NAMES).intersection(words)
 
 
 def password_given_inline(argv: list[str]) -> bool:
