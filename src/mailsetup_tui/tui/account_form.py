@@ -23,7 +23,6 @@ from mailsetup_tui.core.fields import FIELDS, OTHER_ONLY, SPECS, Field
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security, provider
 from mailsetup_tui.core.untrusted import shown
 from mailsetup_tui.tui.choice import Choice
-from mailsetup_tui.tui.dialogs import ConfirmScreen
 from mailsetup_tui.tui.domain_facts import Discover, DomainFacts, MxLookup
 from mailsetup_tui.tui.form_lines import FieldLabel, SpanningLine, TypingInput
 
@@ -392,6 +391,8 @@ class AccountForm(Container, can_focus=False):
                 self.query_one(f"#{_id(Field.SECURITY)}", Choice).value = found.security
 
         question = f"Found: {shown(found.sentence(domain))}. Use it?"
+        from mailsetup_tui.tui.dialogs import ConfirmScreen  # first opened here, not at start-up
+
         self.app.push_screen(ConfirmScreen(question, yes="Use it", no="Keep mine"), answered)
 
     @work(exclusive=True, group="mx", exit_on_error=False)

@@ -80,6 +80,10 @@ class ConfirmScreen(Dialog[bool]):
         self.dismiss(answer)
 
 
+class QuitConfirmation(ConfirmScreen):
+    """The unsaved-changes question, a type of its own so a second Ctrl+Q can confirm it."""
+
+
 class LineQuestion(Dialog[str | None]):
     """A question answered on one line: Enter takes the answer (stripped), Escape cancels
     (None)."""

@@ -7,15 +7,18 @@ changes, so an idle form sends nothing down a slow line. Hidden where no relay i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.message import Message
 from textual.widgets import Static
 
 from mailsetup_tui.core.relay_settings import RelaySettings
-from mailsetup_tui.core.relay_status import RelayStatus, relay_status
 from mailsetup_tui.core.session import SetupSession
 from mailsetup_tui.core.store.types import StoreError
+
+if TYPE_CHECKING:
+    from mailsetup_tui.core.relay_status import RelayStatus
 
 POLL_SECONDS = 5.0
 
@@ -35,11 +38,15 @@ class RelayLine(Static):
         self.settings: RelaySettings | None = None
 
     def on_mount(self) -> None:
-        self.poll()
+        # After the first frame: the relay's state (and the queue's code, loaded for it) is
+        # not worth delaying the form for, and the line is hidden unless a relay is set up.
+        self.call_after_refresh(self.poll)
         self.set_interval(POLL_SECONDS, self.poll)
 
     @work(thread=True, exclusive=True, group="relay-line", exit_on_error=False)
     def poll(self) -> None:
+        from mailsetup_tui.core.relay_status import relay_status
+
         try:
             settings = self.session.store.saved_config().relay_settings
         except (StoreError, OSError):

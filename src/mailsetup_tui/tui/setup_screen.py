@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -31,23 +31,17 @@ from mailsetup_tui.core.session import NeedsSignIn, NotTested, SetupSession, Unr
 from mailsetup_tui.core.store.types import StoreError
 from mailsetup_tui.tui.account_form import AccountForm
 from mailsetup_tui.tui.action_button import ActionButton
-from mailsetup_tui.tui.dialogs import (
-    CaFileScreen,
-    ConfirmScreen,
-    DeviceCodeScreen,
-    HelpScreen,
-    RecipientScreen,
-)
 from mailsetup_tui.tui.form_progress import FormProgress
 from mailsetup_tui.tui.keys import FORM_KEYS, bindings, key_for
-from mailsetup_tui.tui.queue_screen import QueueScreen
 from mailsetup_tui.tui.relay_line import RelayLine
 from mailsetup_tui.tui.result_panel import ResultPanel
 from mailsetup_tui.tui.sizes import MIN_HEIGHT, MIN_WIDTH, too_small_text
 
+if TYPE_CHECKING:
+    from mailsetup_tui.tui.dialogs import DeviceCodeScreen
 
-class QuitConfirmation(ConfirmScreen):
-    """The unsaved-changes question, a type of its own so a second Ctrl+Q can confirm it."""
+# The dialogs and the queue screen are imported when first opened: the form's first frame
+# needs none of them, and the queue's table is one of Textual's heavier widgets.
 
 
 class SetupScreen(Screen[None]):
@@ -318,6 +312,8 @@ class SetupScreen(Screen[None]):
             return
         self.form.show_problems(())
         if checked.sends_password_in_clear:
+            from mailsetup_tui.tui.dialogs import ConfirmScreen
+
             self.app.push_screen(
                 ConfirmScreen(
                     f"{CLEAR_TEXT_WARNING} Test anyway?", yes="Send unencrypted", no="Cancel"
@@ -340,6 +336,8 @@ class SetupScreen(Screen[None]):
         self.post_message(self.TestFinished(values, outcome))
 
     def show_code(self, code: DeviceCode, email: str) -> None:
+        from mailsetup_tui.tui.dialogs import DeviceCodeScreen
+
         self._code_screen = DeviceCodeScreen(code, email)
         self.app.push_screen(
             self._code_screen, lambda cancel: self.action_cancel_test() if cancel else None
@@ -444,6 +442,8 @@ class SetupScreen(Screen[None]):
         values = self._ready_tested_values()
         if values is None:
             return
+        from mailsetup_tui.tui.dialogs import RecipientScreen
+
         self.app.push_screen(
             RecipientScreen(values.email.strip()),
             lambda to: self._start_send(values, to) if to else None,
@@ -467,6 +467,8 @@ class SetupScreen(Screen[None]):
         self.form.reveal_password()
 
     def action_ca_file(self) -> None:
+        from mailsetup_tui.tui.dialogs import CaFileScreen
+
         current = self.session.ca_file_in_use()
         self.app.push_screen(
             CaFileScreen(str(current) if current else ""),
@@ -495,13 +497,19 @@ class SetupScreen(Screen[None]):
 
     def action_queue(self) -> None:
         if self.relay_settings is not None:
+            from mailsetup_tui.tui.queue_screen import QueueScreen
+
             self.app.push_screen(QueueScreen(self.relay_settings))
 
     def action_help(self) -> None:
+        from mailsetup_tui.tui.dialogs import HelpScreen
+
         self.app.push_screen(HelpScreen(provider(self.form.provider_id), self.form.signin_method))
 
     def request_quit(self) -> None:
         """Quit, asking first if there are unsaved changes; a second Ctrl+Q confirms."""
+        from mailsetup_tui.tui.dialogs import QuitConfirmation
+
         if not self.has_unsaved_changes or isinstance(self.app.screen, QuitConfirmation):
             self.app.exit()
             return
