@@ -5,6 +5,9 @@ collected and what survives frozen."""
 from __future__ import annotations
 
 import gc
+import re
+import subprocess
+import sys
 import weakref
 from collections.abc import Iterator
 
@@ -12,6 +15,8 @@ import pytest
 
 from mailsetup_tui import startup
 from mailsetup_tui.cli import run
+from mailsetup_tui.cli.commands import NAMES, command
+from mailsetup_tui.cli.parser import build_parser
 from mailsetup_tui.exit_codes import ExitCode
 from test_form import AppFactory, running, wait_until
 
@@ -66,3 +71,68 @@ async def test_the_form_turns_collection_back_on_once_it_is_on_screen(
         await wait_until(gc.isenabled, pilot, seconds=5)  # a moment after the first frame
         assert gc.get_freeze_count() > 0  # what start-up built is left out of collections
         assert collected() is None  # start-up's garbage was collected, not frozen in place
+
+
+LOADED_BEFORE_THE_FORM = """
+import sys
+from mailsetup_tui.cli.parser import build_parser
+from mailsetup_tui.tui.app import MailSetupApp
+
+build_parser(sys.argv[1:]).parse_known_args(sys.argv[1:])
+print("\\n".join(sorted(sys.modules)))
+"""
+
+
+def modules_loaded_for(words: list[str]) -> set[str]:
+    """What a run with `words` has loaded once it is ready to open the form (a fresh
+    interpreter: the test process has loaded everything)."""
+    result = subprocess.run(
+        [sys.executable, "-c", LOADED_BEFORE_THE_FORM, *words],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(result.stdout.split())
+
+
+def test_the_form_loads_no_command_dialog_or_heavy_library_before_its_first_frame() -> None:
+    loaded = modules_loaded_for(["--config", "/nonexistent/account.toml"])
+    assert "mailsetup_tui.tui.app" in loaded and "mailsetup_tui.core.session" in loaded
+    heavy = {
+        name
+        for name in loaded
+        if name.startswith(("mailsetup_tui.cli.commands.", "dns", "msal", "aiosmtplib"))
+        or name
+        in {
+            "mailsetup_tui.tui.dialogs",
+            "mailsetup_tui.tui.queue_screen",
+            "mailsetup_tui.core.relay_status",
+            "mailsetup_tui.core.discovery",
+            "textual.widgets._data_table",
+            "_hashlib",
+            "email.message",
+        }
+    }
+    assert heavy == set()
+
+
+def test_a_command_named_anywhere_is_loaded_in_full() -> None:
+    """Even where its name is also another option's value: which word is the command is
+    argparse's choice, and every candidate must be a whole command."""
+    loaded = modules_loaded_for(["--config", "test", "show"])
+    assert {"mailsetup_tui.cli.commands.test", "mailsetup_tui.cli.commands.show"} <= loaded
+    assert "mailsetup_tui.cli.commands.save" not in loaded
+    args, unknown = build_parser(["--config", "test", "show"]).parse_known_args(
+        ["--config", "test", "show"]
+    )
+    assert (args.command, args.config, unknown) == ("show", "test", [])
+    assert args.run is command("show").run
+
+
+def test_the_full_help_lists_every_command_with_its_summary(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(["--help"]) == ExitCode.OK
+    listing = capsys.readouterr().out
+    for name in NAMES:
+        assert re.search(rf"^\s+{name}\s+{re.escape(command(name).help[:20])}", listing, re.M)
