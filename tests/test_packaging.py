@@ -44,7 +44,7 @@ def test_installed_wheel_finds_its_styles(wheel: Path, tmp_path: Path) -> None:
         capture_output=True,
     )  # fmt: skip
     code = (
-        "import mailsetup_tui.tui.app as m\n"
+        "import mailsetup_tui.tui.styles as m\n"
         "d = m.styles_dir()\n"
         "print(d.is_relative_to(m.__file__.rsplit('/', 3)[0]), (d / 'app.tcss').is_file())\n"
     )
@@ -57,6 +57,7 @@ def test_installed_wheel_finds_its_styles(wheel: Path, tmp_path: Path) -> None:
 
 
 def test_editable_checkout_finds_the_top_level_styles() -> None:
-    from mailsetup_tui.tui.app import styles_dir
+    from mailsetup_tui.tui import styles
 
-    assert (styles_dir() / "app.tcss").is_file()
+    for path in (styles.FORM, styles.LIMITED, styles.DIALOGS, styles.QUEUE):
+        assert path.is_file() and path.parent == styles.styles_dir()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import ClassVar
 
 from textual import events
@@ -21,19 +20,10 @@ from mailsetup_tui.terminal.driver import (
     frugal_enabled,
     limited_terminal,
 )
+from mailsetup_tui.tui import styles
 from mailsetup_tui.tui.account_form import AccountForm
 from mailsetup_tui.tui.keys import bindings
 from mailsetup_tui.tui.setup_screen import SetupScreen
-
-
-def styles_dir() -> Path:
-    """The shipped styles: inside the package when installed from a wheel, else the repo's
-    top-level styles/ (an editable install runs from the source tree)."""
-    package = Path(__file__).resolve().parent.parent
-    installed = package / "styles"
-    if installed.is_dir():
-        return installed
-    return package.parent.parent / "styles"
 
 
 async def _settle(nodes: list[DOMNode], rounds: int = 3) -> None:
@@ -59,7 +49,7 @@ class MailSetupApp(App[None]):
     """`mailsetup` with no command."""
 
     TITLE = "System E-mail Account Setup"
-    CSS_PATH = styles_dir() / "app.tcss"
+    CSS_PATH = styles.FORM
     ENABLE_COMMAND_PALETTE = False
     # Ctrl+Q is XON where software flow control is on (console servers, many serial
     # terminals): it never arrives. Ctrl+X and F10 always do (see `tui.keys`).
@@ -74,6 +64,7 @@ class MailSetupApp(App[None]):
         super().__init__(
             ansi_color=True if limited else None,
             driver_class=FrugalLinuxDriver if frugal_enabled(environ) else None,
+            css_path=[styles.FORM, styles.LIMITED] if limited else None,
         )
         if limited:
             self.theme = "ansi-dark"

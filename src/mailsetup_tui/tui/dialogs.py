@@ -16,6 +16,7 @@ from textual.widgets import Input, Static
 from mailsetup_tui.core.account import SignInMethod
 from mailsetup_tui.core.oauth import DeviceCode
 from mailsetup_tui.core.providers import Provider, keys_listed
+from mailsetup_tui.tui import styles
 from mailsetup_tui.tui.action_button import ActionButton
 from mailsetup_tui.tui.form_lines import TypingInput
 from mailsetup_tui.tui.keys import key_rows
@@ -28,6 +29,7 @@ class Dialog(ModalScreen[ResultType]):
     """A box over the form. Below the form's minimum size it says so instead, as the form
     does: a box cut by the terminal's edges would leave lines that belong to nothing."""
 
+    CSS_PATH = styles.DIALOGS
     # Not ClassVar: Textual declares these on the instance, and mypy holds us to that.
     HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-wide-enough")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-tall-enough")]  # noqa: RUF012

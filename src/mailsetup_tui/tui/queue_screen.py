@@ -24,6 +24,7 @@ from mailsetup_tui.core.relay_settings import RelaySettings
 from mailsetup_tui.core.relay_status import age_text, wake_relay
 from mailsetup_tui.core.spool import Busy, Entry, EntryState, Spool, SpoolError
 from mailsetup_tui.core.untrusted import shown
+from mailsetup_tui.tui import styles
 from mailsetup_tui.tui.dialogs import ConfirmScreen
 
 COLUMNS = (
@@ -41,6 +42,8 @@ reason line below the table gives every recipient in full)."""
 
 class QueueScreen(Screen[None]):
     """Queued and failed messages; never their bodies."""
+
+    CSS_PATH = styles.QUEUE
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "Back", key_display="Esc"),
