@@ -22,6 +22,7 @@ from mailsetup_tui.terminal.driver import (
 )
 from mailsetup_tui.tui import styles
 from mailsetup_tui.tui.account_form import AccountForm
+from mailsetup_tui.tui.form_lines import typing_position
 from mailsetup_tui.tui.keys import bindings
 from mailsetup_tui.tui.setup_screen import SetupScreen
 
@@ -94,14 +95,8 @@ class MailSetupApp(App[None]):
             self.refresh(repaint=True, layout=True)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        """Keep the terminal's cursor on the focused control: on a limited terminal it is
-        shown (see FrugalWriter.keep_cursor_visible), and it is how an operator on a
-        monochrome screen sees where they are. An Input puts it at its typing position."""
-        widget = event.widget
-        if isinstance(widget, Input):
-            self.cursor_position = widget.cursor_screen_offset
-        else:
-            self.cursor_position = widget.region.offset
+        """Keep the terminal's cursor on the focused control (`typing_position`)."""
+        self.cursor_position = typing_position(event.widget)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):

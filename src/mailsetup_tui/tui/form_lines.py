@@ -9,7 +9,18 @@ from typing import Any
 from textual.content import Content
 from textual.geometry import Offset, Size
 from textual.style import Style
+from textual.widget import Widget
 from textual.widgets import Input, Label, Static
+
+
+def typing_position(widget: Widget) -> Offset:
+    """Where the terminal's cursor belongs while `widget` has focus: an input's typing
+    position, else the control's first cell. On a limited terminal the cursor is shown (see
+    FrugalWriter.keep_cursor_visible): it is how an operator on a monochrome screen sees
+    where they are."""
+    if isinstance(widget, Input):
+        return widget.cursor_screen_offset
+    return widget.region.offset
 
 
 class FieldLabel(Label):
@@ -54,6 +65,13 @@ class TypingInput(Input):
         self.validate_on = set()
         # A blinking cursor repaints twice a second: bytes on a serial line for nothing.
         self.set_reactive(Input.cursor_blink, False)
+
+    def watch_selection(self) -> None:
+        """Textual's Input moves the terminal's cursor to its own typing position whenever its
+        text changes, focused or not: a provider's preset server, set by code, took the
+        cursor away from SMTP Mail to the Port field. It goes back to the focused control."""
+        if self.is_mounted and not self.has_focus and (focused := self.screen.focused):
+            self.app.cursor_position = typing_position(focused)
 
     @property
     def cursor_screen_offset(self) -> Offset:
