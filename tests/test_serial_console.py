@@ -392,3 +392,32 @@ def test_a_tab_moves_a_one_cell_mark_and_costs_a_few_bytes(tmp_path: Path) -> No
         (y, _column) = marked[0]
         assert marked == [(y, 1)] and rows[y].startswith(" Sign-in"), marked
         assert term.screen.buffer[y][1].bold
+
+
+@pytest.mark.parametrize("term_name", ["vt100", "linux"])
+def test_a_provider_change_rewrites_what_differs_and_the_cursor_stays(
+    tmp_path: Path, term_name: str
+) -> None:
+    """The provider's notice keeps its row, so no row below it moves: a provider change costs
+    at most 250 bytes (the issue's bound; the whole form was about 540), and the terminal's
+    cursor stays on SMTP Mail, where the next letter goes, though the presets changed the
+    server fields below it."""
+    with Terminal([MAILSETUP], env=env_for(tmp_path, term_name)) as term:
+        term.wait_for("Exchange")
+        settled(term)
+        smtp_mail = (term.screen.cursor.y, term.screen.cursor.x)
+        assert term.text.splitlines()[smtp_mail[0]].startswith(" SMTP Mail")
+        rows_before = term.text.splitlines()
+        costs = {}
+        for key, shown in [("g", "Gmail"), ("o", "Other"), ("h", "Hotmail"), ("y", "Yahoo")]:
+            before = len(term.received)
+            term.send(key)
+            term.wait_for(shown)
+            term.wait_quiet(0.4)
+            costs[key] = len(term.received) - before
+            assert (term.screen.cursor.y, term.screen.cursor.x) == smtp_mail, key
+        assert max(costs.values()) <= 250, costs
+        rows_after = term.text.splitlines()
+        for label in ("Display Name", "Security"):  # nothing moved
+            assert [label in row for row in rows_before] == [label in row for row in rows_after]
+        assert "smtp.mail.yahoo.com" in term.text

@@ -144,6 +144,29 @@ Cell = tuple[str, Style]
 
 BLANK: Cell = (" ", DEFAULT)
 
+_SHOWS_FOREGROUND = frozenset({"4", "7", "9", "21", "53"})
+"""Attributes that make a blank's foreground visible: reverse video turns it into the
+background, and underlines, strike-through and overlines are drawn in it."""
+
+
+def _plain_blank(cell: Cell) -> bool:
+    """A space whose foreground colour, bold, dim, italics and blinking show nowhere."""
+    char, style = cell
+    return char == " " and not any(
+        flag in _SHOWS_FOREGROUND or flag.startswith("4:") for flag in style.flags
+    )
+
+
+def looks_alike(cell: Cell | None, other: Cell | None) -> bool:
+    """Whether the terminal shows the two cells the same: equal, or both plain blanks on the
+    same background (a disabled field's blank bracket in green and the terminal's default
+    blank look the same, and sending the colour for it is 9 bytes for nothing)."""
+    if cell is None or other is None:
+        return False
+    if cell == other:
+        return True
+    return _plain_blank(cell) and _plain_blank(other) and cell[1].bg == other[1].bg
+
 
 @dataclass
 class _Cursor:
@@ -567,7 +590,7 @@ class FrugalWriter:
         intended, shown = self.intended[row], self.shown[row]
         for col in cols:
             cell = intended[col]
-            if cell is None or cell == shown[col]:
+            if cell is None or looks_alike(cell, shown[col]):
                 continue
             if cell[0] == "":  # right half of a wide character: write its left half
                 col -= 1
@@ -578,15 +601,31 @@ class FrugalWriter:
             after = intended[col + 1] if col + 1 < self.width else None
             width = 2 if after is not None and after[0] == "" else 1
             self._goto(row, col)
+            style = self._cheapest_look(cell)
             self._emit(sgr_transition(self._out_style, style))
             self._out_style = style
             self._emit(self._visible(char))
-            for c in range(col, col + width):
+            shown[col] = (char, style)
+            for c in range(col + 1, col + width):
                 shown[c] = intended[c]
             if col + width >= self.width:
                 self._out_cursor = _Cursor(known=False)  # the last column: no defined place
             else:
                 self._out_cursor = _Cursor(row, col + width)
+
+    def _cheapest_look(self, cell: Cell) -> Style:
+        """The style to write `cell` in: its own, or for a plain blank whatever costs the
+        fewest bytes from the terminal's current style and looks the same."""
+        char, style = cell
+        current = self._out_style
+        if current is None or not _plain_blank(cell):
+            return style
+        if looks_alike(cell, (char, current)):
+            return current
+        kept = Style(current.fg, style.bg, style.flags)
+        if len(sgr_transition(current, kept)) < len(sgr_transition(current, style)):
+            return kept
+        return style
 
     def _visible(self, char: str) -> str:
         if not self.transliterate or char.isascii():
@@ -626,8 +665,12 @@ class FrugalWriter:
         if end - start > 4:
             return None
         cells = self.shown[row][start:end]
-        if any(
-            cell is None or cell[1] != self._out_style or cell[0] == "" or not cell[0].isascii()
+        current = self._out_style
+        if current is None or any(
+            cell is None
+            or not looks_alike(cell, (cell[0], current))
+            or cell[0] == ""
+            or not cell[0].isascii()
             for cell in cells
         ):
             return None

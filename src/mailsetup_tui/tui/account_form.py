@@ -72,12 +72,7 @@ class AccountForm(Container, can_focus=False):
         # shown, a preset's server fields disabled): each change after mounting is a restyle.
         first = provider(options[0][1])
         yield from _field_row(Field.SMTP_MAIL, Choice(options, id=_id(Field.SMTP_MAIL)))
-        yield SpanningLine(
-            first.notice or "",
-            id="provider-notice",
-            classes="-visible" if first.notice else "",
-            markup=False,
-        )
+        yield SpanningLine(first.notice or "", id="provider-notice", markup=False)
         yield from _field_row(
             Field.DISPLAY_NAME,
             TypingInput(
@@ -263,7 +258,7 @@ class AccountForm(Container, can_focus=False):
             self.show_problem(spec.field, None)
         self._apply_signin_choice(entry.microsoft_signin, entry.fixed_tenant, remember=remember)
         self.query_one("#provider-notice", Static).update(entry.notice or "")
-        self.query_one("#provider-notice").set_class(bool(entry.notice), "-visible")
+        self._fold_blank_notice()
 
     def _apply_signin_choice(
         self, offered: bool, fixed_tenant: str | None, *, remember: bool
@@ -345,6 +340,16 @@ class AccountForm(Container, can_focus=False):
         line.update(problem.message if problem else "")
         line.set_class(problem is not None, "-visible")
         self.query_one(f"#{control_id}-label").set_class(problem is not None, "-invalid")
+        self._fold_blank_notice()
+
+    def _fold_blank_notice(self) -> None:
+        """The notice keeps its row, blank where the provider has none, so that a provider
+        change moves no row below it; but while problems are shown the row goes, since every
+        field's problem at once must still fit 80x24."""
+        folded = not provider(self.provider_id).notice and bool(
+            self.query(".field-problem.-visible")
+        )
+        self.query_one("#provider-notice").set_class(folded, "-folded")
 
     def problem_shown(self, field: Field) -> str:
         """The problem shown under `field` now, or ""."""
