@@ -4,8 +4,9 @@ For each program (mailsetup with the frugal writer, the same without it, and dia
 installed) this starts the program in an 80x24 pseudo-terminal and counts what it writes for:
 the first screen, one typed character, one Tab, a provider change (mailsetup only), and idle
 time; plus time to first paint and peak RSS. Each per-key figure is the median over several
-keys. It prints the table, the ratios to dialog, and what each costs at 9600 and 115200 baud
-(10 bits a byte on an 8N1 line).
+keys. It prints the table, the ratios to dialog, the targets (a character at most 4 bytes, a
+Tab at most 1.5 x dialog's, a provider change at most 250 bytes), and what each costs at 9600
+and 115200 baud (10 bits a byte on an 8N1 line).
 
     .venv/bin/python benchmarks/terminal_bytes.py [--term vt100] [--idle 10]
 """
@@ -186,6 +187,15 @@ def report(rows: list[Figures], term_name: str) -> None:
                 else ""
             )
         )
+    ours = next(row for row in rows if row.name == "mailsetup")
+    print("\nTargets (issue 24):")
+    for label, value, bound in [
+        ("a typed character", ours.per_char, 4.0),
+        ("a Tab, 1.5 x dialog's", ours.per_tab, 1.5 * base.per_tab),
+        ("a provider change", ours.provider_change or 0.0, 250.0),
+    ]:
+        verdict = "met" if value <= bound else "NOT met"
+        print(f"  {label:<23} {value:g} B, at most {bound:g} B: {verdict}")
     print("\nCost on a serial line (first screen / character / Tab):")
     for row in rows:
         for baud in (9600, 115200):
