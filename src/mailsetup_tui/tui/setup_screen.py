@@ -14,7 +14,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive, var
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from mailsetup_tui.core.account import Account, AccountDraft, InvalidAccount, SignInMethod
@@ -32,6 +32,7 @@ from mailsetup_tui.core.store.types import StoreError
 from mailsetup_tui.tui.account_form import AccountForm
 from mailsetup_tui.tui.action_button import ActionButton
 from mailsetup_tui.tui.form_progress import FormProgress
+from mailsetup_tui.tui.key_bar import KeyBar
 from mailsetup_tui.tui.keys import FORM_KEYS, bindings, key_for
 from mailsetup_tui.tui.relay_line import RelayLine
 from mailsetup_tui.tui.result_panel import ResultPanel
@@ -121,7 +122,7 @@ class SetupScreen(Screen[None]):
             yield ActionButton("Save", id="save", disabled=True)
             yield ActionButton("Send test", id="send-test", disabled=True)
         yield ResultPanel(id="result")
-        yield Footer(show_command_palette=False, compact=True)
+        yield KeyBar(id="keys")
 
     @property
     def form(self) -> AccountForm:
