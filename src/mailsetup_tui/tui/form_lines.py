@@ -8,6 +8,7 @@ from typing import Any
 
 from textual.content import Content
 from textual.geometry import Offset, Size
+from textual.reactive import Reactive
 from textual.style import Style
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static
@@ -58,6 +59,13 @@ class TypingInput(Input):
     sets its class before the field is mounted, a restyle of each field for nothing.
     """
 
+    virtual_size = Reactive(Size(0, 0), layout=False)
+    """Input sets this at every key (its text's width, for scrolling), and Textual's own
+    declaration asks for a layout of the whole screen on each change: every widget arranged
+    again for one character, most of a key's time on a slow machine. The field's box never
+    depends on its text here (one line, a width from the stylesheet), so a repaint is
+    enough; scrolling reads the size when it needs it."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # The values are checked by core.account's rules, never by Input's validators; its
@@ -65,6 +73,14 @@ class TypingInput(Input):
         self.validate_on = set()
         # A blinking cursor repaints twice a second: bytes on a serial line for nothing.
         self.set_reactive(Input.cursor_blink, False)
+
+    def watch_scroll_x(self, old_value: float, new_value: float) -> None:
+        """Input places the terminal's cursor before it scrolls to keep the typing position
+        in view: in a value wider than its field the cursor was left a cell or more to the
+        right of where the next character goes."""
+        super().watch_scroll_x(old_value, new_value)
+        if self.has_focus:
+            self.app.cursor_position = self.cursor_screen_offset
 
     def watch_selection(self) -> None:
         """Textual's Input moves the terminal's cursor to its own typing position whenever its
