@@ -79,15 +79,20 @@ class TypingInput(Input):
         in view: in a value wider than its field the cursor was left a cell or more to the
         right of where the next character goes."""
         super().watch_scroll_x(old_value, new_value)
-        if self.has_focus:
+        if self.has_focus and self._on_top:
             self.app.cursor_position = self.cursor_screen_offset
 
     def watch_selection(self) -> None:
         """Textual's Input moves the terminal's cursor to its own typing position whenever its
         text changes, focused or not: a provider's preset server, set by code, took the
         cursor away from SMTP Mail to the Port field. It goes back to the focused control."""
-        if self.is_mounted and not self.has_focus and (focused := self.screen.focused):
+        if self._on_top and not self.has_focus and (focused := self.screen.focused):
             self.app.cursor_position = typing_position(focused)
+
+    @property
+    def _on_top(self) -> bool:
+        """On the screen the terminal shows: under a dialog the cursor is the dialog's."""
+        return self.is_mounted and self.screen is self.app.screen
 
     @property
     def cursor_screen_offset(self) -> Offset:
