@@ -23,6 +23,8 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from mailsetup_tui.cli.commands import NAMES
+
 from support.cli import Ran
 
 
@@ -77,6 +79,8 @@ PRELOAD = (
     "email.parser",
     "email.policy",
     "mailsetup_tui.cli.commands",
+    # Each command's module is loaded only when the command is named (cli.commands).
+    *(f"mailsetup_tui.cli.commands.{name}" for name in NAMES),
     "mailsetup_tui.cli.main",
     "mailsetup_tui.cli.options",
     "mailsetup_tui.sendmail",
