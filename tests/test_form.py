@@ -15,6 +15,7 @@ from mailsetup_tui.core.account import Account
 from mailsetup_tui.core.fields import Field
 from mailsetup_tui.core.outcomes import MESSAGE_FAILED, MESSAGE_OK
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security
+from mailsetup_tui.core.relay_settings import RelaySettings
 from mailsetup_tui.core.store import KEYRING_SERVICE, AccountStore
 from mailsetup_tui.tui.account_form import AccountForm
 from mailsetup_tui.tui.action_button import ActionButton
@@ -840,3 +841,21 @@ async def test_a_click_on_a_footer_key_does_what_the_key_does(make_app: AppFacto
         await pilot.click(KeyBar, offset=(line.index("F1 Help") + 3, 0))
         await pilot.pause()
         assert type(app.screen).__name__ == "HelpScreen"
+
+
+async def test_the_footer_leaves_out_disabled_keys_rather_than_cut_off_quit(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    """A test running where a relay is set up: every key would take 86 cells; the keys that
+    do nothing now go, and Quit stays."""
+    app = make_app(environ={"TERM": "xterm-256color"})
+    async with running(app) as pilot:
+        screen = app.setup_screen
+        bar = screen.query_one(KeyBar)
+        assert "F3 Save" in str(bar.render())  # dimmed where there is room
+        screen.relay_settings = RelaySettings(spool=tmp_path / "spool", socket=tmp_path / "s")
+        screen.testing = True
+        await pilot.pause()
+        line = str(bar.render())
+        assert line == "^R Show password Esc Cancel test F1 Help F5 Queue ^X Quit"
+        assert len(line) <= bar.content_size.width

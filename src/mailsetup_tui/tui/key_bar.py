@@ -10,6 +10,7 @@ changed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from textual import events
@@ -25,9 +26,10 @@ class KeyBar(Widget):
     """The keys that do something here, each as its key then its word: `F2 Test F3 Save`.
 
     A key whose action is not available now is dimmed (`key-bar--disabled`) or, on a limited
-    terminal (the App's `-limited` class: a real VT100 shows no dim), left out; a key whose
-    action does not exist here (Queue with no relay) is always left out. A click on a key
-    does what the key does.
+    terminal (the App's `-limited` class: a real VT100 shows no dim), left out; so it is where
+    the line would not fit otherwise (a test running with a relay set up), so that the last
+    key, Quit, is never cut off. A key whose action does not exist here (Queue with no relay)
+    is always left out. A click on a key does what the key does.
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -69,14 +71,18 @@ class KeyBar(Widget):
         key_style, word_style = style("key-bar--key"), style("key-bar--description")
         # Only the attribute (dim): the key and its word keep their own colours.
         disabled = Style(dim=self.get_component_rich_style("key-bar--disabled").dim)
-        hide_disabled = self.app.has_class("-limited")
+        self._shown_states = self._states()
+        here: list[tuple[FormKey, bool | None]] = [
+            (key, available)
+            for key, available in zip(self._footer_keys, self._shown_states, strict=True)
+            if available is not False
+        ]
+        if self.app.has_class("-limited") or _width(here) > self.content_size.width:
+            here = [(key, available) for key, available in here if available]
         items: list[Content] = []
         self._spans = []
         column = 0
-        self._shown_states = self._states()
-        for key, available in zip(self._footer_keys, self._shown_states, strict=True):
-            if available is False or (available is None and hide_disabled):
-                continue
+        for key, available in here:
             item = Content.assemble(
                 (footer_display(key.keys[0]), key_style), (f" {key.label}", word_style)
             )
@@ -94,3 +100,8 @@ class KeyBar(Widget):
                 namespace = self.app if key.on_app else self.screen
                 await self.app.run_action(key.action, namespace)
                 return
+
+
+def _width(keys: Sequence[tuple[FormKey, bool | None]]) -> int:
+    """Cells the line takes for `keys`: each key, a space, its word; one space between."""
+    return sum(len(footer_display(key.keys[0])) + 1 + len(key.label) + 1 for key, _ in keys) - 1
