@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mailsetup_tui.core.relay_settings import RelaySettings, relay_from_toml, relay_to_toml
-from mailsetup_tui.core.relay_wire import decode, encode
+from mailsetup_tui.core.relay_wire import connect, decode, encode, exchange
 from mailsetup_tui.core.spool import Busy, Entry, EntryState, Envelope, Spool, SpoolError
 from mailsetup_tui.core.store import AccountStore, StoreError
 from mailsetup_tui.exit_codes import Sysexit
@@ -334,3 +334,36 @@ def test_check_warns_when_the_upstream_is_down(
     AccountStore(config).save(other_account(free_port()), PASSWORD, ca_file=certificates.ca_file)
     code, status, _ = check(env)
     assert code == 1 and "the login failed" in status  # temporary: a WARNING
+
+
+def test_a_refusal_sent_before_the_body_is_read_is_the_answer(tmp_path: Path) -> None:
+    """The relay refuses on the size the request names, answers and closes without reading the
+    body: the caller's write then breaks (EPIPE), and the answer it already has is still the
+    answer (a message too large is refused for good, 65, not "try again", 75)."""
+    import threading
+
+    path = tmp_path / "relay.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(1)
+
+    def refuse_at_once() -> None:
+        conn, _ = listener.accept()
+        conn.settimeout(10)
+        with conn:
+            head = b""
+            while not head.endswith(b"\n"):
+                head += conn.recv(1)
+            conn.sendall(encode({"ok": False, "exit": 65, "reason": "at most 2000 bytes"}))
+
+    door = threading.Thread(target=refuse_at_once, daemon=True)
+    door.start()
+    sock = connect(path, timeout=10)
+    try:
+        answer = exchange(sock, {"op": "submit"}, b"x" * (8 << 20))  # beyond any buffer
+    finally:
+        sock.close()
+        door.join(10)
+        listener.close()
+    assert not answer.ok and answer.count("exit") == 65
+    assert answer.text("reason") == "at most 2000 bytes"

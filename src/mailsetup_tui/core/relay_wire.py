@@ -160,15 +160,24 @@ def ask(
 def exchange(sock: _socket.socket, request: Mapping[str, Value], body: bytes = b"") -> Fields:
     """One request and its answer over a connection `connect` made (`RelayBroken` when the
     answer does not come)."""
+    cut_off: OSError | None = None
     try:
         sock.sendall(encode({**request, "size": len(body)}))
         if body:
             sock.sendall(body)
         sock.shutdown(_socket.SHUT_WR)
+    except (BrokenPipeError, ConnectionResetError) as error:
+        # The relay may refuse on the size the request names, answer and close before the
+        # body is all written: its answer is still there to read, and it is the answer (a
+        # message too large is refused for good, not "try again").
+        cut_off = error
+    try:
         answer = _read_line(sock)
     except OSError as error:
         raise RelayBroken(f"the relay broke off: {error.strerror or error}") from None
     if answer is None:
+        if cut_off is not None:
+            raise RelayBroken(f"the relay broke off: {cut_off.strerror or cut_off}")
         raise RelayBroken("the relay closed the connection without an answer")
     try:
         return decode(answer)
