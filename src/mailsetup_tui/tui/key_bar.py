@@ -10,7 +10,6 @@ changed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar
 
 from textual import events
@@ -72,26 +71,23 @@ class KeyBar(Widget):
         # Only the attribute (dim): the key and its word keep their own colours.
         disabled = Style(dim=self.get_component_rich_style("key-bar--disabled").dim)
         self._shown_states = self._states()
-        here: list[tuple[FormKey, bool | None]] = [
-            (key, available)
-            for key, available in zip(self._footer_keys, self._shown_states, strict=True)
-            if available is not False
-        ]
-        if self.app.has_class("-limited") or _width(here) > self.content_size.width:
-            here = [(key, available) for key, available in here if available]
-        items: list[Content] = []
-        self._spans = []
-        column = 0
-        for key, available in here:
+        shown: list[tuple[FormKey, bool | None, Content]] = []
+        for key, available in zip(self._footer_keys, self._shown_states, strict=True):
+            if available is False:
+                continue
             item = Content.assemble(
                 (footer_display(key.keys[0]), key_style), (f" {key.label}", word_style)
             )
-            if available is None:
-                item = item.stylize(disabled)
-            items.append(item)
+            shown.append((key, available, item if available else item.stylize(disabled)))
+        width = sum(item.cell_length + 1 for _, _, item in shown) - 1
+        if self.app.has_class("-limited") or width > self.content_size.width:
+            shown = [entry for entry in shown if entry[1]]
+        self._spans = []
+        column = 0
+        for key, _available, item in shown:
             self._spans.append((column, column + item.cell_length, key))
             column += item.cell_length + 1
-        return Content(" ").join(items)
+        return Content(" ").join(item for _, _, item in shown)
 
     async def on_click(self, event: events.Click) -> None:
         for start, end, key in self._spans:
@@ -100,8 +96,3 @@ class KeyBar(Widget):
                 namespace = self.app if key.on_app else self.screen
                 await self.app.run_action(key.action, namespace)
                 return
-
-
-def _width(keys: Sequence[tuple[FormKey, bool | None]]) -> int:
-    """Cells the line takes for `keys`: each key, a space, its word; one space between."""
-    return sum(len(footer_display(key.keys[0])) + 1 + len(key.label) + 1 for key, _ in keys) - 1
