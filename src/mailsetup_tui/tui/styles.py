@@ -21,7 +21,8 @@ def styles_dir() -> Path:
     return package.parent.parent / "styles"
 
 
-FORM = styles_dir() / "app.tcss"
-LIMITED = styles_dir() / "limited.tcss"
-DIALOGS = styles_dir() / "dialogs.tcss"
-QUEUE = styles_dir() / "queue.tcss"
+_DIR = styles_dir()
+FORM = _DIR / "app.tcss"
+LIMITED = _DIR / "limited.tcss"
+DIALOGS = _DIR / "dialogs.tcss"
+QUEUE = _DIR / "queue.tcss"
