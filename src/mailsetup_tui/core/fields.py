@@ -7,8 +7,8 @@ explained in one row. Labels are the spec's; the order of `FIELDS` is the form's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Field(StrEnum):
@@ -26,8 +26,7 @@ class Field(StrEnum):
     TENANT = "Tenant"
 
 
-@dataclass(frozen=True)
-class FieldSpec:
+class FieldSpec(NamedTuple):
     """One field: where each part of the program finds it."""
 
     field: Field

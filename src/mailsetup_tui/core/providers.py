@@ -8,7 +8,6 @@ providers' published SMTP settings; the consumer domains follow Thunderbird's IS
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -71,8 +70,7 @@ _COUNTRY_SECOND_LEVEL = r"(?:co|com|ne|or|net|org)"
 _ANY_PUBLIC_SUFFIX = rf"(?:[a-z]{{2,63}}|{_COUNTRY_SECOND_LEVEL}\.[a-z]{{2}})"
 
 
-@dataclass(frozen=True)
-class DomainRule:
+class DomainRule(NamedTuple):
     """Which e-mail domains a provider's accounts have.
 
     `families` are names registered under many public suffixes (``yahoo`` matches yahoo.com,
@@ -122,8 +120,7 @@ def hosted_by(mx: tuple[str, ...]) -> Hosted:
     return Hosted.ELSEWHERE
 
 
-@dataclass(frozen=True)
-class Provider:
+class Provider(NamedTuple):
     """One SMTP Mail choice and everything the form, CLI and probe need to know about it."""
 
     id: ProviderId

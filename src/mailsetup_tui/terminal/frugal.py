@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from rich.cells import get_character_cell_size
 
@@ -40,9 +40,10 @@ _TOKEN = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Style:
-    """SGR state: colours as their parameter strings, everything else as a set of codes."""
+class Style(NamedTuple):
+    """SGR state: colours as their parameter strings, everything else as a set of codes.
+
+    A tuple, as a cell is: the writer compares and hashes thousands of them a frame."""
 
     fg: str | None = None
     bg: str | None = None
@@ -168,49 +169,59 @@ def looks_alike(cell: Cell | None, other: Cell | None) -> bool:
     return _plain_blank(cell) and _plain_blank(other) and cell[1].bg == other[1].bg
 
 
-@dataclass
 class _Cursor:
-    row: int = 0
-    col: int = 0
-    known: bool = True
+    __slots__ = ("col", "known", "row")
+
+    def __init__(self, row: int = 0, col: int = 0, known: bool = True) -> None:
+        self.row = row
+        self.col = col
+        self.known = known
 
 
-@dataclass
 class FrugalWriter:
     """The intended screen, the shown screen, and the difference written out."""
 
-    width: int
-    height: int
-    transliterate: bool = False
-    """Replace characters the terminal cannot show (a non-UTF-8 locale) with ASCII look-alikes."""
-    keep_cursor_visible: bool = False
-    """Never hide the terminal's cursor: on a monochrome terminal the application's own
-    cursor (a coloured cell) is invisible, and the real one is the typing position."""
-    intended: list[list[Cell | None]] = field(init=False)
-    """What the application has drawn; None where it has drawn nothing we could follow."""
-    shown: list[list[Cell | None]] = field(init=False)
-    """What the terminal shows; None where we do not know."""
-    _dirty: set[tuple[int, int]] = field(init=False, default_factory=set)
-    _style: Style = field(init=False, default=DEFAULT)
-    """The SGR state the application is writing with."""
-    _cursor: _Cursor = field(init=False, default_factory=lambda: _Cursor(known=False))
-    """Where the application's cursor is (unknown until it moves it: nothing is placed before
-    the alternate screen is entered, which saves the cursor to restore on leaving)."""
-    _out_style: Style | None = field(init=False, default=None)
-    """The SGR state the terminal is in."""
-    _out_cursor: _Cursor = field(init=False, default_factory=lambda: _Cursor(known=False))
-    _cursor_visible: bool = field(init=False, default=True)
-    _out: list[str] = field(init=False, default_factory=list)
-    _held_sync: bool = field(init=False, default=False)
-    _pending_edge_feed: int | None = field(init=False, default=None)
-    """The row of a line feed made right after writing its last column, not yet sent: it
-    changes no cell, and the absolute move that usually follows makes it moot."""
-    _clear_pending: bool = field(init=False, default=False)
-    _deferring: bool = field(init=False, default=False)
-    _saw_sync: bool = field(init=False, default=False)
-    """The application marks its frames as synchronized updates; deferred output keeps that."""
-
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        *,
+        transliterate: bool = False,
+        keep_cursor_visible: bool = False,
+    ) -> None:
+        self.width = width
+        self.height = height
+        self.transliterate = transliterate
+        """Replace characters the terminal cannot show (a non-UTF-8 locale) with ASCII
+        look-alikes."""
+        self.keep_cursor_visible = keep_cursor_visible
+        """Never hide the terminal's cursor: on a monochrome terminal the application's own
+        cursor (a coloured cell) is invisible, and the real one is the typing position."""
+        self.intended: list[list[Cell | None]]
+        """What the application has drawn; None where it has drawn nothing we could follow."""
+        self.shown: list[list[Cell | None]]
+        """What the terminal shows; None where we do not know."""
+        self._dirty: set[tuple[int, int]]
+        self._style = DEFAULT
+        """The SGR state the application is writing with."""
+        self._cursor = _Cursor(known=False)
+        """Where the application's cursor is (unknown until it moves it: nothing is placed
+        before the alternate screen is entered, which saves the cursor to restore on
+        leaving)."""
+        self._out_style: Style | None
+        """The SGR state the terminal is in."""
+        self._out_cursor: _Cursor
+        self._cursor_visible = True
+        self._out: list[str] = []
+        self._held_sync = False
+        self._pending_edge_feed: int | None
+        """The row of a line feed made right after writing its last column, not yet sent: it
+        changes no cell, and the absolute move that usually follows makes it moot."""
+        self._clear_pending = False
+        self._deferring = False
+        self._saw_sync = False
+        """The application marks its frames as synchronized updates; deferred output keeps
+        that."""
         self.forget()
 
     # --- public -----------------------------------------------------------------------------

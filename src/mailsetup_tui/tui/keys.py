@@ -8,15 +8,14 @@ that takes Ctrl+S and Ctrl+Q on serial lines and console servers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from textual.binding import Binding
 
 from mailsetup_tui.core.providers import PROVIDERS, listed
 
 
-@dataclass(frozen=True)
-class FormKey:
+class FormKey(NamedTuple):
     action: str
     keys: tuple[str, ...]
     """Textual's key names; the first is the one the footer shows."""

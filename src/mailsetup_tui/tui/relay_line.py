@@ -6,7 +6,6 @@ changes, so an idle form sends nothing down a slow line. Hidden where no relay i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from textual import on, work
@@ -24,12 +23,13 @@ POLL_SECONDS = 5.0
 
 
 class RelayLine(Static):
-    @dataclass
     class Changed(Message):
         """The relay's state as last read; the screen enables its Queue key on it."""
 
-        status: RelayStatus
-        settings: RelaySettings | None
+        def __init__(self, status: RelayStatus, settings: RelaySettings | None) -> None:
+            super().__init__()
+            self.status = status
+            self.settings = settings
 
     def __init__(self, session: SetupSession, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__("", markup=False, id=id)

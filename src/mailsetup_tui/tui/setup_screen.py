@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -72,32 +71,38 @@ class SetupScreen(Screen[None]):
     """The relay's settings, once a relay is seen to be set up (the Queue key is shown)."""
     """A test is running: Test shows it is busy and Escape cancels it."""
 
-    @dataclass
     class SecretLoaded(Message):
         """The saved account's secret was read (in a thread: keyrings may be slow)."""
 
-        password: str | None
-        """The saved password; None for a Microsoft sign-in, which the session holds."""
-        problem: str | None = None
-        """Why it could not be read."""
+        def __init__(self, password: str | None, problem: str | None = None) -> None:
+            super().__init__()
+            self.password = password
+            """The saved password; None for a Microsoft sign-in, which the session holds."""
+            self.problem = problem
+            """Why it could not be read."""
 
-    @dataclass
     class TestFinished(Message):
         """A test ran to its end (a cancelled one posts nothing)."""
 
-        values: AccountDraft
-        outcome: TestOutcome
+        def __init__(self, values: AccountDraft, outcome: TestOutcome) -> None:
+            super().__init__()
+            self.values = values
+            self.outcome = outcome
 
-    @dataclass
     class SaveFinished(Message):
-        values: AccountDraft
-        outcome: SaveOutcome | None
-        problem: str | None = None
-        """Why nothing was saved."""
+        def __init__(
+            self, values: AccountDraft, outcome: SaveOutcome | None, problem: str | None = None
+        ) -> None:
+            super().__init__()
+            self.values = values
+            self.outcome = outcome
+            self.problem = problem
+            """Why nothing was saved."""
 
-    @dataclass
     class SendFinished(Message):
-        outcome: SendOutcome
+        def __init__(self, outcome: SendOutcome) -> None:
+            super().__init__()
+            self.outcome = outcome
 
     def __init__(self, session: SetupSession) -> None:
         super().__init__()
