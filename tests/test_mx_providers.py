@@ -30,7 +30,7 @@ ELSEWHERE: Zone = {("example.com", "MX"): [MX("mx.hosting.example.", 10)]}
 
 
 def at_loopback(monkeypatch: pytest.MonkeyPatch, pid: ProviderId, server: SmtpServer) -> None:
-    entry = dataclasses.replace(PROVIDERS[pid], server=HOST, port=server.port)
+    entry = PROVIDERS[pid]._replace(server=HOST, port=server.port)
     monkeypatch.setitem(PROVIDERS, pid, entry)
 
 

@@ -42,7 +42,7 @@ def fixed_spool(root: Path) -> Spool:
             (f"user{number}@example.org",), f"<m{number}@example.com>",
             "www-data", "socket", False, FIXED_NOW - 600 * (number + 1), 120,
         )  # fmt: skip
-        head = json.dumps(envelope.__dict__ | {"recipients": list(envelope.recipients)})
+        head = json.dumps(envelope._asdict())
         (root / state / entry_id).write_bytes(head.encode() + b"\nSubject: x\r\n\r\nx\r\n")
         tries = {"attempts": attempts, "next_try": FIXED_NOW + 240, "reason": reason,
                  "failed_at": FIXED_NOW - 60 if state == "failed" else 0.0}  # fmt: skip

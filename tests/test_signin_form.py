@@ -4,7 +4,6 @@ pointed at the loopback SMTP server, the sign-in at the loopback authorization s
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Callable
 
 import pytest
@@ -38,7 +37,7 @@ def microsoft_preset(
     going to the loopback authorization server (as MAILSETUP_AUTHORITY_HOST does for a
     national cloud)."""
     for pid in (ProviderId.EXCHANGE, ProviderId.HOTMAIL):
-        entry = dataclasses.replace(PROVIDERS[pid], server=HOST, port=microsoft_server.port)
+        entry = PROVIDERS[pid]._replace(server=HOST, port=microsoft_server.port)
         monkeypatch.setitem(PROVIDERS, pid, entry)
     monkeypatch.setenv(AUTHORITY_HOST_ENV, auth_server.url)
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from mailsetup_tui.cli.output import Output
 from mailsetup_tui.core.account import AccountDraft
@@ -19,13 +18,13 @@ class UsageError(Exception):
     """Bad input: printed as `mailsetup: error: ...` with exit code 2."""
 
 
-@dataclass
 class Context:
     """The parsed options, where output goes, and the session every command works through."""
 
-    args: argparse.Namespace
-    output: Output
-    session: SetupSession
+    def __init__(self, args: argparse.Namespace, output: Output, session: SetupSession) -> None:
+        self.args = args
+        self.output = output
+        self.session = session
 
     def test(
         self, draft: AccountDraft, progress: TestProgress | None = None, **options: Any
@@ -34,8 +33,7 @@ class Context:
         return asyncio.run(self.session.test(draft, progress, **options))
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(NamedTuple):
     """A sub-command: its name and help, the options it adds, and what it runs.
 
     Each lives in a module of `cli.commands` beside its options; the registry there lists them.

@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
 from mailsetup_tui.core.fields import Field
@@ -49,8 +49,7 @@ class SignInMethod(StrEnum):
         return "App password" if self is SignInMethod.PASSWORD else "Microsoft sign-in"
 
 
-@dataclass(frozen=True)
-class MicrosoftSignIn:
+class MicrosoftSignIn(NamedTuple):
     """The administrator's own app registration that Microsoft sign-in goes through.
 
     No client secret: a device-code sign-in is a public client, so nothing here is secret and
@@ -95,8 +94,7 @@ def authority_host_problem(value: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class FieldProblem:
+class FieldProblem(NamedTuple):
     """One thing wrong with one field, worded so the user knows what to change."""
 
     field: Field
@@ -157,7 +155,7 @@ class Account:
         if entry.connection is not None:
             server, port, security = entry.connection
         if signin is not None and entry.fixed_tenant is not None:
-            signin = replace(signin, tenant=entry.fixed_tenant)
+            signin = signin._replace(tenant=entry.fixed_tenant)
         return cls(
             provider_id=entry.id,
             display_name=display_name,
@@ -226,8 +224,8 @@ class Account:
             email = _validated_email(email, self.provider).normalized
         signin = self.signin
         if signin is not None:
-            signin = replace(
-                signin, client_id=signin.client_id.strip().lower(), tenant=signin.tenant.strip()
+            signin = signin._replace(
+                client_id=signin.client_id.strip().lower(), tenant=signin.tenant.strip()
             )
         return replace(
             self,

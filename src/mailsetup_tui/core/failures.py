@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 import socket
 import ssl
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from mailsetup_tui.core.account import Account
 from mailsetup_tui.core.providers import ProviderId, Security
@@ -73,8 +73,7 @@ class FailureKind(StrEnum):
     SERVER_ERROR = "server_error"
 
 
-@dataclass(frozen=True)
-class ProbeFailure:
+class ProbeFailure(NamedTuple):
     """A failed session: its kind, a one-line reason the user can act on, and whether trying
     again later may succeed."""
 
@@ -83,8 +82,7 @@ class ProbeFailure:
     temporary: bool = False
 
 
-@dataclass(frozen=True)
-class ProbeResult:
+class ProbeResult(NamedTuple):
     """The outcome of one connection test."""
 
     failure: ProbeFailure | None
@@ -115,8 +113,7 @@ class Failed(Exception):
         self.failure = ProbeFailure(kind, reason, temporary)
 
 
-@dataclass(frozen=True)
-class CertificateFacts:
+class CertificateFacts(NamedTuple):
     """What an administrator compares with the server's own certificate."""
 
     subject: str

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mailsetup_tui.core.account import MicrosoftSignIn
 from mailsetup_tui.core.failures import FailureKind, ProbeFailure
@@ -88,8 +88,7 @@ class SignInError(Exception):
         )
 
 
-@dataclass(frozen=True)
-class DeviceCode:
+class DeviceCode(NamedTuple):
     """What the user must see to sign in: where to go and what to type there."""
 
     user_code: str

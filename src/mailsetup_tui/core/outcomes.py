@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from mailsetup_tui.core.account import Account
 from mailsetup_tui.core.failures import FailureKind, ProbeFailure, ProbeResult
@@ -37,8 +36,6 @@ class TestProgress:
     """What a front end shows while a test runs. Each hook does nothing unless a front end
     overrides it. A front end that can show a device code says so (`can_show_code`) and
     overrides `show_code`: a test with nowhere to show one cannot start a sign-in."""
-
-    __test__ = False  # pytest: not a test class, despite the name
 
     can_show_code: ClassVar[bool] = False
 
@@ -103,8 +100,7 @@ def signed_in_text(username: str | None, email: str) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class Opened:
+class Opened(NamedTuple):
     """Where a front end starts: the saved account, if there is one that can be read, and
     which account it is."""
 
@@ -175,11 +171,8 @@ def account_text(config_path: Path, chosen: Chosen, *, exists: bool) -> str:
     return f"New account (will be saved to {config_path})"
 
 
-@dataclass(frozen=True)
-class TestOutcome:
+class TestOutcome(NamedTuple):
     """How one Test ended: the spec's headline and one sentence under it."""
-
-    __test__ = False  # pytest: not a test class, despite the name
 
     result: ProbeResult
     email: str
@@ -224,8 +217,11 @@ class TestOutcome:
         return signed_in_text(self.signed_in_as, self.email)
 
 
-@dataclass(frozen=True)
-class SaveOutcome:
+# pytest: not a test class, despite the name (a NamedTuple cannot declare it in its body)
+TestOutcome.__test__ = False  # type: ignore[attr-defined]
+
+
+class SaveOutcome(NamedTuple):
     """What Save wrote, and where, in the words every front end prints."""
 
     report: SaveReport
@@ -253,8 +249,7 @@ class SaveOutcome:
         return editing_text(self.report.config_path)
 
 
-@dataclass(frozen=True)
-class SendOutcome:
+class SendOutcome(NamedTuple):
     """How sending a message ended."""
 
     sent: Sent | None
@@ -288,8 +283,7 @@ class SendOutcome:
         return f"The server accepted it as {self.sent.message_id}; check that it arrived."
 
 
-@dataclass(frozen=True)
-class HandoverOutcome:
+class HandoverOutcome(NamedTuple):
     """How a handed-over message (the sendmail command) ended."""
 
     prepared: Prepared

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from mailsetup_tui.core.relay_wire import DEFAULT_SOCKET
 
@@ -24,8 +23,7 @@ _LISTEN = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class RelaySettings:
+class RelaySettings(NamedTuple):
     """How the relay listens, keeps and retries; every duration in seconds."""
 
     spool: Path = DEFAULT_SPOOL
@@ -55,7 +53,7 @@ class RelaySettings:
 
 _DURATIONS = ("retry_first", "retry_max", "give_up_after", "keep_failed")
 _COUNTS = ("rate", "max_size", "max_recipients")
-KEYS = tuple(f.name for f in fields(RelaySettings))
+KEYS = RelaySettings._fields
 
 
 def listen_address(text: str) -> tuple[str, int]:
@@ -115,7 +113,7 @@ def relay_from_toml(table: object, path: Path) -> RelaySettings:
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{path}: [relay] {key} must be a whole number above 0")
             values[key] = value
-    settings = replace(settings, **values)
+    settings = settings._replace(**values)
     if settings.retry_max < settings.retry_first:
         raise ValueError(f"{path}: [relay] retry_max must not be below retry_first")
     return settings

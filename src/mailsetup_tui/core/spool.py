@@ -24,10 +24,9 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from mailsetup_tui.core.store.files import atomic_write, fsync_dir
 
@@ -54,8 +53,7 @@ class EntryState(StrEnum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True)
-class Envelope:
+class Envelope(NamedTuple):
     """What the relay knows of a message besides its bytes, fixed when it is accepted."""
 
     recipients: tuple[str, ...]
@@ -70,8 +68,7 @@ class Envelope:
     size: int = 0
 
 
-@dataclass(frozen=True)
-class Tries:
+class Tries(NamedTuple):
     """How delivery went so far."""
 
     attempts: int = 0
@@ -80,14 +77,13 @@ class Tries:
     failed_at: float = 0.0
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One message in the spool, without its bytes."""
 
     id: str
     state: EntryState
     envelope: Envelope
-    tries: Tries = field(default_factory=Tries)
+    tries: Tries = Tries()
 
     def age(self, now: float | None = None) -> float:
         return max(0.0, (time.time() if now is None else now) - self.envelope.accepted)
@@ -108,8 +104,7 @@ class Entry:
         }
 
 
-@dataclass(frozen=True)
-class Figures:
+class Figures(NamedTuple):
     """How the queue stands, for `check`, the form's header and the relay's status."""
 
     queued: int
@@ -154,8 +149,8 @@ class Spool:
         """Store `message` durably and return its entry; `SpoolError` (temporary) when it
         could not be (a full disk, an unwritable spool): then nothing is queued."""
         entry_id = new_id()
-        envelope = replace(envelope, accepted=time.time(), size=len(message))
-        head = json.dumps(asdict(envelope), separators=(",", ":")).encode() + b"\n"
+        envelope = envelope._replace(accepted=time.time(), size=len(message))
+        head = json.dumps(envelope._asdict(), separators=(",", ":")).encode() + b"\n"
         incoming = self.root / INCOMING / entry_id
         try:
             descriptor = os.open(
@@ -369,7 +364,7 @@ class Spool:
             return Tries()
 
     def _write_tries(self, area: str, entry_id: str, tries: Tries) -> None:
-        atomic_write(self._state(area, entry_id), json.dumps(asdict(tries)).encode())
+        atomic_write(self._state(area, entry_id), json.dumps(tries._asdict()).encode())
 
 
 def new_id() -> str:

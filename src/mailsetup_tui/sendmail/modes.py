@@ -8,7 +8,6 @@ is an answer, not an error.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import time
@@ -98,5 +97,5 @@ def _relay_settings(config: str | None) -> tuple[RelaySettings, bool]:
     except (StoreError, OSError):
         pass
     if os.environ.get(SOCKET_ENV):
-        settings = dataclasses.replace(settings, socket=Path(socket_path()))
+        settings = settings._replace(socket=Path(socket_path()))
     return settings, may_list

@@ -16,7 +16,6 @@ import os
 import stat
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
-from dataclasses import replace
 from pathlib import Path
 
 from mailsetup_tui.core.account import Account, MicrosoftSignIn
@@ -272,7 +271,7 @@ class AccountStore:
         else:
             gid = None
         record = self._secrets(config.group).record(config.account, config.generation)
-        updated = replace(config, group=group)
+        updated = config._replace(group=group)
         self._secrets(group).write(record)
         atomic_write(self.path, config_to_toml(updated).encode("utf-8"), group=gid)
         self._share_files(gid)
@@ -355,8 +354,8 @@ class AccountStore:
         location = secrets.write(record, keep=old)
         config = StoredConfig(account, generation, ca_file, group)
         if previous is not None:  # what travels with the account stays with it
-            config = replace(
-                config, aliases=previous.aliases, log=previous.log, relay=previous.relay
+            config = config._replace(
+                aliases=previous.aliases, log=previous.log, relay=previous.relay
             )
         try:
             atomic_write(self.path, config_to_toml(config).encode("utf-8"), group=gid)
@@ -401,12 +400,12 @@ class AccountStore:
             aliases = config.alias_map | dict(add or {})
             for name in remove:
                 aliases.pop(name, None)
-            config = replace(config, aliases=tuple(sorted(aliases.items())))
+            config = config._replace(aliases=tuple(sorted(aliases.items())))
             gid = group_id(config.group) if config.group is not None else None
             if not isinstance(log, Keep):
                 if log is not None:
                     create_log_file(log, gid)
-                config = replace(config, log=log)
+                config = config._replace(log=log)
             try:
                 atomic_write(self.path, config_to_toml(config).encode("utf-8"), group=gid)
             except OSError as error:

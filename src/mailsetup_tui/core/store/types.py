@@ -7,10 +7,10 @@ session opens the store (`AccountStore`) and acts on it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum, StrEnum
 from pathlib import Path
+from typing import NamedTuple
 
 from mailsetup_tui.core.account import Account
 from mailsetup_tui.core.relay_settings import RelaySettings
@@ -58,8 +58,7 @@ class Chosen(StrEnum):
     NEW_OWN = "an account of your own (there is no system account yet)"
 
 
-@dataclass(frozen=True)
-class ConfigLocation:
+class ConfigLocation(NamedTuple):
     """The config in use and why: root sets up the system account, which services use unless
     their user has an account of their own (Postfix's sasl_passwd convention)."""
 
@@ -73,8 +72,7 @@ class ConfigLocation:
         return self.chosen in {Chosen.ROOT, Chosen.FALLBACK}
 
 
-@dataclass(frozen=True)
-class StoredConfig:
+class StoredConfig(NamedTuple):
     """A config file as saved: the account, and what travels with it."""
 
     account: Account
@@ -134,8 +132,7 @@ class SecretType(StrEnum):
         return "sign in again (mailsetup signin, or Test in the form)"
 
 
-@dataclass(frozen=True)
-class SecretLocation:
+class SecretLocation(NamedTuple):
     """Where a secret is (or would be) kept, in words an administrator can check."""
 
     place: SecretPlace
@@ -156,8 +153,7 @@ class SecretState(StrEnum):
     UNREADABLE = "unreadable"
 
 
-@dataclass(frozen=True)
-class SecretStatus:
+class SecretStatus(NamedTuple):
     """Whether an account's secret can be read, and where it is (or would be) kept."""
 
     type: SecretType
@@ -184,8 +180,7 @@ KEEP = Keep.KEEP
 """For `save`'s CA file and readers group: what the saved config records now."""
 
 
-@dataclass(frozen=True)
-class SaveReport:
+class SaveReport(NamedTuple):
     """What a save did, for the form and the CLI to tell the user."""
 
     config_path: Path
@@ -197,8 +192,7 @@ class SaveReport:
     """What was saved but will not work for everyone (a CA file the readers cannot read)."""
 
 
-@dataclass(frozen=True)
-class Readers:
+class Readers(NamedTuple):
     """Who can use the saved account: its owner, and the members of its readers group."""
 
     config_path: Path
