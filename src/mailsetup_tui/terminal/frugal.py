@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
 from typing import NamedTuple
 
 from rich.cells import get_character_cell_size
@@ -150,12 +149,22 @@ _SHOWS_FOREGROUND = frozenset({"4", "7", "9", "21", "53"})
 background, and underlines, strike-through and overlines are drawn in it."""
 
 
+_FOREGROUND_HIDDEN: dict[Style, bool] = {}
+"""Per style, whether a blank in it shows its foreground nowhere: a frame has few styles and
+thousands of blanks."""
+
+
 def _plain_blank(cell: Cell) -> bool:
     """A space whose foreground colour, bold, dim, italics and blinking show nowhere."""
     char, style = cell
-    return char == " " and not any(
-        flag in _SHOWS_FOREGROUND or flag.startswith("4:") for flag in style.flags
-    )
+    if char != " ":
+        return False
+    hidden = _FOREGROUND_HIDDEN.get(style)
+    if hidden is None:
+        hidden = _FOREGROUND_HIDDEN[style] = not any(
+            flag in _SHOWS_FOREGROUND or flag.startswith("4:") for flag in style.flags
+        )
+    return hidden
 
 
 def looks_alike(cell: Cell | None, other: Cell | None) -> bool:
@@ -201,7 +210,8 @@ class FrugalWriter:
         """What the application has drawn; None where it has drawn nothing we could follow."""
         self.shown: list[list[Cell | None]]
         """What the terminal shows; None where we do not know."""
-        self._dirty: set[tuple[int, int]]
+        self._dirty: list[set[int]]
+        """Per row, the columns drawn since the last flush."""
         self._style = DEFAULT
         """The SGR state the application is writing with."""
         self._cursor = _Cursor(known=False)
@@ -235,7 +245,7 @@ class FrugalWriter:
         """
         self.intended = [[None] * self.width for _ in range(self.height)]
         self.shown = [[None] * self.width for _ in range(self.height)]
-        self._dirty = set()
+        self._dirty = [set() for _ in range(self.height)]
         self._out_style = None
         self._out_cursor = _Cursor(known=False)
         self._pending_edge_feed = None
@@ -295,7 +305,7 @@ class FrugalWriter:
     @property
     def pending(self) -> bool:
         """Changes are waiting for `flush`."""
-        return bool(self._dirty) or self._clear_pending
+        return any(self._dirty) or self._clear_pending
 
     def _take(self) -> str:
         out = "".join(self._out)
@@ -314,12 +324,9 @@ class FrugalWriter:
         self.shown = [[BLANK] * self.width for _ in range(self.height)]
         self._out_style = DEFAULT
         self._out_cursor = _Cursor(0, 0)
-        self._dirty = {
-            (row, col)
-            for row in range(self.height)
-            for col in range(self.width)
-            if self.intended[row][col] is not None
-        }
+        self._dirty = [
+            {col for col, cell in enumerate(line) if cell is not None} for line in self.intended
+        ]
 
     # --- parsing ----------------------------------------------------------------------------
 
@@ -331,6 +338,13 @@ class FrugalWriter:
             # it on as it is, in the application's colours, and trust no cell after it.
             self._passthrough_filling(self._visible(text))
             self.forget()
+            return
+        if (
+            text.isascii()
+            and 0 <= cursor.row < self.height
+            and cursor.col + len(text) <= self.width
+        ):
+            self._put_ascii(text)
             return
         for char in text:
             if unicodedata.combining(char) and cursor.col > 0:
@@ -352,6 +366,24 @@ class FrugalWriter:
                     self._set(cursor.row, cursor.col + 1, ("", self._style))
             cursor.col += width  # == width: past the last column, see `_leave_edge`
 
+    def _put_ascii(self, text: str) -> None:
+        """`_put_text` for the usual case, a run of one-cell characters that fits the line:
+        stored as a whole, with a wide character it cuts in half blanked as `_set` would."""
+        cursor, style = self._cursor, self._style
+        row, start = cursor.row, cursor.col
+        end = start + len(text)
+        line, dirty = self.intended[row], self._dirty[row]
+        if start > 0 and (old := line[start]) is not None and old[0] == "":
+            left = line[start - 1]
+            line[start - 1] = (" ", left[1] if left else DEFAULT)  # an orphaned left half
+            dirty.add(start - 1)
+        if end < self.width and (right := line[end]) is not None and right[0] == "":
+            line[end] = (" ", right[1])  # so is a right half
+            dirty.add(end)
+        line[start:end] = [(char, style) for char in text]
+        dirty.update(range(start, end))
+        cursor.col = end
+
     def _set(self, row: int, col: int, cell: Cell) -> None:
         """Put `cell` in the intended screen, keeping wide characters whole or gone."""
         line = self.intended[row]
@@ -366,7 +398,7 @@ class FrugalWriter:
 
     def _store(self, row: int, col: int, cell: Cell) -> None:
         self.intended[row][col] = cell
-        self._dirty.add((row, col))
+        self._dirty[row].add(col)
 
     @property
     def _at_edge(self) -> bool:
@@ -512,7 +544,7 @@ class FrugalWriter:
         for r, c in cells:
             self.intended[r][c] = None
             self.shown[r][c] = None
-            self._dirty.discard((r, c))
+            self._dirty[r].discard(c)
 
     def _private_mode(self, params: str, inter: str, final: str, raw: str) -> None:
         if raw in {SYNC_BEGIN, SYNC_END} and self._deferring:
@@ -550,7 +582,7 @@ class FrugalWriter:
             # Entering may or may not give a blank screen (see `_emit_clear`): make it one.
             self.intended = [[BLANK] * self.width for _ in range(self.height)]
             self._emit_clear()
-            self._dirty = set()
+            self._dirty = [set() for _ in range(self.height)]
         elif alternate:
             self.forget()
             # The application's cursor was on the form: placing it again (as showing the
@@ -586,10 +618,10 @@ class FrugalWriter:
         self._out.append(text)
 
     def _flush(self) -> None:
-        if self._dirty:
-            for row, cols in _by_row(self._dirty):
-                self._flush_row(row, cols)
-            self._dirty.clear()
+        for row, cols in enumerate(self._dirty):
+            if cols:
+                self._flush_row(row, sorted(cols))
+                cols.clear()
         if self._cursor_visible and self._cursor.known and not self._at_edge:
             target = self._cursor
             current = self._out_cursor
@@ -601,7 +633,10 @@ class FrugalWriter:
         intended, shown = self.intended[row], self.shown[row]
         for col in cols:
             cell = intended[col]
-            if cell is None or looks_alike(cell, shown[col]):
+            if cell is None or cell == (seen := shown[col]):
+                continue
+            if looks_alike(cell, seen):
+                shown[col] = cell  # the same look: the next frame's comparison is a plain one
                 continue
             if cell[0] == "":  # right half of a wide character: write its left half
                 col -= 1
@@ -613,16 +648,18 @@ class FrugalWriter:
             width = 2 if after is not None and after[0] == "" else 1
             self._goto(row, col)
             style = self._cheapest_look(cell)
-            self._emit(sgr_transition(self._out_style, style))
-            self._out_style = style
+            if style != self._out_style:
+                self._emit(sgr_transition(self._out_style, style))
+                self._out_style = style
             self._emit(self._visible(char))
-            shown[col] = (char, style)
+            shown[col] = cell if style is cell[1] else (char, style)
             for c in range(col + 1, col + width):
                 shown[c] = intended[c]
+            out = self._out_cursor
             if col + width >= self.width:
-                self._out_cursor = _Cursor(known=False)  # the last column: no defined place
+                out.known = False  # the last column: no defined place
             else:
-                self._out_cursor = _Cursor(row, col + width)
+                out.row, out.col, out.known = row, col + width, True
 
     def _cheapest_look(self, cell: Cell) -> Style:
         """The style to write `cell` in: its own, or for a plain blank whatever costs the
@@ -648,7 +685,7 @@ class FrugalWriter:
         if current.known and current.row == row and current.col == col:
             return
         self._emit(self._cheapest_move(row, col))
-        self._out_cursor = _Cursor(row, col)
+        current.row, current.col, current.known = row, col, True
 
     def _cheapest_move(self, row: int, col: int) -> str:
         current = self._out_cursor
@@ -694,14 +731,6 @@ class FrugalWriter:
         if col == 0:
             return f"{CSI}{row + 1}H"
         return f"{CSI}{row + 1};{col + 1}H"
-
-
-def _by_row(cells: set[tuple[int, int]]) -> Iterator[tuple[int, list[int]]]:
-    rows: dict[int, list[int]] = {}
-    for row, col in cells:
-        rows.setdefault(row, []).append(col)
-    for row in sorted(rows):
-        yield row, sorted(rows[row])
 
 
 ASCII_FALLBACK: dict[str, str] = {
