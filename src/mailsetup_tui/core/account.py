@@ -13,7 +13,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
@@ -112,8 +112,7 @@ class InvalidAccount(ValueError):
         self.problems = problems
 
 
-@dataclass(frozen=True)
-class Account:
+class Account(NamedTuple):
     """Everything about the sending account except its password.
 
     For the presets, server, port and security always equal the catalogue's values (use
@@ -227,8 +226,7 @@ class Account:
             signin = signin._replace(
                 client_id=signin.client_id.strip().lower(), tenant=signin.tenant.strip()
             )
-        return replace(
-            self,
+        return self._replace(
             display_name=self.display_name.strip(),
             email=email,
             server=self.server.strip().rstrip(".").lower(),
