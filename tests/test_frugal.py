@@ -158,6 +158,19 @@ def test_half_overwriting_a_wide_character_blanks_the_other_half() -> None:
     ]  # fmt: skip
 
 
+def test_a_run_of_text_over_wide_characters_blanks_only_the_halves_it_cuts() -> None:
+    # A run of one-cell characters is stored at once: only the halves at its two ends are
+    # orphaned, whatever wide characters lie wholly under it.
+    writer = FrugalWriter(W, H)
+    writer.feed(cup(0, 0) + "ab認証cd")
+    writer.feed(cup(0, 3) + "xyz")  # from the right half of 認 to the right half of 証
+    assert [cell and cell[0] for cell in writer.intended[0][:8]] == [
+        "a", "b", " ", "x", "y", "z", "c", "d"
+    ]  # fmt: skip
+    writer.feed(cup(0, 0) + "漢字" + cup(0, 1) + "pq")  # the right half of 漢 to the left of 字
+    assert [cell and cell[0] for cell in writer.intended[0][:5]] == [" ", "p", "q", " ", "y"]
+
+
 def test_erase_sequences_pass_through_and_stay_correct() -> None:
     screens = Screens()
     screens.write(cup(0, 0) + "\x1b[44mfilled line here\x1b[0m")
