@@ -37,6 +37,8 @@ class TestProgress:
     overrides it. A front end that can show a device code says so (`can_show_code`) and
     overrides `show_code`: a test with nowhere to show one cannot start a sign-in."""
 
+    __test__ = False  # pytest: not a test class, despite the name
+
     can_show_code: ClassVar[bool] = False
 
     def signing_in(self) -> None:
