@@ -83,16 +83,18 @@ print("\\n".join(sorted(sys.modules)))
 """
 
 
-def modules_loaded_for(words: list[str]) -> set[str]:
-    """What a run with `words` has loaded once it is ready to open the form (a fresh
-    interpreter: the test process has loaded everything)."""
+def printed_by_fresh_interpreter(code: str, *words: str) -> set[str]:
+    """The words `code` prints in a fresh interpreter (the test process has loaded
+    everything)."""
     result = subprocess.run(
-        [sys.executable, "-c", LOADED_BEFORE_THE_FORM, *words],
-        capture_output=True,
-        text=True,
-        check=True,
+        [sys.executable, "-c", code, *words], capture_output=True, text=True, check=True
     )
     return set(result.stdout.split())
+
+
+def modules_loaded_for(words: list[str]) -> set[str]:
+    """What a run with `words` has loaded once it is ready to open the form."""
+    return printed_by_fresh_interpreter(LOADED_BEFORE_THE_FORM, *words)
 
 
 def test_the_form_loads_no_command_dialog_or_heavy_library_before_its_first_frame() -> None:
@@ -136,13 +138,7 @@ def test_the_form_makes_no_dataclass_but_those_a_tuple_cannot_replace() -> None:
     """A frozen dataclass costs about 1 ms to create on Python 3.11, a NamedTuple a sixth of
     that; the form loaded some forty before its first frame (ARCHITECTURE.md says which stay,
     and why)."""
-    result = subprocess.run(
-        [sys.executable, "-c", DATACLASSES_BEFORE_THE_FORM],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert set(result.stdout.split()) == {
+    assert printed_by_fresh_interpreter(DATACLASSES_BEFORE_THE_FORM) == {
         "mailsetup_tui.core.account.AccountDraft",  # `hosted` is left out of its equality
         "mailsetup_tui.core.credential.Password",  # these four hold a secret their repr hides
         "mailsetup_tui.core.session.Tested",
