@@ -221,6 +221,8 @@ class FrugalWriter:
         self._out_style: Style | None
         """The SGR state the terminal is in."""
         self._out_cursor: _Cursor
+        """Where the terminal's cursor is: an object of its own, never `_cursor` (copies are
+        made), so the writer moves it in place."""
         self._cursor_visible = True
         self._out: list[str] = []
         self._held_sync = False
