@@ -1,6 +1,7 @@
-"""Start-up without the garbage collector (mailsetup_tui.startup): off from the entry point,
+"""Start-up: without the garbage collector (mailsetup_tui.startup: off from the entry point,
 back on once a command runs, and once the form is on screen, with start-up's garbage
-collected and what survives frozen."""
+collected and what survives frozen); loading no more than the form needs; styling each
+widget once."""
 
 from __future__ import annotations
 
@@ -17,8 +18,13 @@ from mailsetup_tui import startup
 from mailsetup_tui.cli import run
 from mailsetup_tui.cli.commands import NAMES, command
 from mailsetup_tui.cli.parser import build_parser
+from mailsetup_tui.core.providers import ProviderId
+from mailsetup_tui.core.store import AccountStore
 from mailsetup_tui.exit_codes import ExitCode
+from mailsetup_tui.tui.app import MailSetupApp
 from test_form import AppFactory, running, wait_until
+
+from support.servers import other_account
 
 
 class _Cycle:
@@ -167,3 +173,26 @@ def test_the_full_help_lists_every_command_with_its_summary(
     listing = capsys.readouterr().out
     for name in NAMES:
         assert re.search(rf"^\s+{name}\s+{re.escape(command(name).help[:20])}", listing, re.M)
+
+
+def styles_of_every_widget(app: MailSetupApp) -> list[tuple[str, str]]:
+    return [(repr(node), node.styles.css) for node in app.screen.walk_children(with_self=True)]
+
+
+@pytest.mark.parametrize("saved", [False, True], ids=["new", "saved-other"])
+@pytest.mark.parametrize("term", ["xterm-256color", "vt100"])
+async def test_the_form_first_shown_unrestyled_looks_as_a_full_restyle_leaves_it(
+    make_app: AppFactory, store: AccountStore, saved: bool, term: str
+) -> None:
+    # The first ScreenResume skips Textual's restyle of every widget (SetupScreen): what
+    # mounting and the changes since (a saved account loaded, focus) left must be complete.
+    if saved:
+        store.save(other_account(2525), "pw")
+    app = make_app(environ={"TERM": term})
+    async with running(app) as pilot:
+        if saved:
+            await wait_until(lambda: app.setup_screen.form.provider_id is ProviderId.OTHER, pilot)
+        shown = (styles_of_every_widget(app), app.export_screenshot())
+        app.update_styles(app.screen)
+        await pilot.pause()
+        assert (styles_of_every_widget(app), app.export_screenshot()) == shown

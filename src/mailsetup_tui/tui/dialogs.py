@@ -20,7 +20,7 @@ from mailsetup_tui.tui import styles
 from mailsetup_tui.tui.action_button import ActionButton
 from mailsetup_tui.tui.form_lines import TypingInput
 from mailsetup_tui.tui.keys import key_rows
-from mailsetup_tui.tui.sizes import MIN_HEIGHT, MIN_WIDTH, too_small_text
+from mailsetup_tui.tui.sizes import too_small, too_small_text
 
 ResultType = TypeVar("ResultType")
 
@@ -30,11 +30,9 @@ class Dialog(ModalScreen[ResultType]):
     does: a box cut by the terminal's edges would leave lines that belong to nothing."""
 
     CSS_PATH = styles.DIALOGS
-    # Not ClassVar: Textual declares these on the instance, and mypy holds us to that.
-    HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-wide-enough")]  # noqa: RUF012
-    VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-tall-enough")]  # noqa: RUF012
 
     def compose(self) -> ComposeResult:
+        self.set_class(too_small(*self.app.size), "-too-small")  # as SetupScreen does
         yield Static("", classes="too-small", markup=False)
         yield from self.compose_box()
 
@@ -43,6 +41,7 @@ class Dialog(ModalScreen[ResultType]):
         raise NotImplementedError
 
     def on_resize(self, event: events.Resize) -> None:
+        self.set_class(too_small(*event.size), "-too-small")
         self.query_one(".too-small", Static).update(too_small_text(*event.size))
 
 

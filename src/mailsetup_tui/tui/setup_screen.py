@@ -35,7 +35,7 @@ from mailsetup_tui.tui.key_bar import KeyBar
 from mailsetup_tui.tui.keys import FORM_KEYS, bindings, key_for
 from mailsetup_tui.tui.relay_line import RelayLine
 from mailsetup_tui.tui.result_panel import ResultPanel
-from mailsetup_tui.tui.sizes import MIN_HEIGHT, MIN_WIDTH, too_small_text
+from mailsetup_tui.tui.sizes import too_small, too_small_text
 
 if TYPE_CHECKING:
     from mailsetup_tui.tui.dialogs import DeviceCodeScreen
@@ -46,16 +46,6 @@ if TYPE_CHECKING:
 
 class SetupScreen(Screen[None]):
     """Owns the rules between the fields: testing, the Save gate and unsaved changes."""
-
-    # Not ClassVar: Textual declares these on the instance, and mypy holds us to that.
-    HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012
-        (0, "-too-narrow"),
-        (MIN_WIDTH, "-wide-enough"),
-    ]
-    VERTICAL_BREAKPOINTS = [  # noqa: RUF012
-        (0, "-too-short"),
-        (MIN_HEIGHT, "-tall-enough"),
-    ]
 
     BINDINGS: ClassVar[list[BindingType]] = list(bindings(on_app=False))
 
@@ -113,8 +103,12 @@ class SetupScreen(Screen[None]):
         """The outcome of the test that passed, shown again when the values return to it."""
         self.focus_given = asyncio.Event()
         """Set once SMTP Mail has focus: a key typed ahead waits for it (`MailSetupApp`)."""
+        self._shown_before = False
 
     def compose(self) -> ComposeResult:
+        # Sized before the widgets exist, not at the first Resize (as Textual's breakpoints
+        # would): a class changed then restyles every widget, after each was styled at mount.
+        self.set_class(too_small(*self.app.size), "-too-small")
         yield Static("", id="too-small", markup=False)
         with Horizontal(id="header"):
             yield Static("System E-mail Account Setup", id="title")
@@ -138,7 +132,17 @@ class SetupScreen(Screen[None]):
         return self.query_one(ResultPanel)
 
     def on_resize(self, event: events.Resize) -> None:
+        self.set_class(too_small(*event.size), "-too-small")
         self.query_one("#too-small", Static).update(too_small_text(*event.size))
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Runs before Screen's own handler, which would otherwise restyle every widget when
+        # the screen is first shown: each was styled as it mounted, against the same CSS,
+        # and each class or focus change since restyled its widget. That second pass was a
+        # twentieth of the form's start-up. Later resumes (a dialog closed) restyle as usual.
+        if not self._shown_before:
+            self._shown_before = True
+            event.refresh_styles = False
 
     def on_mount(self) -> None:
         self._open_saved_account()

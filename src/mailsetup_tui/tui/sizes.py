@@ -6,6 +6,11 @@ MIN_WIDTH, MIN_HEIGHT = 60, 20
 """Below this the form cannot show every field with its problem line, so it says so instead."""
 
 
+def too_small(width: int, height: int) -> bool:
+    """A screen this size shows only `too_small_text` (its class `-too-small`, in the styles)."""
+    return width < MIN_WIDTH or height < MIN_HEIGHT
+
+
 def too_small_text(width: int, height: int) -> str:
     return (
         f"This terminal is {width}x{height}; mailsetup needs at least "
