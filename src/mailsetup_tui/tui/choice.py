@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from textual import events, on
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -111,6 +112,12 @@ class Choice(Widget, Generic[T], can_focus=True):
     @property
     def label(self) -> str:
         return self.options[self.index][0]
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        # Always one line. Textual would otherwise measure it by rendering it, and `render`
+        # asks for the widget's own size, which in the middle of a layout starts another,
+        # whole-screen layout: a tenth of the form's start-up, for its three choices.
+        return 1
 
     def render(self) -> Content:
         arrow = " ▼"
