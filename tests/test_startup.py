@@ -5,6 +5,7 @@ widget once."""
 
 from __future__ import annotations
 
+import argparse
 import gc
 import re
 import subprocess
@@ -164,6 +165,37 @@ def test_a_command_named_anywhere_is_loaded_in_full() -> None:
     )
     assert (args.command, args.config, unknown) == ("show", "test", [])
     assert args.run is command("show").run
+
+
+def commands_declared(words: list[str]) -> set[str]:
+    table = next(
+        action
+        for action in build_parser(words)._actions
+        if isinstance(action, argparse._SubParsersAction)
+    )
+    return set(table.choices)
+
+
+@pytest.mark.parametrize("words", [[], ["--plain"], ["--timeout=5", "-v"]])
+def test_options_alone_declare_no_command(words: list[str]) -> None:
+    # Nothing in them could be a command: the form starts without the table's parsers.
+    assert commands_declared(words) == set()
+    args, unknown = build_parser(words).parse_known_args(words)
+    assert (unknown, hasattr(args, "run")) == ([], False)
+
+
+@pytest.mark.parametrize("words", [["show"], ["--config", "x"], ["bogus"], ["--help"]])
+def test_a_word_that_may_be_a_command_declares_them_all(words: list[str]) -> None:
+    # Any word that is not an option may be argparse's command (an option's value included),
+    # and a word that is none must be told the choices.
+    assert commands_declared(words) >= {*NAMES, "sendmail", "relay"}
+
+
+def test_a_word_that_is_no_command_is_told_the_choices(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(["--plain", "bogus"]) == ExitCode.USAGE
+    assert "invalid choice: 'bogus' (choose from " in capsys.readouterr().err
 
 
 def test_the_full_help_lists_every_command_with_its_summary(

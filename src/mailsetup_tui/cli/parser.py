@@ -51,6 +51,10 @@ def build_parser(words: Sequence[str] | None = None) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=_NoAbbrevParser
     )
+    if words is not None and not _may_name_a_command(words):
+        # Options alone (or no words: the form, the usual case): no word for the table to
+        # match, and its fifteen parsers were a percent of the form's start-up.
+        return parser
     for name in NAMES:
         if name not in loaded:  # never chosen: argparse picks only a command named in words
             commands.add_parser(name, add_help=False)
@@ -82,6 +86,12 @@ def error_exit(words: list[str]) -> int | None:
         if word in NAMES:
             return command(word).error_exit
     return None
+
+
+def _may_name_a_command(words: Sequence[str]) -> bool:
+    """Whether argparse may take one of `words` for a command (or list them all, for help):
+    any word that is not an option may be."""
+    return "-h" in words or "--help" in words or any(not word.startswith("-") for word in words)
 
 
 def _named_commands(words: Sequence[str] | None) -> set[str]:
