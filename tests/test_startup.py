@@ -82,6 +82,7 @@ async def test_the_form_turns_collection_back_on_once_it_is_on_screen(
 
 LOADED_BEFORE_THE_FORM = """
 import sys
+import mailsetup_tui.cli.main, mailsetup_tui.launch
 from mailsetup_tui.cli.parser import build_parser
 from mailsetup_tui.tui.app import MailSetupApp
 
@@ -117,6 +118,8 @@ def test_the_form_loads_no_command_dialog_or_heavy_library_before_its_first_fram
             "mailsetup_tui.tui.queue_screen",
             "mailsetup_tui.core.relay_status",
             "mailsetup_tui.core.discovery",
+            "mailsetup_tui.core.spool",
+            "json",
             "textual.widgets._data_table",
             "_hashlib",
             "email.message",

@@ -26,7 +26,7 @@ from mailsetup_tui.cli.parser import (
 from mailsetup_tui.core.account import InvalidAccount
 from mailsetup_tui.core.message import InvalidMessage
 from mailsetup_tui.core.session import NeedsSignIn, NoPassword, SetupSession
-from mailsetup_tui.core.spool import Busy, SpoolError
+from mailsetup_tui.core.spool_errors import Busy, SpoolError
 from mailsetup_tui.core.step_log import show_steps
 from mailsetup_tui.core.store.types import StoreError
 from mailsetup_tui.core.untrusted import shown

@@ -28,24 +28,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from mailsetup_tui.core.spool_errors import Busy as Busy
+from mailsetup_tui.core.spool_errors import SpoolError as SpoolError
 from mailsetup_tui.core.store.files import atomic_write, fsync_dir
 
 QUEUED, FAILED, INCOMING = "queue", "failed", "incoming"
 LAST_DELIVERY = "last-delivery"
 _STATE = ".state"
-
-
-class SpoolError(Exception):
-    """The spool cannot be used (missing, unreadable, unwritable, full). `temporary`: trying
-    again later may pass (a full disk), so a caller is told 4xx / 75, never 250."""
-
-    def __init__(self, message: str, *, temporary: bool = True) -> None:
-        super().__init__(message)
-        self.temporary = temporary
-
-
-class Busy(SpoolError):
-    """The message is being delivered right now."""
 
 
 class EntryState(StrEnum):
