@@ -440,7 +440,9 @@ def _password_problems(password: str, entry: Provider) -> Iterator[FieldProblem]
         yield FieldProblem(Field.PASSWORD, "enter the password (for most services an app password)")
 
 
-_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)", re.IGNORECASE)
+# Patterns are compiled at first use (re caches them), not at import: the form's start-up
+# needs none of them.
+_HOST_LABEL = r"(?i)(?!-)[a-z0-9-]{1,63}(?<!-)"
 
 
 def fully_qualified(name: str) -> bool:
@@ -449,7 +451,7 @@ def fully_qualified(name: str) -> bool:
     labels = name.split(".")
     return (
         len(labels) > 1
-        and all(_HOST_LABEL.fullmatch(label) for label in labels)
+        and all(re.fullmatch(_HOST_LABEL, label) for label in labels)
         and not labels[-1].isdigit()
     )
 
@@ -496,7 +498,7 @@ def _hostname_problem(server: str) -> str | None:
     except UnicodeError:
         return f"{server!r} is not a valid host name"
     labels = ascii_name.split(".")
-    if len(ascii_name) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+    if len(ascii_name) > 253 or not all(re.fullmatch(_HOST_LABEL, label) for label in labels):
         return f"{server!r} is not a valid host name"
     if all(label.isdigit() for label in labels):
         return f"{server!r} is not a valid IP address"
@@ -514,7 +516,7 @@ def _port_problems(account: Account) -> Iterator[FieldProblem]:
         yield problem
 
 
-_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+_GUID = r"(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _TENANT_ALIASES = frozenset({"organizations", "common", "consumers"})
 
 
@@ -534,7 +536,7 @@ def _signin_problems(account: Account) -> Iterator[FieldProblem]:
         yield FieldProblem(
             Field.CLIENT_ID, "enter the Application (client) ID of your app registration"
         )
-    elif not _GUID.fullmatch(client_id):
+    elif not re.fullmatch(_GUID, client_id):
         yield FieldProblem(
             Field.CLIENT_ID,
             "is a GUID like 00000000-0000-0000-0000-000000000000 (Application (client) ID)",
@@ -558,7 +560,7 @@ def _tenant_problems(text: str, entry: Provider) -> Iterator[FieldProblem]:
             Field.TENANT, "enter the Directory (tenant) ID or a domain of it, e.g. contoso.com"
         )
     elif not (
-        _GUID.fullmatch(tenant)
+        re.fullmatch(_GUID, tenant)
         or tenant.lower() in _TENANT_ALIASES
         or ("." in tenant and _hostname_problem(tenant) is None)
     ):

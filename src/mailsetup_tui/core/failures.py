@@ -316,20 +316,20 @@ def certificate_failure(
 
 # --- replies ---------------------------------------------------------------------------------
 
-_ABOUT_THE_SENDER = re.compile(
-    r"sender address rejected|not owned by|sendasdenied|5\.7\.60|"
+# Compiled at first use (re caches them), not at import: the form's start-up needs none.
+_ABOUT_THE_SENDER = (
+    r"(?i)sender address rejected|not owned by|sendasdenied|5\.7\.60|"
     r"not (?:authori[sz]ed|allowed|permitted) to send (?:as|from|on behalf)|"
-    r"sender (?:denied|refused|rejected|not allowed)|5\.1\.[78]\b",
-    re.IGNORECASE,
+    r"sender (?:denied|refused|rejected|not allowed)|5\.1\.[78]\b"
 )
-_ABOUT_THE_EHLO_NAME = re.compile(r"helo command rejected|\bhelo\b.*\bhost ?name\b", re.I)
-_MECHANISM_UNSUPPORTED = re.compile(r"\b5\.5\.4\b|\b5\.7\.4\b")
+_ABOUT_THE_EHLO_NAME = r"(?i)helo command rejected|\bhelo\b.*\bhost ?name\b"
+_MECHANISM_UNSUPPORTED = r"\b5\.5\.4\b|\b5\.7\.4\b"
 
 
 def mechanism_unsupported(code: int, text: str) -> bool:
     """The server says the AUTH mechanism itself is not available (so another may be tried),
     as opposed to refusing the credentials (never tried twice)."""
-    return code == 504 or bool(_MECHANISM_UNSUPPORTED.search(text))
+    return code == 504 or bool(re.search(_MECHANISM_UNSUPPORTED, text))
 
 
 def reply_failure(
@@ -353,7 +353,7 @@ def reply_failure(
         )
     if step in {Step.GREETING, Step.TLS_HANDSHAKE}:
         return Failed(FailureKind.SERVER_ERROR, f"{account.server} refused the session: {reply}")
-    if step is Step.EHLO or _ABOUT_THE_EHLO_NAME.search(text):
+    if step is Step.EHLO or re.search(_ABOUT_THE_EHLO_NAME, text):
         return Failed(
             FailureKind.EHLO_REFUSED,
             f"{account.server} refused this system's EHLO greeting ({reply}): give this host "
@@ -402,7 +402,7 @@ def reply_failure(
         return Failed(FailureKind.TOO_LARGE, f"the message is too large for the server ({reply})")
     if step is Step.DATA:
         return Failed(FailureKind.MESSAGE_REFUSED, f"the server refused the message ({reply})")
-    if step is Step.MAIL_FROM or _ABOUT_THE_SENDER.search(text):
+    if step is Step.MAIL_FROM or re.search(_ABOUT_THE_SENDER, text):
         return Failed(
             FailureKind.SENDER_REFUSED,
             f"the server does not let this account send as {account.email} ({reply})",
@@ -425,9 +425,9 @@ def recipient_refusal(account: Account, code: int, message: str) -> Failed | Non
     """The probe's RCPT TO refused: a failure when the refusal is about the sender, the EHLO
     name, or temporary; None when it is about the recipient alone, which says nothing about
     whether this account may send."""
-    if 400 <= code < 500 or _ABOUT_THE_SENDER.search(message):
+    if 400 <= code < 500 or re.search(_ABOUT_THE_SENDER, message):
         return reply_failure(account, Step.RCPT_TO, code, message)
-    if _ABOUT_THE_EHLO_NAME.search(message):
+    if re.search(_ABOUT_THE_EHLO_NAME, message):
         return reply_failure(account, Step.RCPT_TO, code, message)
     return None
 

@@ -18,7 +18,7 @@ from mailsetup_tui.core.relay_wire import DEFAULT_SOCKET
 DEFAULT_SPOOL = Path("/var/lib/mailsetup/spool")
 DEFAULT_LISTEN = (("127.0.0.1", 25), ("::1", 25))
 
-_LISTEN = re.compile(
+_LISTEN = (  # compiled at first use (re caches it): the form's start-up needs none
     r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<v4>[0-9.]+)|(?P<name>localhost)):(?P<port>\d{1,5})"
 )
 
@@ -59,7 +59,7 @@ KEYS = RelaySettings._fields
 def listen_address(text: str) -> tuple[str, int]:
     """`127.0.0.1:25`, `[::1]:2525` or `localhost:25` as (host, port); ValueError with the
     reason for anything else, a non-loopback address above all."""
-    match = _LISTEN.fullmatch(text.strip())
+    match = re.fullmatch(_LISTEN, text.strip())
     if not match:
         raise ValueError(f"{text!r} is not HOST:PORT (127.0.0.1:25, [::1]:25)")
     port = int(match["port"])

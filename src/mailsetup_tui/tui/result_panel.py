@@ -12,7 +12,7 @@ from textual.widgets import Static
 from mailsetup_tui.core.outcomes import SaveOutcome, SendOutcome, TestOutcome
 
 _HALF = r"((?:[0-9A-F]{2}:){15}[0-9A-F]{2})"
-_FINGERPRINT = re.compile(rf"\b{_HALF}:{_HALF}\b")
+_FINGERPRINT = rf"\b{_HALF}:{_HALF}\b"  # compiled at first use (re caches it)
 """A SHA-256 fingerprint, 32 hex pairs: 95 characters without a space, so the panel would
 wrap it wherever its line ends, mid-pair."""
 
@@ -20,7 +20,7 @@ wrap it wherever its line ends, mid-pair."""
 def breakable(detail: str) -> str:
     """`detail` with each fingerprint given a place to wrap: between its two halves (16 pairs
     each), so a line ends there or not at all inside it."""
-    return _FINGERPRINT.sub(r"\1: \2", detail)
+    return re.sub(_FINGERPRINT, r"\1: \2", detail)
 
 
 class ResultPanel(Vertical):
