@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
@@ -22,6 +24,8 @@ from mailsetup_tui.tui.action_button import ActionButton
 from mailsetup_tui.tui.app import MailSetupApp
 from mailsetup_tui.tui.choice import Choice, ChoiceList
 from mailsetup_tui.tui.dialogs import ConfirmScreen, HelpScreen
+from mailsetup_tui.tui.field_label import LABEL_WIDTH
+from mailsetup_tui.tui.form_lines import TypingInput
 from mailsetup_tui.tui.key_bar import KeyBar
 from mailsetup_tui.tui.keys import FORM_KEYS, footer_display, markdown_table, spoken
 from mailsetup_tui.tui.setup_screen import SetupScreen
@@ -178,10 +182,10 @@ async def test_enter_opens_the_provider_list(make_app: AppFactory) -> None:
         assert choice.expanded
         listing = choice.query_one(ChoiceList)
         assert app.focused is listing
-        # Open under the field, over the rows below, from the field's left to the screen's
-        # right edge: no row it covers is left half shown beside it.
+        # Open under the field's value, over the rows below, on to the screen's right edge:
+        # no row it covers is left half shown beside it.
         assert listing.region.y == choice.region.y + 1
-        assert listing.region.x == choice.region.x
+        assert listing.region.x == choice.region.x + LABEL_WIDTH
         assert listing.region.right == app.size.width
         await pilot.press("escape")
         assert not choice.expanded
@@ -281,7 +285,7 @@ async def test_email_is_checked_against_the_provider_on_leaving(make_app: AppFac
         # Under the field, wrapped at the field's left edge, pushing the next field down.
         await pilot.pause()
         line, email = app.setup_screen.query_one("#email-problem"), field(app, "email")
-        assert (line.region.x, line.region.y) == (email.region.x, email.region.bottom)
+        assert (line.region.x, line.region.y) == (email.region.x + LABEL_WIDTH, email.region.bottom)
         assert line.region.height == 3  # 140 characters in the 60 columns right of the labels
         # Under it, what the domain's MX said (the tests' resolver knows no name).
         await app.setup_screen.form.workers.wait_for_complete()
@@ -289,7 +293,7 @@ async def test_email_is_checked_against_the_provider_on_leaving(make_app: AppFac
         note = app.setup_screen.query_one("#email-note")
         assert str(note.render()) == "example.com's mail is not handled by Google (MX: none)"
         assert note.region.y == line.region.bottom
-        assert app.setup_screen.query_one("#signin-label").region.y == note.region.bottom
+        assert app.setup_screen.query_one("#signin").region.y == note.region.bottom
         app.setup_screen.query_one("#smtp-mail").focus()
         await pilot.press("o")
         assert problem(app, Field.EMAIL) == ""  # Other takes any domain
@@ -662,15 +666,24 @@ async def test_the_form_fits_80x24_with_every_problem_shown(make_app: AppFactory
         assert app.setup_screen.query_one("#buttons").region.bottom <= footer_top
 
 
+def label_drawn_bold(control: TypingInput | Choice[Any]) -> bool:
+    """Whether the label the control draws (tui/field_label.py) is bold, as drawn."""
+    line = control.render_lines(Region(0, 0, control.outer_size.width, 1))[0]
+    label = line.crop(0, LABEL_WIDTH)
+    return all(segment.style is not None and segment.style.bold for segment in label)
+
+
 async def test_exactly_the_focused_fields_label_is_marked(make_app: AppFactory) -> None:
     app = make_app()
     async with running(app) as pilot:
 
         def marked() -> list[str]:
             return [
-                str(label.render())
-                for label in app.setup_screen.query(".field-label")
-                if label.styles.text_style.bold
+                str(control.field_label)
+                for control in app.setup_screen.form.children
+                if isinstance(control, TypingInput | Choice)
+                and control.display
+                and label_drawn_bold(control)
             ]
 
         assert marked() == ["SMTP Mail"]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TypedDict
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Container
-from textual.events import DescendantBlur, DescendantFocus
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Static
@@ -24,7 +24,7 @@ from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security, provid
 from mailsetup_tui.core.untrusted import shown
 from mailsetup_tui.tui.choice import Choice
 from mailsetup_tui.tui.domain_facts import Discover, DomainFacts, MxLookup
-from mailsetup_tui.tui.form_lines import FieldLabel, SpanningLine, TypingInput
+from mailsetup_tui.tui.form_lines import TypingInput
 
 REVEAL_SECONDS = 5.0
 """How long Password stays readable after the reveal key: long enough to check, short enough
@@ -32,25 +32,32 @@ that a walk-away does not leave it on screen."""
 
 
 def _id(field: Field) -> str:
-    """The id of `field`'s control; its label is `<id>-label`, its problem line `<id>-problem`."""
+    """The id of `field`'s control (which draws its label); its problem line is `<id>-problem`."""
     return SPECS[field].widget_id
 
 
 _FIELD_OF_ID = {spec.widget_id: spec.field for spec in FIELDS}
+
+
+class _Labelled(TypedDict):
+    id: str
+    field_label: str
+
+
+def _labelled(field: Field) -> _Labelled:
+    """A field's control's id and the label it draws."""
+    return {"id": _id(field), "field_label": str(field)}
+
+
 _MICROSOFT_ONLY = tuple(spec.field for spec in FIELDS if spec.microsoft_only)
-
-
-def _field_row(field: Field, control: Widget) -> ComposeResult:
-    yield FieldLabel(str(field), classes="field-label", id=f"{_id(field)}-label")
-    yield control
 
 
 class AccountForm(Container, can_focus=False):
     """The spec's fields in the spec's order, each with its label, and its problem under it.
 
-    A two-column grid (styles/app.tcss) rather than a row container per field, and a problem
-    line mounted only when a field first has a problem: every widget is styled again at each
-    restyle, and fewer of them is most of what makes the form start fast.
+    One widget per field, which draws its own label (tui/field_label.py), and a problem line
+    mounted only when a field first has a problem: Textual styles, lays out and renders every
+    widget, and fewer of them is most of what makes the form start fast.
     """
 
     class Edited(Message):
@@ -71,46 +78,30 @@ class AccountForm(Container, can_focus=False):
         # Everything starts as _apply_provider leaves it for the first provider (its notice
         # shown, a preset's server fields disabled): each change after mounting is a restyle.
         first = provider(options[0][1])
-        yield from _field_row(Field.SMTP_MAIL, Choice(options, id=_id(Field.SMTP_MAIL)))
-        yield SpanningLine(first.notice or "", id="provider-notice", markup=False)
-        yield from _field_row(
-            Field.DISPLAY_NAME,
-            TypingInput(
-                placeholder="e.g. Acme Verification Codes",
-                max_length=78,
-                id=_id(Field.DISPLAY_NAME),
-            ),
+        yield Choice(options, **_labelled(Field.SMTP_MAIL))
+        yield Static(first.notice or "", id="provider-notice", markup=False)
+        yield TypingInput(
+            placeholder="e.g. Acme Verification Codes",
+            max_length=78,
+            **_labelled(Field.DISPLAY_NAME),
         )
-        yield from _field_row(
-            Field.EMAIL, TypingInput(placeholder="e.g. codes@example.com", id=_id(Field.EMAIL))
-        )
-        yield SpanningLine("", id="email-note", classes="field-note", markup=False)
-        yield from _field_row(
-            Field.SIGN_IN, Choice([(m.label, m) for m in SignInMethod], id=_id(Field.SIGN_IN))
-        )
-        yield from _field_row(
-            Field.PASSWORD,
-            TypingInput(
-                placeholder="the app password (hidden)", password=True, id=_id(Field.PASSWORD)
-            ),
+        yield TypingInput(placeholder="e.g. codes@example.com", **_labelled(Field.EMAIL))
+        yield Static("", id="email-note", classes="field-note", markup=False)
+        yield Choice([(m.label, m) for m in SignInMethod], **_labelled(Field.SIGN_IN))
+        yield TypingInput(
+            placeholder="the app password (hidden)", password=True, **_labelled(Field.PASSWORD)
         )
         # Client ID and Tenant come after Password when Microsoft sign-in is first chosen.
         preset = first.is_preset
-        yield from _field_row(Field.SERVER, TypingInput(id=_id(Field.SERVER), disabled=preset))
-        yield from _field_row(
-            Field.PORT,
-            TypingInput(
-                type="integer",
-                max_length=5,
-                id=_id(Field.PORT),
-                restrict=r"\d*",
-                disabled=preset,
-            ),
+        yield TypingInput(disabled=preset, **_labelled(Field.SERVER))
+        yield TypingInput(
+            type="integer",
+            max_length=5,
+            restrict=r"\d*",
+            disabled=preset,
+            **_labelled(Field.PORT),
         )
-        yield from _field_row(
-            Field.SECURITY,
-            Choice([(s.label, s) for s in Security], id=_id(Field.SECURITY), disabled=preset),
-        )
+        yield Choice([(s.label, s) for s in Security], disabled=preset, **_labelled(Field.SECURITY))
 
     def on_mount(self) -> None:
         self._other_values = ("", "", Security.AUTO)
@@ -155,21 +146,15 @@ class AccountForm(Container, can_focus=False):
         with self.prevent(Input.Changed):
             self.mount_all(
                 [
-                    *_field_row(
-                        Field.CLIENT_ID,
-                        TypingInput(
-                            placeholder="Application (client) ID of your app registration",
-                            id=_id(Field.CLIENT_ID),
-                        ),
+                    TypingInput(
+                        placeholder="Application (client) ID of your app registration",
+                        **_labelled(Field.CLIENT_ID),
                     ),
-                    *_field_row(
-                        Field.TENANT,
-                        TypingInput(
-                            fixed_tenant or self._own_tenant,
-                            placeholder="Directory (tenant) ID, or a domain of it",
-                            id=_id(Field.TENANT),
-                            disabled=fixed_tenant is not None,
-                        ),
+                    TypingInput(
+                        fixed_tenant or self._own_tenant,
+                        placeholder="Directory (tenant) ID, or a domain of it",
+                        disabled=fixed_tenant is not None,
+                        **_labelled(Field.TENANT),
                     ),
                 ],
                 after=after,
@@ -291,9 +276,10 @@ class AccountForm(Container, can_focus=False):
             self._show_row(field, microsoft)
 
     def _show_row(self, field: Field, shown: bool) -> None:
-        """Show or hide a field with its label; a hidden field has no problem to show."""
-        for part in self.query(f"#{_id(field)}-label, #{_id(field)}"):
-            part.display = shown
+        """Show or hide a field (if made yet); a hidden field has no problem to show."""
+        control = self.query_one_optional(f"#{_id(field)}")
+        if control is not None:
+            control.display = shown
         if not shown:
             self.show_problem(field, None)
 
@@ -333,13 +319,11 @@ class AccountForm(Container, can_focus=False):
         if line is None:
             if problem is None:
                 return  # never had one: nothing to clear
-            line = SpanningLine(
-                "", classes="field-problem", id=f"{control_id}-problem", markup=False
-            )
+            line = Static("", classes="field-problem", id=f"{control_id}-problem", markup=False)
             self.mount(line, after=self.query_one(f"#{control_id}"))
         line.update(problem.message if problem else "")
         line.set_class(problem is not None, "-visible")
-        self.query_one(f"#{control_id}-label").set_class(problem is not None, "-invalid")
+        self.query_one(f"#{control_id}").set_class(problem is not None, "-has-problem")
         self._fold_blank_notice()
 
     def _fold_blank_notice(self) -> None:
@@ -355,19 +339,6 @@ class AccountForm(Container, can_focus=False):
         """The problem shown under `field` now, or ""."""
         line = self.query_one_optional(f"#{_id(field)}-problem", Static)
         return str(line.render()) if line is not None and line.has_class("-visible") else ""
-
-    # --- focus -----------------------------------------------------------------------------
-
-    def on_descendant_focus(self, event: DescendantFocus) -> None:
-        # The label is marked by a class: the focused control (or the open list inside it) is
-        # its sibling, which no selector can look back from.
-        focused = {f"{node.id}-label" for node in event.widget.ancestors_with_self if node.id}
-        for label in self.query(".field-label"):
-            label.set_class(label.id in focused, "-focused")
-
-    def on_descendant_blur(self, event: DescendantBlur) -> None:
-        for label in self.query(".field-label.-focused"):
-            label.remove_class("-focused")
 
     # --- events -----------------------------------------------------------------------------
 

@@ -15,11 +15,14 @@ from typing import Any, ClassVar, Generic, TypeVar
 from textual import events, on
 from textual.binding import Binding, BindingType
 from textual.content import Content
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import OptionList
+
+from mailsetup_tui.tui.field_label import LABEL_CLASSES, label_cells, with_label
 
 T = TypeVar("T")
 
@@ -74,14 +77,19 @@ class Choice(Widget, Generic[T], can_focus=True):
         def control(self) -> Choice[Any]:
             return self.choice
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = LABEL_CLASSES
+
     def __init__(
         self,
         options: Sequence[tuple[str, T]],
         *,
+        field_label: str | None = None,
         id: str | None = None,  # noqa: A002 (the name every Textual widget takes)
         disabled: bool = False,
     ) -> None:
         super().__init__(id=id, disabled=disabled)
+        self.field_label = field_label
+        """The field's name, drawn left of the chosen option."""
         self.options = tuple(options)
         self._values = tuple(value for _, value in self.options)
         self.initials = {label[0].lower(): value for label, value in self.options}
@@ -118,6 +126,12 @@ class Choice(Widget, Generic[T], can_focus=True):
         # asks for the widget's own size, which in the middle of a layout starts another,
         # whole-screen layout: a tenth of the form's start-up, for its three choices.
         return 1
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        strips = super().render_lines(crop)
+        if self.field_label is None:
+            return strips
+        return with_label(self, self.field_label, strips, crop)
 
     def render(self) -> Content:
         arrow = " ▼"
@@ -161,11 +175,15 @@ class Choice(Widget, Generic[T], can_focus=True):
         if not self.children:
             self.mount(ChoiceList(*(label for label, _ in self.options)))
         listing = self.query_one(ChoiceList)
-        # Under the field, brackets included where there are any (the list is a child, so it
-        # starts inside them unless moved back over them), and on to the screen's right edge:
-        # a row it covered only in part would leave the end of a line beside the box.
-        listing.styles.offset = (-self.styles.gutter.left, 1)
-        listing.styles.width = max(self.outer_size.width, self.app.size.width - self.region.x)
+        # Under the field's value, brackets included where there are any (the list is a
+        # child, so it starts inside them unless moved back over them), and on to the
+        # screen's right edge: a row it covered only in part would leave the end of a line
+        # beside the box.
+        value_left = label_cells(self)
+        listing.styles.offset = (value_left - self.styles.gutter.left, 1)
+        listing.styles.width = max(
+            self.outer_size.width - value_left, self.app.size.width - self.region.x - value_left
+        )
         listing.highlighted = self.index
         listing.focus(scroll_visible=False)
 

@@ -1,51 +1,27 @@
-"""The form's one-line widgets: a field's label that marks focus, an input whose terminal
-cursor sits at its typing position, and a line under a field that spans the grid's two columns
-(a notice, a problem, a note)."""
+"""The form's one-line input: its field's label drawn in its left padding (`field_label`),
+and the terminal's cursor exactly at its typing position."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from textual.content import Content
-from textual.geometry import Offset, Size
+from textual.geometry import Offset, Region, Size
 from textual.reactive import Reactive
-from textual.style import Style
+from textual.strip import Strip
 from textual.widget import Widget
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input
+
+from mailsetup_tui.tui.field_label import LABEL_CLASSES, label_cells, with_label
 
 
 def typing_position(widget: Widget) -> Offset:
     """Where the terminal's cursor belongs while `widget` has focus: an input's typing
-    position, else the control's first cell. On a limited terminal the cursor is shown (see
-    FrugalWriter.keep_cursor_visible): it is how an operator on a monochrome screen sees
-    where they are."""
+    position, else the first cell of the control's value. On a limited terminal the cursor
+    is shown (see FrugalWriter.keep_cursor_visible): it is how an operator on a monochrome
+    screen sees where they are."""
     if isinstance(widget, Input):
         return widget.cursor_screen_offset
-    return widget.region.offset
-
-
-class FieldLabel(Label):
-    """A field's label; `-focused` marks the field where typing goes.
-
-    On a colour terminal the whole label takes the focus colour (styles). On a limited one
-    the mark is its first cell alone, in the `field-label--marker` style: a Tab then rewrites
-    two cells rather than two whole labels, bytes a serial line pays for at every Tab.
-    """
-
-    COMPONENT_CLASSES = {"field-label--marker"}  # noqa: RUF012 - Textual's own declaration
-
-    def __init__(self, text: str, **kwargs: Any) -> None:
-        super().__init__(text, markup=False, **kwargs)
-        self.text = text
-
-    def render(self) -> Content:
-        content = Content(self.text)
-        if self.has_class("-focused"):
-            # Rich's style keeps `reverse` an attribute (SGR 7, which a monochrome terminal
-            # shows); the visual style would swap colours that are both the default there.
-            marker = Style.from_rich_style(self.get_component_rich_style("field-label--marker"))
-            return content.stylize(marker, 0, 1)
-        return content
+    return widget.region.offset + Offset(label_cells(widget), 0)
 
 
 class TypingInput(Input):
@@ -66,8 +42,12 @@ class TypingInput(Input):
     depends on its text here (one line, a width from the stylesheet), so a repaint is
     enough; scrolling reads the size when it needs it."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    COMPONENT_CLASSES: ClassVar[set[str]] = Input.COMPONENT_CLASSES | LABEL_CLASSES
+
+    def __init__(self, *args: Any, field_label: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.field_label = field_label
+        """The field's name, drawn left of the value (none in a dialog)."""
         # The values are checked by core.account's rules, never by Input's validators; its
         # validation would only set -valid on each field's first change, another restyle.
         self.validate_on = set()
@@ -99,15 +79,8 @@ class TypingInput(Input):
         x, y, _width, _height = self.content_region
         return Offset(x + self._position_to_cell(self.cursor_position) - self.scroll_offset.x, y)
 
-
-class SpanningLine(Static):
-    """A line under a field, across both columns of the form's grid: a notice or a problem.
-
-    Textual gives an auto-height grid row the height its widgets need at the first column's
-    width, even for a widget that spans both: 18 cells, which wraps a sentence onto four
-    lines. This answers for the width the line really has.
-    """
-
-    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        spanned = container.width - self.styles.margin.width - self.styles.gutter.width
-        return super().get_content_height(container, viewport, max(spanned, width, 1))
+    def render_lines(self, crop: Region) -> list[Strip]:
+        strips = super().render_lines(crop)
+        if self.field_label is None:
+            return strips
+        return with_label(self, self.field_label, strips, crop)

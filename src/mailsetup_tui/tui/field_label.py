@@ -1,0 +1,52 @@
+"""A field's label, drawn by the field's control in the control's own left padding.
+
+Each of the form's fields is one widget: its label is not a widget of its own. Textual styles,
+lays out and renders every widget at start-up, and labels beside their controls needed a
+two-column grid, its dearest layout: as widgets, the labels were a twentieth of the form's
+start-up. Drawn by its control, a label also follows the control's state with nothing to keep
+in step: focus (`:focus`, and `:focus-within` for a choice with its list open), a problem
+shown under it (`-has-problem`) and `:disabled`, through the component classes below.
+"""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
+
+LABEL_WIDTH = 18
+"""Cells for the label, left of the control's value. The stylesheet gives each labelled
+control this much left padding, one more on a limited terminal, where that cell is the
+field's left bracket (`|`, as Textual's ASCII border draws the right one)."""
+
+LABEL_CLASSES = {"field--label", "field--marker"}
+"""The label's look, and the mark of the focused field on a limited terminal: its first cell
+alone (bold, reversed), which a monochrome screen shows and a Tab rewrites cheaply."""
+
+_BRACKET = "|"
+
+
+def label_cells(control: Widget) -> int:
+    """How far right of a control's left edge its value starts, brackets aside."""
+    return LABEL_WIDTH if getattr(control, "field_label", None) else 0
+
+
+def with_label(control: Widget, text: str, strips: list[Strip], crop: Region) -> list[Strip]:
+    """`strips`, the control's lines within `crop`, with its label over the padding."""
+    if crop.y > 0 or crop.x >= control.styles.padding.left or not strips:
+        return strips
+    # Not get_component_rich_style: it caches per widget until the widget's own styles
+    # change, and focus changes only the label's.
+    label = control.get_component_styles("field--label").rich_style
+    first = Segment(text[:1], label)
+    if control.has_focus_within and control.app.has_class("-limited"):
+        first = Segment(text[:1], label + control.get_component_styles("field--marker").rich_style)
+    segments = [first, Segment(text[1:LABEL_WIDTH].ljust(LABEL_WIDTH - 1), label)]
+    bracket_width = control.styles.padding.left - LABEL_WIDTH
+    if bracket_width > 0:
+        bracket = " " if control.disabled else _BRACKET
+        segments.append(Segment(bracket.ljust(bracket_width), control.rich_style))
+    drawn = Strip(segments).crop(crop.x, min(crop.right, control.styles.padding.left))
+    rest = strips[0].crop(drawn.cell_length, crop.width)
+    return [Strip.join([drawn, rest]), *strips[1:]]
