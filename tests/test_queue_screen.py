@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
+from mailsetup_tui.core import relay_status
 from mailsetup_tui.core.relay_settings import RelaySettings
 from mailsetup_tui.core.session import SetupSession
 from mailsetup_tui.core.spool import EntryState, Envelope, Spool
@@ -97,15 +98,25 @@ async def test_the_header_says_how_the_relay_stands_and_the_queue_screen_acts(
 
 
 async def test_without_a_relay_there_is_no_header_line_and_no_queue_key(
-    store: AccountStore,
+    store: AccountStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # No socket and no spool: no relay can be set up, and its status is not even read (no
+    # thread, no queue's code: half a MiB of the form's memory).
     store.save(other_account(2525), PASSWORD)
+    add_relay_table(store.path, {"spool": str(tmp_path / "spool"), "socket": str(tmp_path / "s")})
+    read: list[RelaySettings] = []
+    monkeypatch.setattr(relay_status, "relay_status", read.append)
     app = MailSetupApp(SetupSession(store), environ={"TERM": "xterm-256color"})
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause(0.3)
         assert not app.screen.query_one(RelayLine).has_class("-visible")
         await pilot.press("ctrl+e")
         assert not isinstance(app.screen, QueueScreen)
+        assert read == []
+        (tmp_path / "spool").mkdir()  # now there may be one
+        app.screen.query_one(RelayLine).poll()
+        await app.workers.wait_for_complete()
+        assert [settings.spool for settings in read] == [tmp_path / "spool"]
 
 
 def test_the_queue_screen_at_80x24_on_a_vt100(snap_compare: object, tmp_path: Path) -> None:

@@ -46,6 +46,11 @@ class RelaySettings(NamedTuple):
     max_recipients: int = 100
     """Recipients of one message at most."""
 
+    def may_be_set_up(self) -> bool:
+        """Whether a relay may be set up here at all: its socket or its spool exists. Where
+        neither does (most hosts), there is no status to read."""
+        return self.socket.exists() or self.spool.exists()
+
     def retry_delay(self, attempts: int) -> int:
         """The wait before the next try after `attempts` failed ones."""
         return int(min(self.retry_max, self.retry_first * 2 ** max(0, min(attempts - 1, 30))))

@@ -503,7 +503,7 @@ class SetupScreen(Screen[None]):
 
     @on(RelayLine.Changed)
     def relay_changed(self, message: RelayLine.Changed) -> None:
-        self.relay_settings = message.settings if message.status.set_up else None
+        self.relay_settings = message.settings if message.set_up else None
 
     def action_queue(self) -> None:
         if self.relay_settings is not None:
