@@ -154,6 +154,18 @@ _FOREGROUND_HIDDEN: dict[Style, bool] = {}
 thousands of blanks."""
 
 
+_CELLS: dict[Style, dict[str, Cell]] = {}
+"""Per style, its cells by character: the two screens hold thousands of cells but a few
+dozen distinct ones, and each held once keeps them a tenth of the memory."""
+
+
+def _cell(char: str, style: Style) -> Cell:
+    cells = _CELLS.get(style)
+    if cells is None:
+        cells = _CELLS[style] = {}
+    return cells.get(char) or cells.setdefault(char, (char, style))
+
+
 def _plain_blank(cell: Cell) -> bool:
     """A space whose foreground colour, bold, dim, italics and blinking show nowhere."""
     char, style = cell
@@ -382,7 +394,10 @@ class FrugalWriter:
         if end < self.width and (right := line[end]) is not None and right[0] == "":
             line[end] = (" ", right[1])  # so is a right half
             dirty.add(end)
-        line[start:end] = [(char, style) for char in text]
+        cells = _CELLS.get(style) or _CELLS.setdefault(style, {})
+        line[start:end] = [
+            cells.get(char) or cells.setdefault(char, (char, style)) for char in text
+        ]
         dirty.update(range(start, end))
         cursor.col = end
 
@@ -654,7 +669,7 @@ class FrugalWriter:
                 self._emit(sgr_transition(self._out_style, style))
                 self._out_style = style
             self._emit(self._visible(char))
-            shown[col] = cell if style is cell[1] else (char, style)
+            shown[col] = cell if style is cell[1] else _cell(char, style)
             for c in range(col + 1, col + width):
                 shown[c] = intended[c]
             out = self._out_cursor
