@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from mailsetup_tui.core import oauth
 from mailsetup_tui.core.account import Account, MicrosoftSignIn
-from mailsetup_tui.core.failures import Failed
+
+if TYPE_CHECKING:
+    from mailsetup_tui.core import oauth
+
+# `oauth` (and `failures`, for what a refresh raises) load with the first refresh: the form
+# builds a saved account's credential before its first frame, and needs neither for that.
 
 
 class Credential(Protocol):
@@ -79,6 +83,9 @@ class SignedIn:
 
     async def login_secret(self, *, timeout: float, ca_file: str | os.PathLike[str] | None) -> str:
         if self.tokens is None or not self.tokens.fresh:
+            from mailsetup_tui.core import oauth
+            from mailsetup_tui.core.failures import Failed
+
             try:
                 self.tokens = await oauth.refresh(
                     self.signin, self.refresh_token, timeout=timeout, ca_file=ca_file

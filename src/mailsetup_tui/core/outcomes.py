@@ -14,14 +14,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from mailsetup_tui.core.account import Account
-from mailsetup_tui.core.failures import FailureKind, ProbeFailure, ProbeResult
-from mailsetup_tui.core.oauth import DeviceCode, SignInFailure
 from mailsetup_tui.core.store.types import Chosen, SaveReport
 from mailsetup_tui.core.untrusted import shown
 
 if TYPE_CHECKING:
     from mailsetup_tui.core.delivery import Sent
+    from mailsetup_tui.core.failures import ProbeFailure, ProbeResult
     from mailsetup_tui.core.handover import Prepared
+    from mailsetup_tui.core.oauth import DeviceCode, SignInFailure
+
+# The failures and the sign-in are named here for their types only: the form loads its
+# outcomes' wording before its first frame, and a test loads those two when it runs.
 
 MESSAGE_OK = "Connected successfully"
 MESSAGE_FAILED = "Test connection failed. Please review email account information entered."
@@ -299,7 +302,11 @@ class HandoverOutcome(NamedTuple):
 
     @property
     def too_large(self) -> bool:
-        return self.failure is not None and self.failure.kind is FailureKind.TOO_LARGE
+        if self.failure is None:
+            return False
+        from mailsetup_tui.core.failures import FailureKind  # loaded: the failure is one
+
+        return self.failure.kind is FailureKind.TOO_LARGE
 
     @property
     def reason(self) -> str:

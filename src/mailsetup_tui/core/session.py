@@ -41,10 +41,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from mailsetup_tui.core import oauth
 from mailsetup_tui.core.account import Account, AccountDraft, MicrosoftSignIn
 from mailsetup_tui.core.credential import Credential, Password, SignedIn, credential_for
-from mailsetup_tui.core.failures import ProbeResult, Step
 from mailsetup_tui.core.message import InvalidMessage
 from mailsetup_tui.core.outcomes import (
     HandoverOutcome,
@@ -73,6 +71,7 @@ from mailsetup_tui.core.store.files import read_text_file
 if TYPE_CHECKING:
     from mailsetup_tui.core.delivery import Delivery
     from mailsetup_tui.core.discovery import Discovery, MxFact
+    from mailsetup_tui.core.failures import ProbeResult
     from mailsetup_tui.core.handover import Handover
 
 DEFAULT_TIMEOUT = 15.0
@@ -334,6 +333,8 @@ class SetupSession:
         progress.testing(testing_text(account))
         trusted = self.trusted_cas(account)
         result = await self._logged_in(account, held, lambda: self._probe(account, held, trusted))
+        from mailsetup_tui.core import oauth  # with the test: the form's start needs none of it
+
         if result.failure is not None and result.failure.kind in oauth.SIGN_IN_AGAIN:
             self.held, self._refused = None, (account.email, account.signin)
         else:
@@ -359,6 +360,9 @@ class SetupSession:
     async def _sign_in(self, account: Account, progress: TestProgress) -> SignedIn | TestOutcome:
         """A new device-code sign-in for `account`: held, or the failed test it ends in."""
         assert account.signin is not None
+        from mailsetup_tui.core import oauth
+        from mailsetup_tui.core.failures import ProbeResult, Step
+
         progress.signing_in()
         started = time.monotonic()
         try:

@@ -3,11 +3,13 @@ and goes with a Microsoft sign-in."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from mailsetup_tui.core.oauth import DeviceCode
 from mailsetup_tui.core.outcomes import TestProgress
 from mailsetup_tui.tui.result_panel import ResultPanel
+
+if TYPE_CHECKING:
+    from mailsetup_tui.core.oauth import DeviceCode
 
 
 class RunsATest(Protocol):

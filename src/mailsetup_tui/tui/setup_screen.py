@@ -17,7 +17,6 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from mailsetup_tui.core.account import Account, AccountDraft, InvalidAccount, SignInMethod
-from mailsetup_tui.core.oauth import DeviceCode
 from mailsetup_tui.core.outcomes import (
     CLEAR_TEXT_WARNING,
     SaveOutcome,
@@ -38,6 +37,7 @@ from mailsetup_tui.tui.result_panel import ResultPanel
 from mailsetup_tui.tui.sizes import too_small, too_small_text
 
 if TYPE_CHECKING:
+    from mailsetup_tui.core.oauth import DeviceCode
     from mailsetup_tui.tui.dialogs import DeviceCodeScreen
 
 # The dialogs and the queue screen are imported when first opened: the form's first frame
