@@ -108,13 +108,15 @@ class SetupScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         # Sized before the widgets exist, not at the first Resize (as Textual's breakpoints
         # would): a class changed then restyles every widget, after each was styled at mount.
-        self.set_class(too_small(*self.app.size), "-too-small")
-        yield Static("", id="too-small", markup=False)
+        # The "too small" line and the banner are made when first needed: most runs need
+        # neither, and every widget costs start-up its styling, layout and memory.
+        if too_small(*self.app.size):
+            self.add_class("-too-small")
+            yield Static(too_small_text(*self.app.size), id="too-small", markup=False)
         with Horizontal(id="header"):
             yield Static("System E-mail Account Setup", id="title")
             yield RelayLine(self.session, id="relay-line")
         yield Static("", id="mode", markup=False)
-        yield Static("", id="banner", markup=False)
         yield AccountForm(id="form", mx_lookup=self.session.mx_fact, discover=self.session.discover)
         with Horizontal(id="buttons"):
             yield ActionButton("Test", id="test")
@@ -132,8 +134,13 @@ class SetupScreen(Screen[None]):
         return self.query_one(ResultPanel)
 
     def on_resize(self, event: events.Resize) -> None:
-        self.set_class(too_small(*event.size), "-too-small")
-        self.query_one("#too-small", Static).update(too_small_text(*event.size))
+        small = too_small(*event.size)
+        self.set_class(small, "-too-small")
+        line = self.query_one_optional("#too-small", Static)
+        if line is not None:
+            line.update(too_small_text(*event.size))
+        elif small:
+            self.mount(Static(too_small_text(*event.size), id="too-small", markup=False), before=0)
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:
         # Runs before Screen's own handler, which would otherwise restyle every widget when
@@ -187,7 +194,12 @@ class SetupScreen(Screen[None]):
         self.query_one("#mode", Static).update(text)
 
     def _set_banner(self, text: str) -> None:
-        banner = self.query_one("#banner", Static)
+        banner = self.query_one_optional("#banner", Static)
+        if banner is None:
+            if not text:
+                return
+            banner = Static("", id="banner", markup=False)
+            self.mount(banner, after="#mode")
         banner.update(text)
         banner.set_class(bool(text), "-visible")
 
