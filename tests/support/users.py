@@ -102,6 +102,13 @@ PRELOAD = (
     "mailsetup_tui.core.handover",
     "mailsetup_tui.core.session",
     "mailsetup_tui.line_mode",
+    # Loaded on first use since the form's start-up stopped loading them.
+    "mailsetup_tui.core.oauth",
+    "mailsetup_tui.core.failures",
+    "mailsetup_tui.core.spool",
+    "mailsetup_tui.core.relay_status",
+    "json",
+    "tomli_w",
 )
 """What the code imports on first use: loaded before the child drops to another user, who may
 not read this interpreter's files (they live under /root)."""

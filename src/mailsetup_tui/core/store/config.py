@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-import tomli_w
-
 from mailsetup_tui.core.account import (
     DEFAULT_AUTHORITY_HOST,
     Account,
@@ -141,6 +139,8 @@ def config_to_toml(config: StoredConfig) -> str:
         data["aliases"] = dict(config.aliases)
     if config.relay is not None:
         data["relay"] = relay_to_toml(config.relay)
+    import tomli_w  # only a save writes TOML: the form's start-up reads at most
+
     return _HEADER + tomli_w.dumps(data)
 
 

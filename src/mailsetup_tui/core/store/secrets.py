@@ -21,8 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from mailsetup_tui.core.account import Account
 from mailsetup_tui.core.store.files import atomic_write, group_name, owner_name
 from mailsetup_tui.core.store.types import (
@@ -226,6 +224,8 @@ class SecretStore:
             pass
 
     def _write_file(self, records: list[Record]) -> None:
+        import tomli_w  # only a save writes TOML: the form's start-up reads at most
+
         text = tomli_w.dumps(
             {"schema": SECRET_SCHEMA, "secret": [_record_table(r) for r in records]}
         )
