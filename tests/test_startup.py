@@ -18,6 +18,7 @@ import pytest
 from mailsetup_tui import startup
 from mailsetup_tui.cli import run
 from mailsetup_tui.cli.commands import NAMES, command
+from mailsetup_tui.cli.context import no_options
 from mailsetup_tui.cli.parser import build_parser
 from mailsetup_tui.core.providers import ProviderId
 from mailsetup_tui.core.store import AccountStore
@@ -82,9 +83,21 @@ async def test_the_form_turns_collection_back_on_once_it_is_on_screen(
 
 LOADED_BEFORE_THE_FORM = """
 import sys
-import mailsetup_tui.cli.main, mailsetup_tui.launch
+import mailsetup_tui.launch
+from mailsetup_tui.cli import run
+from mailsetup_tui.exit_codes import ExitCode
+
+def open_form(session, plain, out):
+    from mailsetup_tui.tui.app import MailSetupApp
+    print("\\n".join(sorted(sys.modules)))
+    return ExitCode.OK
+
+run(sys.argv[1:], open_form=open_form)
+"""
+
+LOADED_TO_PARSE = """
+import sys
 from mailsetup_tui.cli.parser import build_parser
-from mailsetup_tui.tui.app import MailSetupApp
 
 build_parser(sys.argv[1:]).parse_known_args(sys.argv[1:])
 print("\\n".join(sorted(sys.modules)))
@@ -101,12 +114,15 @@ def printed_by_fresh_interpreter(code: str, *words: str) -> set[str]:
 
 
 def modules_loaded_for(words: list[str]) -> set[str]:
-    """What a run with `words` has loaded once it is ready to open the form."""
+    """What a run with `words` and no command has loaded once it opens the form."""
     return printed_by_fresh_interpreter(LOADED_BEFORE_THE_FORM, *words)
 
 
-def test_the_form_loads_no_command_dialog_or_heavy_library_before_its_first_frame() -> None:
-    loaded = modules_loaded_for(["--config", "/nonexistent/account.toml"])
+@pytest.mark.parametrize("words", [[], ["--config", "/nonexistent/account.toml"]])
+def test_the_form_loads_no_command_dialog_or_heavy_library_before_its_first_frame(
+    words: list[str],
+) -> None:
+    loaded = modules_loaded_for(words)
     assert "mailsetup_tui.tui.app" in loaded and "mailsetup_tui.core.session" in loaded
     heavy = {
         name
@@ -131,6 +147,18 @@ def test_the_form_loads_no_command_dialog_or_heavy_library_before_its_first_fram
     assert heavy == set()
 
 
+def test_the_form_alone_loads_no_grammar() -> None:
+    # `mailsetup` with no words, as most runs open the form, parses nothing: argparse and
+    # the grammar are a tenth of the form's memory. With options, they load.
+    assert {"argparse", "mailsetup_tui.cli.parser"}.isdisjoint(modules_loaded_for([]))
+    assert {"argparse", "mailsetup_tui.cli.parser"} <= modules_loaded_for(["--plain"])
+
+
+def test_no_words_are_what_the_grammar_makes_of_none() -> None:
+    parsed, unknown = build_parser([]).parse_known_args([])
+    assert (vars(parsed), unknown) == (vars(no_options()), [])
+
+
 DATACLASSES_BEFORE_THE_FORM = """
 import dataclasses, sys
 made = []
@@ -142,7 +170,6 @@ def recording(cls, *args, **kwargs):
 
 dataclasses._process_class = recording
 import mailsetup_tui.cli.main, mailsetup_tui.launch
-from mailsetup_tui.cli.parser import build_parser
 from mailsetup_tui.tui.app import MailSetupApp
 print("\\n".join(name for name in made if name.startswith("mailsetup_tui")))
 """
@@ -163,7 +190,7 @@ def test_the_form_makes_no_dataclass_but_those_a_tuple_cannot_replace() -> None:
 def test_a_command_named_anywhere_is_loaded_in_full() -> None:
     """Even where its name is also another option's value: which word is the command is
     argparse's choice, and every candidate must be a whole command."""
-    loaded = modules_loaded_for(["--config", "test", "show"])
+    loaded = printed_by_fresh_interpreter(LOADED_TO_PARSE, "--config", "test", "show")
     assert {"mailsetup_tui.cli.commands.test", "mailsetup_tui.cli.commands.show"} <= loaded
     assert "mailsetup_tui.cli.commands.save" not in loaded
     args, unknown = build_parser(["--config", "test", "show"]).parse_known_args(

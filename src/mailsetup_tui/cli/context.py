@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 from mailsetup_tui.cli.output import Output
-from mailsetup_tui.core.account import AccountDraft
+from mailsetup_tui.core.account import AccountDraft, default_authority_host
 from mailsetup_tui.core.outcomes import TestOutcome, TestProgress
-from mailsetup_tui.core.session import SetupSession
+from mailsetup_tui.core.session import DEFAULT_TIMEOUT, SetupSession, ca_file_problem
 from mailsetup_tui.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    import argparse
+
+    Options: TypeAlias = argparse.Namespace | SimpleNamespace
+    """The parsed options: argparse's, or `no_options()` where there were no words."""
+
+MAX_TIMEOUT = 300.0
 
 
 class UsageError(Exception):
@@ -21,7 +30,7 @@ class UsageError(Exception):
 class Context:
     """The parsed options, where output goes, and the session every command works through."""
 
-    def __init__(self, args: argparse.Namespace, output: Output, session: SetupSession) -> None:
+    def __init__(self, args: Options, output: Output, session: SetupSession) -> None:
         self.args = args
         self.output = output
         self.session = session
@@ -47,3 +56,33 @@ class Command(NamedTuple):
     error_exit: int | None = None
     """The exit code of every error (bad options included), where the command's callers
     read codes their own way (`check`: 3, UNKNOWN)."""
+
+
+def no_options() -> SimpleNamespace:
+    """What the grammar makes of no words at all (a test holds the two to the same), without
+    loading it: the global options' defaults, and no command."""
+    return SimpleNamespace(
+        version=None,
+        config=None,
+        ca_file=None,
+        timeout=DEFAULT_TIMEOUT,
+        plain=False,
+        verbose=False,
+        command=None,
+    )
+
+
+def check_global_options(args: Options) -> None:
+    """Refuse a deadline, login host or CA file that cannot work, before any command runs."""
+    if not 0 < args.timeout <= MAX_TIMEOUT:
+        raise UsageError(f"--timeout must be between 0 and {MAX_TIMEOUT:g} seconds")
+    try:
+        default_authority_host()
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if args.ca_file is not None:
+        path = Path(args.ca_file).expanduser()
+        problem = ca_file_problem(path)
+        if problem:
+            raise UsageError(f"--ca-file {path}: {problem}")
+        args.ca_file = str(path)

@@ -11,18 +11,11 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from mailsetup_tui.cli.context import Context, UsageError
-from mailsetup_tui.cli.options import PASSWORD_ENV
+from mailsetup_tui.cli.context import Context, UsageError, check_global_options, no_options
 from mailsetup_tui.cli.output import Output
-from mailsetup_tui.cli.parser import (
-    build_parser,
-    check_global_options,
-    error_exit,
-    password_given_inline,
-    unrecognized_arguments,
-)
+from mailsetup_tui.cli.words import error_exit, password_given_inline, unrecognized_arguments
 from mailsetup_tui.core.account import InvalidAccount
 from mailsetup_tui.core.message import InvalidMessage
 from mailsetup_tui.core.session import NeedsSignIn, NoPassword, SetupSession
@@ -32,6 +25,9 @@ from mailsetup_tui.core.store.types import StoreError
 from mailsetup_tui.core.untrusted import shown
 from mailsetup_tui.exit_codes import ExitCode
 from mailsetup_tui.startup import release_collection
+
+if TYPE_CHECKING:
+    from mailsetup_tui.cli.context import Options
 
 FormOpener = Callable[[SetupSession, bool, TextIO], ExitCode]
 """What runs with no command: given the session, whether --plain was asked for, and where
@@ -67,7 +63,7 @@ def _run(
         )
         return ExitCode.USAGE, False
     try:
-        args, unknown = build_parser(words).parse_known_args(words)
+        args, unknown = _parse(words)
     except SystemExit as exit_:  # argparse's own usage errors (and --help, --version: 0)
         return ExitCode.OK if not exit_.code else ExitCode.USAGE, False
     json_output = getattr(args, "json", False)
@@ -91,6 +87,16 @@ def _run(
     return _run_command(context, open_form)
 
 
+def _parse(words: list[str]) -> tuple[Options, list[str]]:
+    """The options and the words left over. No words at all (`mailsetup`, the form as most
+    runs open it) need no grammar: the parser, and argparse with it, load only for words."""
+    if not words:
+        return no_options(), []
+    from mailsetup_tui.cli.parser import build_parser
+
+    return build_parser(words).parse_known_args(words)
+
+
 def _run_command(context: Context, open_form: FormOpener | None) -> tuple[ExitCode, bool]:
     """The command's own exit code (True), or the one its error maps to (False)."""
     output = context.output
@@ -111,6 +117,8 @@ def _run_command(context: Context, open_form: FormOpener | None) -> tuple[ExitCo
             "registration: run `mailsetup signin` with the same account options first",
         )
     except NoPassword as error:
+        from mailsetup_tui.cli.options import PASSWORD_ENV
+
         output.error(
             "usage",
             f"no password: use --password-stdin or set {PASSWORD_ENV} (no saved password for "

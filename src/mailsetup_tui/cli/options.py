@@ -7,7 +7,7 @@ the whole grammar from the commands.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailsetup_tui.cli.context import UsageError
 from mailsetup_tui.core.account import (
@@ -20,6 +20,9 @@ from mailsetup_tui.core.fields import OTHER_ONLY, SPECS, Field, FieldSpec
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security
 from mailsetup_tui.core.store.types import KEEP, Keep
 from mailsetup_tui.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from mailsetup_tui.cli.context import Options
 
 PASSWORD_ENV = "MAILSETUP_PASSWORD"
 
@@ -49,7 +52,7 @@ def add_group_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def group_wanted(args: argparse.Namespace) -> str | Keep:
+def group_wanted(args: Options) -> str | Keep:
     """The readers group a save records: --group, else the one the account has."""
     return KEEP if args.group is None else str(args.group)
 
@@ -99,11 +102,11 @@ def _argument(spec: FieldSpec) -> dict[str, Any]:
     return {"metavar": spec.metavar, "help": help_text}
 
 
-def account_options_given(args: argparse.Namespace) -> bool:
+def account_options_given(args: Options) -> bool:
     return any(getattr(args, str(spec.dest)) is not None for spec in ACCOUNT_OPTIONS)
 
 
-def draft_from_options(args: argparse.Namespace) -> AccountDraft:
+def draft_from_options(args: Options) -> AccountDraft:
     """The values the options give, as a draft for the session to check; `UsageError` for
     missing options, or server, port or security given for a preset."""
     if args.smtp_mail is None:

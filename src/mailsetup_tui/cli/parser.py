@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from mailsetup_tui.cli.commands import NAMES, command
-from mailsetup_tui.cli.context import UsageError
 from mailsetup_tui.cli.options import PASSWORD_ENV
-from mailsetup_tui.core.account import default_authority_host
-from mailsetup_tui.core.session import DEFAULT_TIMEOUT, ca_file_problem
+from mailsetup_tui.core.session import DEFAULT_TIMEOUT
 from mailsetup_tui.exit_codes import ExitCode, exit_table
 
 SENDMAIL_SUMMARY = (
@@ -23,7 +20,6 @@ RELAY_SUMMARY = (
     "run the relay service in the foreground: a durable queue for this host's mail, on "
     "loopback SMTP and a Unix socket (mailsetup relay --help)"
 )
-MAX_TIMEOUT = 300.0
 
 
 def build_parser(words: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -79,15 +75,6 @@ def build_parser(words: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def error_exit(words: list[str]) -> int | None:
-    """The exit code every error has for the command in `words`, when it says (`check`:
-    UNKNOWN, as monitoring systems read it); None for the usual codes."""
-    for word in words:
-        if word in NAMES:
-            return command(word).error_exit
-    return None
-
-
 def _may_name_a_command(words: Sequence[str]) -> bool:
     """Whether argparse may take one of `words` for a command (or list them all, for help):
     any word that is not an option may be."""
@@ -100,20 +87,6 @@ def _named_commands(words: Sequence[str] | None) -> set[str]:
     if words is None or "-h" in words or "--help" in words:
         return set(NAMES)
     return set(NAMES).intersection(words)
-
-
-def password_given_inline(argv: list[str]) -> bool:
-    """`--password-stdin=VALUE`: argparse would repeat VALUE in its error, and VALUE is
-    likely the password, typed where it should not be."""
-    return any(word.startswith("--password-stdin=") for word in argv)
-
-
-def unrecognized_arguments(unknown: list[str]) -> str:
-    """The error for leftover words, naming only the options: one of the words may be a
-    password typed where it should not be, and argparse would echo them all."""
-    options = [word.split("=")[0] for word in unknown if word.startswith("-")]
-    named = f": {' '.join(options)}" if options else ""
-    return f"unrecognized arguments{named} (values are not repeated here); see `mailsetup --help`"
 
 
 class _Version(argparse.Action):
@@ -176,22 +149,6 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         default=default(False),
         help="log each step of the connection test to standard error",
     )
-
-
-def check_global_options(args: argparse.Namespace) -> None:
-    """Refuse a deadline, login host or CA file that cannot work, before any command runs."""
-    if not 0 < args.timeout <= MAX_TIMEOUT:
-        raise UsageError(f"--timeout must be between 0 and {MAX_TIMEOUT:g} seconds")
-    try:
-        default_authority_host()
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    if args.ca_file is not None:
-        path = Path(args.ca_file).expanduser()
-        problem = ca_file_problem(path)
-        if problem:
-            raise UsageError(f"--ca-file {path}: {problem}")
-        args.ca_file = str(path)
 
 
 def _version() -> str:
