@@ -149,7 +149,7 @@ def test_the_form_loads_no_command_dialog_or_heavy_library_before_its_first_fram
 
 def test_the_form_alone_loads_no_grammar() -> None:
     # `mailsetup` with no words, as most runs open the form, parses nothing: argparse and
-    # the grammar are a tenth of the form's memory. With options, they load.
+    # the grammar are a third of a MiB of the form's memory. With options, they load.
     assert {"argparse", "mailsetup_tui.cli.parser"}.isdisjoint(modules_loaded_for([]))
     assert {"argparse", "mailsetup_tui.cli.parser"} <= modules_loaded_for(["--plain"])
 

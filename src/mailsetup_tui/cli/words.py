@@ -1,6 +1,6 @@
 """What the command line's words say before the grammar parses them (`cli.parser`), which
 is loaded only when there are words: `mailsetup` alone, the form as most runs open it, parses
-nothing and so never loads argparse (a tenth of the form's memory)."""
+nothing and so never loads argparse (a third of a MiB of the form's memory)."""
 
 from __future__ import annotations
 

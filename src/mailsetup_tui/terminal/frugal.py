@@ -156,7 +156,7 @@ thousands of blanks."""
 
 _CELLS: dict[Style, dict[str, Cell]] = {}
 """Per style, its cells by character: the two screens hold thousands of cells but a few
-dozen distinct ones, and each held once keeps them a tenth of the memory."""
+dozen distinct ones, and each held once keeps them an eighth of the memory."""
 
 
 def _cell(char: str, style: Style) -> Cell:

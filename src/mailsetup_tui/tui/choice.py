@@ -124,7 +124,7 @@ class Choice(Widget, Generic[T], can_focus=True):
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         # Always one line. Textual would otherwise measure it by rendering it, and `render`
         # asks for the widget's own size, which in the middle of a layout starts another,
-        # whole-screen layout: a tenth of the form's start-up, for its three choices.
+        # whole-screen layout.
         return 1
 
     def render_lines(self, crop: Region) -> list[Strip]:

@@ -72,7 +72,6 @@ class RelayLine(Static):
         if message.status == self.status:
             message.stop()  # nothing new: no redraw, no message up the tree
             return
-        self.status = message.status
-        status = message.status
+        self.status = status = message.status
         self.update(status.headline() if status is not None and status.set_up else "")
         self.set_class(message.set_up, "-visible")

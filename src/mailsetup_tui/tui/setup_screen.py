@@ -146,7 +146,7 @@ class SetupScreen(Screen[None]):
         # Runs before Screen's own handler, which would otherwise restyle every widget when
         # the screen is first shown: each was styled as it mounted, against the same CSS,
         # and each class or focus change since restyled its widget. That second pass was a
-        # twentieth of the form's start-up. Later resumes (a dialog closed) restyle as usual.
+        # twenty-fifth of the form's start-up. Later resumes (a dialog closed) restyle as usual.
         if not self._shown_before:
             self._shown_before = True
             event.refresh_styles = False
