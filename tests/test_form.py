@@ -669,8 +669,8 @@ async def test_the_form_fits_80x24_with_every_problem_shown(make_app: AppFactory
 def label_drawn_bold(control: TypingInput | Choice[Any]) -> bool:
     """Whether the label the control draws (tui/field_label.py) is bold, as drawn."""
     line = control.render_lines(Region(0, 0, control.outer_size.width, 1))[0]
-    label = line.crop(0, LABEL_WIDTH)
-    return all(segment.style is not None and segment.style.bold for segment in label)
+    name = [segment for segment in line.crop(0, LABEL_WIDTH) if segment.text.strip()]
+    return bool(name) and all(segment.style is not None and segment.style.bold for segment in name)
 
 
 async def test_exactly_the_focused_fields_label_is_marked(make_app: AppFactory) -> None:

@@ -12,6 +12,7 @@ drawn after it goes while the field is disabled.
 from __future__ import annotations
 
 from rich.segment import Segment
+from rich.style import Style
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
@@ -43,7 +44,11 @@ def with_label(control: Widget, text: str, strips: list[Strip], crop: Region) ->
     first = Segment(text[:1], label)
     if control.has_focus_within and control.app.has_class("-limited"):
         first = Segment(text[:1], label + control.get_component_styles("field--marker").rich_style)
-    segments = [first, Segment(text[1:LABEL_WIDTH].ljust(LABEL_WIDTH - 1), label)]
+    text = text[:LABEL_WIDTH]
+    # The cells after the text have the label's background only: a problem's underline (on
+    # a limited terminal) goes under the name, not on to the value's edge.
+    after = Style(bgcolor=label.bgcolor)
+    segments = [first, Segment(text[1:], label), Segment(" " * (LABEL_WIDTH - len(text)), after)]
     bracket_width = control.styles.padding.left - LABEL_WIDTH
     if bracket_width > 0:
         bracket = " " if control.disabled else _BRACKET
