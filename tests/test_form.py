@@ -673,6 +673,25 @@ def label_drawn_bold(control: TypingInput | Choice[Any]) -> bool:
     return bool(name) and all(segment.style is not None and segment.style.bold for segment in name)
 
 
+async def test_on_a_limited_terminal_a_problem_underlines_the_name_and_focus_marks_it(
+    make_app: AppFactory,
+) -> None:
+    app = make_app(environ={"TERM": "vt100"})
+    async with running(app) as pilot:
+        await pilot.press("ctrl+t")  # every field empty: the first bad one gets focus
+        await pilot.pause()
+        control = field(app, "display-name")
+        assert app.focused is control
+        line = control.render_lines(Region(0, 0, control.outer_size.width, 1))[0]
+        cells = [(char, segment.style) for segment in line for char in segment.text][:LABEL_WIDTH]
+        name = len("Display Name")
+        assert "".join(char for char, _ in cells) == "Display Name".ljust(LABEL_WIDTH)
+        first = cells[0][1]
+        assert first is not None and first.reverse and first.bold  # the focus mark
+        assert all(style is not None and style.underline for _, style in cells[:name])
+        assert not any(style is not None and style.underline for _, style in cells[name:])
+
+
 async def test_exactly_the_focused_fields_label_is_marked(make_app: AppFactory) -> None:
     app = make_app()
     async with running(app) as pilot:
