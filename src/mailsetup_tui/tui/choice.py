@@ -128,10 +128,7 @@ class Choice(Widget, Generic[T], can_focus=True):
         return 1
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        strips = super().render_lines(crop)
-        if self.field_label is None:
-            return strips
-        return with_label(self, self.field_label, strips, crop)
+        return with_label(self, self.field_label, super().render_lines(crop), crop)
 
     def render(self) -> Content:
         arrow = " ▼"

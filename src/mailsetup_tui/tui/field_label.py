@@ -34,21 +34,26 @@ def label_cells(control: Widget) -> int:
     return LABEL_WIDTH if getattr(control, "field_label", None) else 0
 
 
-def with_label(control: Widget, text: str, strips: list[Strip], crop: Region) -> list[Strip]:
-    """`strips`, the control's lines within `crop`, with its label over the padding."""
-    if crop.y > 0 or crop.x >= control.styles.padding.left or not strips:
+def with_label(control: Widget, text: str | None, strips: list[Strip], crop: Region) -> list[Strip]:
+    """`strips`, the control's lines within `crop`, with its label (if it has one) over the
+    padding."""
+    if text is None or crop.y > 0 or crop.x >= control.styles.padding.left or not strips:
         return strips
+    text = text[:LABEL_WIDTH]
     # Not get_component_rich_style: it caches per widget until the widget's own styles
     # change, and focus changes only the label's.
     label = control.get_component_styles("field--label").rich_style
-    first = Segment(text[:1], label)
+    first = label
     if control.has_focus_within and control.app.has_class("-limited"):
-        first = Segment(text[:1], label + control.get_component_styles("field--marker").rich_style)
-    text = text[:LABEL_WIDTH]
+        first += control.get_component_styles("field--marker").rich_style
     # The cells after the text have the label's background only: a problem's underline (on
     # a limited terminal) goes under the name, not on to the value's edge.
     after = Style(bgcolor=label.bgcolor)
-    segments = [first, Segment(text[1:], label), Segment(" " * (LABEL_WIDTH - len(text)), after)]
+    segments = [
+        Segment(text[:1], first),
+        Segment(text[1:], label),
+        Segment(" " * (LABEL_WIDTH - len(text)), after),
+    ]
     bracket_width = control.styles.padding.left - LABEL_WIDTH
     if bracket_width > 0:
         bracket = " " if control.disabled else _BRACKET

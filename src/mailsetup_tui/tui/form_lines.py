@@ -80,7 +80,4 @@ class TypingInput(Input):
         return Offset(x + self._position_to_cell(self.cursor_position) - self.scroll_offset.x, y)
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        strips = super().render_lines(crop)
-        if self.field_label is None:
-            return strips
-        return with_label(self, self.field_label, strips, crop)
+        return with_label(self, self.field_label, super().render_lines(crop), crop)
