@@ -401,3 +401,23 @@ def test_a_plain_blank_is_written_in_whatever_colour_the_terminal_is_in() -> Non
     assert out == "\x1b[H\x1b[0;1;31mx \x1b[0;4;32m \x1b[0;7;32m \x1b[0;44m "
     # The same look: no cell is sent, only the cursor goes where the application left it.
     assert screens.write("\x1b[0;33m\x1b[1;2H ") == "\b" * 3
+
+
+def test_a_colour_gradient_stays_right_and_its_styles_are_not_all_kept() -> None:
+    """Styles are remembered to make the cells' comparisons cheap; an application drawing
+    thousands of colours (a gradient, an image) must still be shown right, and must not make
+    the writer keep every colour it ever saw."""
+    from mailsetup_tui.terminal import frugal
+
+    screens = Screens(80, 24)
+    for frame in range(3):
+        screens.write(
+            "".join(
+                f"{cup(row, col)}\x1b[48;2;{frame};{row};{col}m{chr(65 + (row + col) % 26)}"
+                for row in range(24)
+                for col in range(80)
+            )
+        )
+        screens.assert_same()
+    for memo in (frugal._STYLES, frugal._SGR_RESULTS, frugal._BLANK_LOOKS, frugal._CELLS):
+        assert len(memo) <= frugal._CACHE_LIMIT + 1

@@ -81,8 +81,36 @@ def _flag_order(code: str) -> tuple[int, str]:
     return (int(head) if head.isdigit() else 999, code)
 
 
+_CACHE_LIMIT = 4096
+"""Entries each memo below may hold before it starts again: an application has a few dozen
+styles, but one that draws colour gradients could otherwise grow them without end."""
+
+_STYLES: dict[Style, Style] = {DEFAULT: DEFAULT}
+"""Each style the writer has met, held once: equal styles are then one object, and the
+per-cell comparisons are identity checks."""
+
+_SGR_RESULTS: dict[tuple[Style, str], Style] = {}
+"""`apply_sgr`'s answers: a frame sets the same few styles hundreds of times."""
+
+
+def _shared(style: Style) -> Style:
+    if len(_STYLES) > _CACHE_LIMIT:
+        _STYLES.clear()
+    return _STYLES.setdefault(style, style)
+
+
 def apply_sgr(style: Style, params: str) -> Style:
     """`style` after an SGR sequence with `params` (ECMA-48 / xterm semantics)."""
+    key = (style, params)
+    result = _SGR_RESULTS.get(key)
+    if result is None:
+        if len(_SGR_RESULTS) > _CACHE_LIMIT:
+            _SGR_RESULTS.clear()
+        result = _SGR_RESULTS[key] = _shared(_parse_sgr(style, params))
+    return result
+
+
+def _parse_sgr(style: Style, params: str) -> Style:
     parts = params.split(";") if params else ["0"]
     fg, bg, flags = style.fg, style.bg, set(style.flags)
     index = 0
@@ -159,10 +187,17 @@ _CELLS: dict[Style, dict[str, Cell]] = {}
 dozen distinct ones, and each held once keeps them an eighth of the memory."""
 
 
-def _cell(char: str, style: Style) -> Cell:
+def _cells_in(style: Style) -> dict[str, Cell]:
     cells = _CELLS.get(style)
     if cells is None:
+        if len(_CELLS) > _CACHE_LIMIT:
+            _CELLS.clear()
         cells = _CELLS[style] = {}
+    return cells
+
+
+def _cell(char: str, style: Style) -> Cell:
+    cells = _cells_in(style)
     return cells.get(char) or cells.setdefault(char, (char, style))
 
 
@@ -187,7 +222,31 @@ def looks_alike(cell: Cell | None, other: Cell | None) -> bool:
         return False
     if cell == other:
         return True
-    return _plain_blank(cell) and _plain_blank(other) and cell[1].bg == other[1].bg
+    return (
+        cell[0] == " " == other[0]
+        and cell[1].bg == other[1].bg
+        and _plain_blank(cell)
+        and _plain_blank(other)
+    )
+
+
+_BLANK_LOOKS: dict[tuple[Style, Style], Style] = {}
+"""`_blank_look`'s answers, by the blank's style and the terminal's: a frame has thousands of
+blanks in a few styles."""
+
+
+def _blank_look(style: Style, current: Style) -> Style:
+    """The style to write a blank in `style` with, from `current`: `style` itself, or for a
+    plain blank whatever costs the fewest bytes and looks the same."""
+    blank = (" ", style)
+    if not _plain_blank(blank):
+        return style
+    if looks_alike(blank, (" ", current)):
+        return current
+    kept = _shared(Style(current.fg, style.bg, style.flags))
+    if len(sgr_transition(current, kept)) < len(sgr_transition(current, style)):
+        return kept
+    return style
 
 
 class _Cursor:
@@ -288,14 +347,9 @@ class FrugalWriter:
         for match in _TOKEN.finditer(data):
             kind = match.lastgroup
             if kind == "text":
-                self._put_text(match.group("text"))
+                self._put_text(match.group(0))
             elif kind == "csi":
-                self._csi(
-                    match.group("params"),
-                    match.group("inter"),
-                    match.group("final"),
-                    match.group(0),
-                )
+                self._csi(*match.group("params", "inter", "final", 0))
             elif kind == "control":
                 self._control(match.group(0))
             else:
@@ -394,7 +448,7 @@ class FrugalWriter:
         if end < self.width and (right := line[end]) is not None and right[0] == "":
             line[end] = (" ", right[1])  # so is a right half
             dirty.add(end)
-        cells = _CELLS.get(style) or _CELLS.setdefault(style, {})
+        cells = _cells_in(style)
         line[start:end] = [
             cells.get(char) or cells.setdefault(char, (char, style)) for char in text
         ]
@@ -491,16 +545,17 @@ class FrugalWriter:
         if inter or private:
             self._private_mode(params, inter, final, raw)
             return
+        if final == "m":  # most of what an application writes: nothing else to do
+            self._style = apply_sgr(self._style, params)
+            return
         numbers = [int(p) if p.isdigit() else 0 for p in params.split(";")] if params else []
 
         def arg(index: int, default: int = 1) -> int:
             return numbers[index] if len(numbers) > index and numbers[index] else default
 
-        if final not in "mHf":
+        if final not in "Hf":
             self._replay_pending_edge_feed()
-        if final == "m":
-            self._style = apply_sgr(self._style, params)
-        elif final in "Hf":
+        if final in "Hf":
             self._pending_edge_feed = None  # an absolute move: where the feed left us is moot
             cursor.row = min(max(arg(0) - 1, 0), self.height - 1)
             cursor.col = min(max(arg(1) - 1, 0), self.width - 1)
@@ -648,11 +703,19 @@ class FrugalWriter:
 
     def _flush_row(self, row: int, cols: list[int]) -> None:
         intended, shown = self.intended[row], self.shown[row]
+        if intended == shown:
+            return  # the frame repeats what is shown: the usual case, compared at C speed
+        last = self.width - 1
+        out = self._out_cursor
+        run: list[str] = []
+        """Characters that follow one another in the terminal's style: one write for all."""
         for col in cols:
             cell = intended[col]
-            if cell is None or cell == (seen := shown[col]):
+            seen = shown[col]
+            # Cells are shared (`_cell`), so identity settles most comparisons.
+            if cell is seen or cell is None or cell == seen:
                 continue
-            if looks_alike(cell, seen):
+            if cell[0] == " " and looks_alike(cell, seen):
                 shown[col] = cell  # the same look: the next frame's comparison is a plain one
                 continue
             if cell[0] == "":  # right half of a wide character: write its left half
@@ -661,36 +724,46 @@ class FrugalWriter:
                 if cell is None or (cell == shown[col] and intended[col + 1] == shown[col + 1]):
                     continue
             char, style = cell
-            after = intended[col + 1] if col + 1 < self.width else None
+            after = intended[col + 1] if col < last else None
             width = 2 if after is not None and after[0] == "" else 1
-            self._goto(row, col)
-            style = self._cheapest_look(cell)
-            if style != self._out_style:
-                self._emit(sgr_transition(self._out_style, style))
-                self._out_style = style
-            self._emit(self._visible(char))
-            shown[col] = cell if style is cell[1] else _cell(char, style)
-            for c in range(col + 1, col + width):
-                shown[c] = intended[c]
-            out = self._out_cursor
-            if col + width >= self.width:
+            if not (out.known and out.row == row and out.col == col):
+                if run:
+                    self._emit("".join(run))
+                    run.clear()
+                self._goto(row, col)
+            current = self._out_style
+            look = style if char != " " or style is current else self._cheapest_look(cell)
+            if look is not current and look != current:
+                if run:
+                    self._emit("".join(run))
+                    run.clear()
+                self._emit(sgr_transition(current, look))
+                self._out_style = look
+            run.append(self._visible(char) if self.transliterate else char)
+            shown[col] = cell if look is style else _cell(char, look)
+            if width == 2:
+                shown[col + 1] = after
+            if col + width > last:
                 out.known = False  # the last column: no defined place
             else:
                 out.row, out.col, out.known = row, col + width, True
+        if run:
+            self._emit("".join(run))
 
     def _cheapest_look(self, cell: Cell) -> Style:
         """The style to write `cell` in: its own, or for a plain blank whatever costs the
         fewest bytes from the terminal's current style and looks the same."""
         char, style = cell
         current = self._out_style
-        if current is None or not _plain_blank(cell):
+        if current is None or current is style or char != " ":
             return style
-        if looks_alike(cell, (char, current)):
-            return current
-        kept = Style(current.fg, style.bg, style.flags)
-        if len(sgr_transition(current, kept)) < len(sgr_transition(current, style)):
-            return kept
-        return style
+        key = (style, current)
+        look = _BLANK_LOOKS.get(key)
+        if look is None:
+            if len(_BLANK_LOOKS) > _CACHE_LIMIT:
+                _BLANK_LOOKS.clear()
+            look = _BLANK_LOOKS[key] = _blank_look(style, current)
+        return look
 
     def _visible(self, char: str) -> str:
         if not self.transliterate or char.isascii():
