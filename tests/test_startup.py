@@ -12,6 +12,7 @@ import subprocess
 import sys
 import weakref
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -145,6 +146,35 @@ def test_the_form_loads_no_command_dialog_or_heavy_library_before_its_first_fram
         }
     }
     assert heavy == set()
+
+
+LOADED_BY_THE_FORMS_FIRST_FRAME = """
+import sys
+from mailsetup_tui.cli import run
+from mailsetup_tui.exit_codes import ExitCode
+
+async def report(pilot):
+    await pilot.pause()
+    print("\\n".join(sorted(sys.modules)))
+    pilot.app.exit()
+
+def open_form(session, plain, out):
+    from mailsetup_tui.tui.app import MailSetupApp
+
+    MailSetupApp(session).run(headless=True, size=(80, 24), auto_pilot=report)
+    return ExitCode.OK
+
+run(sys.argv[1:], open_form=open_form)
+"""
+
+
+def test_a_new_accounts_form_reads_no_toml(tmp_path: Path) -> None:
+    """Nothing is saved yet, so there is nothing to parse: the TOML reader loads with the
+    first saved account read (the form's start shows it), not with every start."""
+    config = tmp_path / "account.toml"
+    loaded = printed_by_fresh_interpreter(LOADED_BY_THE_FORMS_FIRST_FRAME, "--config", str(config))
+    assert "mailsetup_tui.tui.account_form" in loaded  # the form was on screen
+    assert "tomllib" not in loaded
 
 
 def test_the_form_alone_loads_no_grammar() -> None:

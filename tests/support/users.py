@@ -109,6 +109,7 @@ PRELOAD = (
     "mailsetup_tui.core.relay_status",
     "json",
     "tomli_w",
+    "tomllib",
 )
 """What the code imports on first use: loaded before the child drops to another user, who may
 not read this interpreter's files (they live under /root)."""

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mailsetup_tui.core.account import (
     DEFAULT_AUTHORITY_HOST,
@@ -33,6 +32,9 @@ from mailsetup_tui.core.store.types import (
     StoredConfig,
     StoreError,
 )
+
+if TYPE_CHECKING:
+    from tomllib import TOMLDecodeError
 
 SCHEMA_VERSION = 1
 CONFIG_FILE_NAME = "account.toml"
@@ -177,6 +179,8 @@ def account_from_toml(text: str, path: Path) -> Account:
 
 def config_from_toml(text: str, path: Path) -> StoredConfig:
     """The whole config: the account with what travels with it. Errors as for the account."""
+    import tomllib  # only a config that exists is parsed: a new account's start needs none
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -328,7 +332,7 @@ def _typed(table: Mapping[str, Any], key: str, kind: type[T], path: Path) -> T:
     return value
 
 
-def _toml_error_text(error: tomllib.TOMLDecodeError, path: Path) -> str:
+def _toml_error_text(error: TOMLDecodeError, path: Path) -> str:
     message = str(error)
     match = re.search(r"\(at line (\d+), column (\d+)\)", message)
     if match:

@@ -15,7 +15,6 @@ import contextlib
 import grp
 import os
 import stat
-import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -135,6 +134,8 @@ class SecretStore:
         except OSError as error:
             raise _unreadable(path, error) from None
         self._check_mode(info)
+        import tomllib  # only a file that exists is parsed: a new account's start needs none
+
         try:
             return _parse_records(tomllib.loads(path.read_text(encoding="utf-8")))
         except OSError as error:
