@@ -140,6 +140,7 @@ def test_the_form_loads_no_command_dialog_or_heavy_library_before_its_first_fram
             "mailsetup_tui.core.oauth",  # with a test or a saved sign-in's first refresh
             "mailsetup_tui.core.failures",  # with a test's outcome
             "tomli_w",  # with the first save
+            "mailsetup_tui.line_mode.wizard",
             "textual.widgets._data_table",
             "_hashlib",
             "email.message",

@@ -57,9 +57,11 @@ def run(
 def open_form(session: SetupSession, plain: bool, out: TextIO) -> ExitCode:
     """No command: the full-screen form, or the line mode where the form cannot work."""
     from mailsetup_tui.exit_codes import ExitCode
-    from mailsetup_tui.line_mode import run_wizard, wants_plain
+    from mailsetup_tui.line_mode import wants_plain
 
     if plain or wants_plain(os.environ, sys.stdin.isatty(), sys.stdout.isatty()):
+        from mailsetup_tui.line_mode.wizard import run_wizard
+
         release_collection()
         return run_wizard(session, stdin=sys.stdin, stdout=out)
     from mailsetup_tui.teletype import echo_off

@@ -101,7 +101,7 @@ PRELOAD = (
     "mailsetup_tui.core.credential",
     "mailsetup_tui.core.handover",
     "mailsetup_tui.core.session",
-    "mailsetup_tui.line_mode",
+    "mailsetup_tui.line_mode.wizard",
     # Loaded on first use since the form's start-up stopped loading them.
     "mailsetup_tui.core.oauth",
     "mailsetup_tui.core.failures",

@@ -9,7 +9,6 @@ messages as the form, and the spec's order: fields, Test, Save only after a pass
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import TextIO
 
@@ -27,11 +26,6 @@ from mailsetup_tui.core.session import SetupSession, UnreadableSecret
 from mailsetup_tui.core.store.types import StoreError
 from mailsetup_tui.exit_codes import ExitCode
 from mailsetup_tui.teletype import Teletype
-
-
-def wants_plain(environ: Mapping[str, str], stdin_tty: bool, stdout_tty: bool) -> bool:
-    """Line mode where the full-screen form would not work."""
-    return environ.get("TERM", "") in {"", "dumb", "unknown"} or not (stdin_tty and stdout_tty)
 
 
 class InputEnded(Exception):
