@@ -24,7 +24,7 @@ def typing_position(widget: Widget) -> Offset:
     return widget.region.offset + Offset(label_cells(widget), 0)
 
 
-class TypingInput(Input):
+class TypingInput(Input, inherit_css=False):
     """A one-line Input that puts the terminal's cursor exactly at its typing position.
 
     Textual's own offset is one cell further at the end of the text (room it keeps for
@@ -32,7 +32,10 @@ class TypingInput(Input):
     the right of where the next character goes.
 
     One line without borders comes from the stylesheet, not from Input's `compact`: that
-    sets its class before the field is mounted, a restyle of each field for nothing.
+    sets its class before the field is mounted, a restyle of each field for nothing. Nor
+    does it inherit Input's stylesheet: its rules (borders, three rows, states the form never
+    enters) were all overridden, yet parsed at start and matched against every field. Its
+    CSS type is TypingInput alone, so selectors name it, not Input.
     """
 
     virtual_size = Reactive(Size(0, 0), layout=False)
