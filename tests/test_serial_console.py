@@ -86,6 +86,13 @@ def test_the_typing_position_is_visible_without_colour(tmp_path: Path) -> None:
         term.wait_for("Exchange")
         settled(term)
         term.type("o" + TAB + "Acme")
+        term.wait_until(
+            lambda: (
+                term.screen.display[term.screen.cursor.y].startswith(" Display Name")
+                and "Acme" in term.screen.display[term.screen.cursor.y]
+            ),
+            "the cursor in Display Name after Acme",
+        )
         screen = settled(term)
         cursor = term.screen.cursor
         assert not cursor.hidden
@@ -99,6 +106,9 @@ def test_the_typing_position_is_visible_without_colour(tmp_path: Path) -> None:
         settled(term)
         assert bytes(term.received[before:]) == b"s"
         term.type(TAB * 7)  # Email, Sign-in, Password, Server, Port, Security, Test
+        term.wait_until(
+            lambda: "Test" in term.screen.display[term.screen.cursor.y], "the cursor on Test"
+        )
         settled(term)
         test_button = term.screen.cursor
         line = term.screen.buffer[test_button.y]

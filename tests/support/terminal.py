@@ -12,7 +12,7 @@ import subprocess
 import termios
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pyte
@@ -113,6 +113,18 @@ class Terminal:
                 break
             time.sleep(0.05)
         raise AssertionError(f"{needle!r} did not appear; the screen shows:\n{self.text}")
+
+    def wait_until(self, ready: Callable[[], bool], what: str, timeout: float = 20) -> str:
+        """Wait until `ready()` holds for the screen: a state, not a pause, so a slow
+        machine (or a busy CI runner) waits longer instead of failing."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ready():
+                return self.text
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"{what} did not happen; the screen shows:\n{self.text}")
 
     def wait_quiet(self, quiet: float = 0.5, timeout: float = 20) -> int:
         """Wait until nothing has been written for `quiet` seconds; return the bytes so far."""

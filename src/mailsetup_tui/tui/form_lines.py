@@ -45,10 +45,18 @@ class TypingInput(Input, inherit_css=False):
     depends on its text here (one line, a width from the stylesheet), so a repaint is
     enough; scrolling reads the size when it needs it."""
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = Input.COMPONENT_CLASSES | LABEL_CLASSES
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "input--cursor",
+        "input--placeholder",
+        "input--selection",
+        *LABEL_CLASSES,
+    }
+    """Input's, but for `input--suggestion`: no field has a suggester, and each class is
+    styled on its own for every field. Not inherited: it goes with the stylesheet."""
 
     def __init__(self, *args: Any, field_label: str | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        # No suggester, ever: its style is not among the component classes.
+        super().__init__(*args, suggester=None, **kwargs)
         self.field_label = field_label
         """The field's name, drawn left of the value (none in a dialog)."""
         # The values are checked by core.account's rules, never by Input's validators; its
