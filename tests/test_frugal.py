@@ -421,3 +421,15 @@ def test_a_colour_gradient_stays_right_and_its_styles_are_not_all_kept() -> None
         screens.assert_same()
     for memo in (frugal._STYLES, frugal._SGR_RESULTS, frugal._BLANK_LOOKS, frugal._CELLS):
         assert len(memo) <= frugal._CACHE_LIMIT + 1
+
+
+def test_a_run_of_equal_cells_goes_out_as_one_text_around_a_wide_character() -> None:
+    """Equal cells in a row are written without a decision each (the writer's own speed):
+    the run stays one text, and a wide character in it still takes its two cells."""
+    screens = Screens()
+    out = screens.write(f"{cup(1, 2)}\x1b[31maaaa中aa  \x1b[0mbb")
+    screens.assert_same()
+    assert out.endswith("\x1b[2;3H\x1b[0;31maaaa中aa  \x1b[0mbb")
+    out = screens.write(f"{cup(1, 2)}\x1b[31maaaa中ab  \x1b[0mbb")
+    screens.assert_same()
+    assert out == "\x1b[5D\x1b[31mb\x1b[4C"  # back to the one changed cell, and on

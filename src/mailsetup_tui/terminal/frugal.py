@@ -709,6 +709,11 @@ class FrugalWriter:
         out = self._out_cursor
         run: list[str] = []
         """Characters that follow one another in the terminal's style: one write for all."""
+        repeat: Cell | None = None
+        """The last one-cell character written: the same cell right after it is written the
+        same way, without deciding its place and look again (a row is mostly runs)."""
+        repeat_text = ""
+        repeat_shown: Cell | None = None
         for col in cols:
             cell = intended[col]
             seen = shown[col]
@@ -717,6 +722,14 @@ class FrugalWriter:
                 continue
             if cell[0] == " " and looks_alike(cell, seen):
                 shown[col] = cell  # the same look: the next frame's comparison is a plain one
+                continue
+            if cell is repeat and out.col == col and out.known:
+                run.append(repeat_text)
+                shown[col] = repeat_shown
+                if col == last:
+                    out.known = False  # the last column: no defined place
+                else:
+                    out.col = col + 1
                 continue
             if cell[0] == "":  # right half of a wide character: write its left half
                 col -= 1
@@ -739,7 +752,8 @@ class FrugalWriter:
                     run.clear()
                 self._emit(sgr_transition(current, look))
                 self._out_style = look
-            run.append(self._visible(char) if self.transliterate else char)
+            text = self._visible(char) if self.transliterate else char
+            run.append(text)
             shown[col] = cell if look is style else _cell(char, look)
             if width == 2:
                 shown[col + 1] = after
@@ -747,6 +761,10 @@ class FrugalWriter:
                 out.known = False  # the last column: no defined place
             else:
                 out.row, out.col, out.known = row, col + width, True
+            if width == 1 and char.isascii():
+                repeat, repeat_text, repeat_shown = cell, text, shown[col]
+            else:
+                repeat = None
         if run:
             self._emit("".join(run))
 
