@@ -339,3 +339,9 @@ def test_display_name_with_specials_is_quoted() -> None:
     message = EmailMessage(policy=SMTP)
     message["From"] = gmail(name='Ops, "Night" Team').from_address()
     assert b'From: "Ops, \\"Night\\" Team" <codes@gmail.com>' in message.as_bytes()
+
+
+def test_a_drafts_repr_leaves_the_password_out() -> None:
+    """A draft may end up in a log line or an error report; its password must not."""
+    draft = AccountDraft(ProviderId.GMAIL, "Codes", "codes@gmail.com", "abcd efgh ijkl mnop")
+    assert "abcd" not in repr(draft) and "codes@gmail.com" in repr(draft)

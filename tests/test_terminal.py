@@ -165,3 +165,47 @@ def test_quitting_gives_back_the_shell_screen_and_cursor(tmp_path: Path, term_na
         assert not any(line.strip() for line in lines[3:])
     finally:
         subprocess.run([*server, "kill-server"], capture_output=True, check=False)
+
+
+CRASHING_FORM = """
+import sys
+from mailsetup_tui.tui import domain_facts
+
+def a_bug(self, draft):
+    # A bug in the middle of checking the values, with the typed password in a local.
+    if len(draft.password) >= 8:
+        raise RuntimeError("a bug")
+    return None
+
+domain_facts.DomainFacts.hosted = a_bug
+from mailsetup_tui.launch import main
+sys.argv = ["mailsetup"]
+main()
+"""
+
+
+def test_a_crash_reports_the_error_but_never_the_typed_password(
+    terminal_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Textual's own report of an unexpected error shows every frame's local variables: the
+    draft being checked, and so the password typed, went to the terminal (and exit was 0)."""
+    script = tmp_path / "crashing_form.py"
+    script.write_text(CRASHING_FORM)
+    typed = "Zq9secretAB"
+    with Terminal([sys.executable, script], env=terminal_env) as term:
+        term.wait_for("Exchange")
+        term.type(TAB + "Acme" + TAB + "codes@example.com" + TAB + TAB)
+        term.wait_quiet(0.4)
+        term.send(typed)  # one paste: every key is read before the form ends
+        assert term.wait_exit() == 70
+        term.wait_quiet(0.3)
+        screen = term.text
+        received = bytes(term.received)
+    report = received.decode(errors="replace")
+    last_line = [line for line in screen.splitlines() if line.strip()][-1]
+    assert "mailsetup: internal error: RuntimeError: a bug" in last_line  # seen, not scrolled
+    assert "in a_bug" in report  # the traceback, for a bug report
+    for part in (typed[:8], typed[:4]):
+        assert part not in screen
+        assert part.encode() not in received
+    assert "locals" not in report

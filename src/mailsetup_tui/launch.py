@@ -73,5 +73,7 @@ def open_form(session: SetupSession, plain: bool, out: TextIO) -> ExitCode:
         # Deferred: Textual is only needed here, and the sub-commands start faster without it.
         from mailsetup_tui.tui.app import MailSetupApp
 
-        MailSetupApp(session).run()
-    return ExitCode.OK
+        app = MailSetupApp(session)
+        app.run()
+    # Textual's return code is 1 after an unexpected error (reported by the app itself).
+    return ExitCode.OK if not app.return_code else ExitCode.SOFTWARE

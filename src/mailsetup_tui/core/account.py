@@ -245,7 +245,8 @@ class AccountDraft:
     provider_id: ProviderId
     display_name: str = ""
     email: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
+    """Left out of the repr: a draft may be printed in a log or a report of an error."""
     server: str = ""
     port: str = ""
     security: Security = Security.AUTO

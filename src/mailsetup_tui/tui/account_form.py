@@ -397,6 +397,10 @@ class AccountForm(Container, can_focus=False):
             self.show_problem(field, None)
         self.post_message(self.Edited())
 
+    def typed_secret(self) -> str:
+        """The password as typed: what a report of an unexpected error must mask."""
+        return self._typed(Field.PASSWORD)
+
     def reveal_password(self) -> None:
         field = self._input(Field.PASSWORD)
         field.password = False

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
+import traceback
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -13,7 +15,9 @@ from textual.binding import BindingType
 from textual.dom import DOMNode
 from textual.widgets import Input
 
+from mailsetup_tui.core.redact import redact
 from mailsetup_tui.core.session import SetupSession
+from mailsetup_tui.core.untrusted import shown
 from mailsetup_tui.startup import release_collection
 from mailsetup_tui.terminal.driver import (
     FrugalLinuxDriver,
@@ -81,6 +85,31 @@ class MailSetupApp(App[None]):
         collection that ends it waits a moment: it holds the interpreter while it runs, and
         the first frame may still be on its way out through the driver's writer thread."""
         self.set_timer(SETTLE_AFTER_SECONDS, lambda: release_collection(settle=True))
+
+    def _fatal_error(self) -> None:
+        """An unexpected error ends the form. Textual's own report shows every frame's local
+        variables, and a typed password is one of them (in the draft being checked, in the
+        field's value), so it is reported as the CLI's last resort reports one: the error and
+        the traceback without locals, each secret the session has seen and the password on
+        screen masked, through the sanitiser. The process then exits 70 (`launch`)."""
+        error = sys.exc_info()[1]
+        try:
+            typed = self.setup_screen.form.typed_secret()
+        except Exception:  # no form yet: nothing typed to mask, and the report goes on
+            typed = ""
+
+        def masked(text: str) -> str:
+            return shown(redact(self.setup_screen.session.secrets.redact(text), typed), 500)
+
+        report = []
+        if error is not None:  # the traceback for a bug report, the error last, on screen
+            lines = "".join(traceback.format_exception(error)).splitlines()
+            report += [*(masked(line) for line in lines), ""]
+        report.append(f"mailsetup: internal error: {masked(f'{type(error).__name__}: {error}')}")
+        from rich.text import Text  # not markup: a traceback has brackets of its own
+
+        self.bell()
+        self.panic(Text("\n".join(report)))
 
     async def action_quit(self) -> None:
         self.setup_screen.request_quit()
