@@ -433,3 +433,15 @@ def test_a_run_of_equal_cells_goes_out_as_one_text_around_a_wide_character() -> 
     out = screens.write(f"{cup(1, 2)}\x1b[31maaaa中ab  \x1b[0mbb")
     screens.assert_same()
     assert out == "\x1b[5D\x1b[31mb\x1b[4C"  # back to the one changed cell, and on
+
+
+def test_the_writer_knows_once_a_frame_has_gone_out() -> None:
+    """The driver never holds the first frame (there is nothing before it to merge with):
+    mode changes and an unchanged screen are not a frame; the first written cell is."""
+    screens = Screens()
+    screens.write("\x1b[?1049h\x1b[?25l")
+    assert not screens.writer.painted
+    screens.write(f"{cup(0, 0)}  ")  # blanks on a blank screen: nothing to write
+    assert not screens.writer.painted
+    screens.write(f"{cup(0, 0)}x")
+    assert screens.writer.painted

@@ -85,7 +85,11 @@ class FrugalLinuxDriver(LinuxDriver):
             size = self._get_terminal_size()
             if size != (self.frugal.width, self.frugal.height):
                 self.frugal.resize(*size)
-            out = self.frugal.feed(data, defer=self._line_busy())
+            # The first frame is never held: holding merges a frame with later ones, and
+            # before it the line carries only the terminal's set-up, a few bytes often still
+            # waiting for the writer thread to be scheduled (which held one start in five
+            # for 15 ms or more).
+            out = self.frugal.feed(data, defer=self.frugal.painted and self._line_busy())
             self._send(data, out, size)
             if self.frugal.pending:
                 self._hold()

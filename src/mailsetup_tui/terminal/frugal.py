@@ -305,6 +305,8 @@ class FrugalWriter:
         self._saw_sync = False
         """The application marks its frames as synchronized updates; deferred output keeps
         that."""
+        self.painted = False
+        """Cells have been written: the first frame has gone out (see the driver's holding)."""
         self.forget()
 
     # --- public -----------------------------------------------------------------------------
@@ -765,8 +767,9 @@ class FrugalWriter:
                 repeat, repeat_text, repeat_shown = cell, text, shown[col]
             else:
                 repeat = None
-        if run:
+        if run:  # a row with any cell written ends with one
             self._emit("".join(run))
+            self.painted = True
 
     def _cheapest_look(self, cell: Cell) -> Style:
         """The style to write `cell` in: its own, or for a plain blank whatever costs the
