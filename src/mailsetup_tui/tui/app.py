@@ -91,7 +91,11 @@ class MailSetupApp(App[None]):
         variables, and a typed password is one of them (in the draft being checked, in the
         field's value), so it is reported as the CLI's last resort reports one: the error and
         the traceback without locals, each secret the session has seen and the password on
-        screen masked, through the sanitiser. The process then exits 70 (`launch`)."""
+        screen masked, through the sanitiser. The process then exits 70 (`launch`). Textual
+        has no public hook for its report: tests/test_terminal.py crashes the form to hold
+        this override to it."""
+        from rich.text import Text  # not markup: a traceback has brackets of its own
+
         error = sys.exc_info()[1]
         try:
             typed = self.setup_screen.form.typed_secret()
@@ -106,8 +110,6 @@ class MailSetupApp(App[None]):
             lines = "".join(traceback.format_exception(error)).splitlines()
             report += [*(masked(line) for line in lines), ""]
         report.append(f"mailsetup: internal error: {masked(f'{type(error).__name__}: {error}')}")
-        from rich.text import Text  # not markup: a traceback has brackets of its own
-
         self.bell()
         self.panic(Text("\n".join(report)))
 
