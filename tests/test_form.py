@@ -324,7 +324,7 @@ async def test_invalid_fields_are_marked_focused_and_nothing_is_sent(
         assert problem(app, Field.EMAIL) != ""
         assert problem(app, Field.SERVER).startswith("enter the SMTP server")
         assert app.focused is not None and app.focused.id == "display-name"
-        assert text_of(app, "#headline") == "Please correct the marked fields."
+        assert app.setup_screen.result_panel.headline == "Please correct the marked fields."
         assert not screen_of(app).testing
     assert starttls_server.auth_attempts == []
 
@@ -337,8 +337,8 @@ async def test_a_successful_test_shows_the_spec_message_and_enables_save(
         await fill_other(pilot, starttls_server.port, typing=True)
         assert app.setup_screen.query_one("#save", ActionButton).disabled
         await run_test_and_wait(pilot)
-        assert text_of(app, "#headline") == MESSAGE_OK
-        assert f"Login as {LOGIN} accepted over TLSv1." in text_of(app, "#detail")
+        assert app.setup_screen.result_panel.headline == MESSAGE_OK
+        assert f"Login as {LOGIN} accepted over TLSv1." in app.setup_screen.result_panel.detail
         assert not app.setup_screen.query_one("#save", ActionButton).disabled
 
 
@@ -378,8 +378,8 @@ async def test_each_failure_shows_the_spec_message_and_the_reason(
         async with running(app) as pilot:
             await fill_other(pilot, port, password)
             await run_test_and_wait(pilot)
-            assert text_of(app, "#headline") == MESSAGE_FAILED
-            detail = text_of(app, "#detail")
+            assert app.setup_screen.result_panel.headline == MESSAGE_FAILED
+            detail = app.setup_screen.result_panel.detail
             assert reason in detail
             assert password not in detail
             assert app.setup_screen.query_one("#save", ActionButton).disabled
@@ -406,7 +406,7 @@ async def test_busy_test_cannot_be_started_twice_and_escape_cancels(
             assert field(app, "display-name").value == "Codes!"
             await pilot.press("escape")
             await wait_until(lambda: not screen.testing, pilot)
-            assert text_of(app, "#headline") == "Test cancelled."
+            assert app.setup_screen.result_panel.headline == "Test cancelled."
             await asyncio.wait_for(server.hangups.wait(), 2)
             assert str(app.setup_screen.query_one("#test", ActionButton).label) == "Test"
 
@@ -429,7 +429,7 @@ async def test_security_none_asks_before_sending_the_password_in_clear(
         await pilot.press("y")
         await wait_until(lambda: not screen_of(app).testing, pilot)
         await pilot.pause()
-        assert text_of(app, "#headline") == MESSAGE_OK
+        assert app.setup_screen.result_panel.headline == MESSAGE_OK
         assert [a.encrypted for a in cleartext_auth_server.auth_attempts] == [False]
 
 
@@ -446,30 +446,30 @@ async def test_save_is_gated_by_the_last_successful_test_and_any_edit(
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert not store.path.exists()  # no test yet: the key saves nothing, and says why
-        assert text_of(app, "#headline") == "Save is not available yet."
-        assert text_of(app, "#detail").startswith("Test these values first (F2)")
+        assert app.setup_screen.result_panel.headline == "Save is not available yet."
+        assert app.setup_screen.result_panel.detail.startswith("Test these values first (F2)")
         await pilot.press("f4")
         await pilot.pause()
-        assert text_of(app, "#headline") == "Send test is not available yet."
+        assert app.setup_screen.result_panel.headline == "Send test is not available yet."
         await run_test_and_wait(pilot)
         assert not save.disabled
-        assert "Save and Send test are now available." in text_of(app, "#detail")
+        assert "Save and Send test are now available." in app.setup_screen.result_panel.detail
         app.setup_screen.query_one("#display-name").focus()
         await pilot.press("end", "x")
         assert save.disabled
         # The success line would be stale: the panel says the test no longer matches.
-        assert text_of(app, "#headline") == "The values changed since the test passed."
-        assert text_of(app, "#detail") == "Test again (F2) before Save or Send test."
+        assert app.setup_screen.result_panel.headline == "The values changed since the test passed."
+        assert app.setup_screen.result_panel.detail == "Test again (F2) before Save or Send test."
         await pilot.press("f3")
         await pilot.pause()
         assert not store.path.exists()
-        assert text_of(app, "#headline") == (
+        assert app.setup_screen.result_panel.headline == (
             "Save is not available: the values changed since the test passed."
         )
         await pilot.press("backspace")  # back to exactly the tested values
         assert not save.disabled
-        assert text_of(app, "#headline") == MESSAGE_OK
-        assert "Save and Send test are now available." in text_of(app, "#detail")
+        assert app.setup_screen.result_panel.headline == MESSAGE_OK
+        assert "Save and Send test are now available." in app.setup_screen.result_panel.detail
         app.setup_screen.query_one("#smtp-mail").focus()
         await pilot.press("g")
         await pilot.pause()
@@ -488,8 +488,8 @@ async def test_save_writes_config_and_secret_and_says_where(
     app = make_app()
     async with running(app) as pilot:
         await pass_test_then_save(pilot, starttls_server.port, store.path)
-        assert text_of(app, "#headline") == f"Saved to {store.path}"
-        assert "Password stored in the system keyring" in text_of(app, "#detail")
+        assert app.setup_screen.result_panel.headline == f"Saved to {store.path}"
+        assert "Password stored in the system keyring" in app.setup_screen.result_panel.detail
         assert text_of(app, "#mode").startswith("Editing the saved account")
         assert not screen_of(app).has_unsaved_changes
     assert store.load() == Account.create(
@@ -508,7 +508,7 @@ async def test_save_without_keyring_says_the_fallback_file_plainly(
     app = make_app()
     async with running(app) as pilot:
         await pass_test_then_save(pilot, starttls_server.port, store.secret_path)
-        assert text_of(app, "#detail") == (
+        assert app.setup_screen.result_panel.detail == (
             f"Password stored in the file {store.secret_path} (mode 0600; no system keyring "
             "is available)"
         )
@@ -525,8 +525,8 @@ async def test_store_error_is_shown_inline_and_nothing_is_half_written(
         await fill_other(pilot, starttls_server.port)
         await run_test_and_wait(pilot)
         await pilot.press("ctrl+s")
-        await wait_until(lambda: text_of(app, "#headline") == "Not saved.", pilot)
-        assert "cannot be written" in text_of(app, "#detail")
+        await wait_until(lambda: app.setup_screen.result_panel.headline == "Not saved.", pilot)
+        assert "cannot be written" in app.setup_screen.result_panel.detail
         assert not app.setup_screen.query_one("#save", ActionButton).disabled  # can retry
     assert store.path.is_dir()
 
@@ -773,7 +773,7 @@ async def test_a_test_message_can_be_sent_after_a_successful_test(
         await pilot.press("enter")
         await wait_until(lambda: bool(starttls_server.handler.delivered), pilot)
         await pilot.pause(0.1)
-        assert text_of(app, "#headline") == "Test message sent to ops@example.org"
+        assert app.setup_screen.result_panel.headline == "Test message sent to ops@example.org"
     (delivered,) = starttls_server.handler.delivered
     assert delivered.rcpt_tos == ["ops@example.org"]
     import email
@@ -797,8 +797,12 @@ async def test_a_refused_test_message_is_shown_inline(
             await pilot.press("ctrl+n")
             await pilot.pause()
             await pilot.press("enter")
-            await wait_until(lambda: text_of(app, "#headline") == "Test message not sent.", pilot)
-            assert "refused the message (554 5.7.1 Rejected)" in text_of(app, "#detail")
+            await wait_until(
+                lambda: app.setup_screen.result_panel.headline == "Test message not sent.", pilot
+            )
+            assert (
+                "refused the message (554 5.7.1 Rejected)" in app.setup_screen.result_panel.detail
+            )
 
 
 async def test_a_saved_ca_file_that_is_gone_is_said_plainly_on_the_form(
@@ -815,7 +819,8 @@ async def test_a_saved_ca_file_that_is_gone_is_said_plainly_on_the_form(
     app = make_app(ca_file=None)  # no --ca-file: the saved one is what the test must trust
     async with running(app) as pilot:
         await run_test_and_wait(pilot)
-        shown = " ".join(str(w.render()) for w in app.setup_screen.result_panel.query(Static))
+        panel = app.setup_screen.result_panel
+        shown = f"{panel.headline} {panel.detail}"
     assert "The saved account cannot be used." in shown
     assert str(ca) in shown and "unexpected" not in shown
     assert starttls_server.auth_attempts == []
@@ -834,23 +839,23 @@ async def test_a_private_ca_is_named_in_the_form_tested_and_saved_with_the_accou
     async with running(app) as pilot:
         await pilot.press("f6")  # not for the presets: it says why
         await pilot.pause()
-        assert text_of(app, "#headline") == "A CA file is for Other."
+        assert app.setup_screen.result_panel.headline == "A CA file is for Other."
         await fill_other(pilot, starttls_server.port)
         await run_test_and_wait(pilot)
-        assert "F6 in the form" in text_of(app, "#detail")
+        assert "F6 in the form" in app.setup_screen.result_panel.detail
         await pilot.press("f6")
         await pilot.pause()
         await pilot.press(*str(tmp_path / "missing.pem"), "enter")
         await pilot.pause()
-        assert text_of(app, "#headline") == "Not a CA file the test can trust."
+        assert app.setup_screen.result_panel.headline == "Not a CA file the test can trust."
         await pilot.press("f6")
         await pilot.pause()
         await pilot.press(*str(certificates.ca_file), "enter")
         await pilot.pause()
         trusting = f"The test will trust the CAs in {certificates.ca_file}."
-        assert text_of(app, "#headline") == trusting
+        assert app.setup_screen.result_panel.headline == trusting
         await run_test_and_wait(pilot)
-        assert text_of(app, "#headline") == MESSAGE_OK
+        assert app.setup_screen.result_panel.headline == MESSAGE_OK
         await pilot.press("f3")
         await wait_until(store.path.exists, pilot)
     saved = store.load_config()

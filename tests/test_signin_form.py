@@ -20,7 +20,7 @@ from mailsetup_tui.tui.action_button import ActionButton
 from mailsetup_tui.tui.app import MailSetupApp
 from mailsetup_tui.tui.choice import Choice
 from mailsetup_tui.tui.dialogs import DeviceCodeScreen, HelpScreen
-from test_form import AppFactory, field, running, text_of, wait_until
+from test_form import AppFactory, field, running, wait_until
 
 from support.authserver import CLIENT_ID, TENANT, USER_CODE, AuthServer, microsoft_account
 from support.keyrings import MemoryKeyring
@@ -103,8 +103,8 @@ async def test_exchange_sign_in_test_save_and_send_end_to_end(
         assert str(code_screen.query_one("#user-code").render()) == USER_CODE
         await wait_for_result(app, pilot)
         assert not isinstance(app.screen, DeviceCodeScreen)
-        assert text_of(app, "#headline") == MESSAGE_OK
-        assert f"Signed in as {LOGIN}" in text_of(app, "#detail")
+        assert app.setup_screen.result_panel.headline == MESSAGE_OK
+        assert f"Signed in as {LOGIN}" in app.setup_screen.result_panel.detail
         (attempt,) = microsoft_server.handler.xoauth2  # type: ignore[attr-defined]
         assert attempt.accepted and attempt.encrypted
         assert not app.setup_screen.query_one("#save", ActionButton).disabled
@@ -112,7 +112,9 @@ async def test_exchange_sign_in_test_save_and_send_end_to_end(
         await pilot.press("ctrl+s")
         await wait_until(store.path.exists, pilot)
         await pilot.pause(0.1)
-        assert "Microsoft sign-in stored in the system keyring" in text_of(app, "#detail")
+        assert (
+            "Microsoft sign-in stored in the system keyring" in app.setup_screen.result_panel.detail
+        )
         screenshots(app, shots)()
 
         await pilot.press("ctrl+n")
@@ -120,7 +122,7 @@ async def test_exchange_sign_in_test_save_and_send_end_to_end(
         await pilot.press("enter")  # the suggested recipient: the account itself
         await wait_until(lambda: bool(microsoft_server.handler.delivered), pilot)
         await pilot.pause(0.1)
-        assert text_of(app, "#headline").startswith("Test message sent")
+        assert app.setup_screen.result_panel.headline.startswith("Test message sent")
         screenshots(app, shots)()
 
     saved = store.load()
@@ -148,7 +150,7 @@ async def test_escape_cancels_the_sign_in_and_stops_polling(
         await pilot.press("escape")
         await wait_for_result(app, pilot)
         assert not isinstance(app.screen, DeviceCodeScreen)
-        assert text_of(app, "#headline") == "Test cancelled."
+        assert app.setup_screen.result_panel.headline == "Test cancelled."
         polls = len(auth_server.state.grants[0].polls)
         await asyncio.sleep(1.5)
         assert len(auth_server.state.grants[0].polls) == polls
@@ -165,8 +167,8 @@ async def test_a_declined_or_expired_sign_in_is_a_plain_failure(
         await fill_exchange_with_sign_in(pilot)
         await pilot.press("ctrl+t")
         await wait_for_result(app, pilot)
-        assert text_of(app, "#headline") == MESSAGE_FAILED
-        assert words in text_of(app, "#detail")
+        assert app.setup_screen.result_panel.headline == MESSAGE_FAILED
+        assert words in app.setup_screen.result_panel.detail
         assert app.setup_screen.query_one("#save", ActionButton).disabled
 
 
@@ -200,7 +202,7 @@ async def test_a_saved_sign_in_is_loaded_and_refreshed_without_a_new_code(
         assert app.setup_screen.query_one("#signin", Choice).value is SignInMethod.MICROSOFT
         await pilot.press("ctrl+t")
         await wait_for_result(app, pilot)
-        assert text_of(app, "#headline") == MESSAGE_OK
+        assert app.setup_screen.result_panel.headline == MESSAGE_OK
         assert len(auth_server.state.grants) == 1  # only the one made before the form
         assert auth_server.state.refreshes == 1
 
@@ -220,12 +222,12 @@ async def test_a_revoked_saved_sign_in_fails_then_the_next_test_signs_in_again(
         await pilot.pause(0.2)
         await pilot.press("ctrl+t")
         await wait_for_result(app, pilot)
-        assert text_of(app, "#headline") == MESSAGE_FAILED
-        assert "sign in again" in text_of(app, "#detail")
+        assert app.setup_screen.result_panel.headline == MESSAGE_FAILED
+        assert "sign in again" in app.setup_screen.result_panel.detail
         await pilot.press("ctrl+t")
         await wait_for_code_screen(app, pilot)
         await wait_for_result(app, pilot)
-        assert text_of(app, "#headline") == MESSAGE_OK
+        assert app.setup_screen.result_panel.headline == MESSAGE_OK
         assert len(auth_server.state.grants) == 2
 
 

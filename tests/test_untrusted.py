@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mailsetup_tui.core.untrusted import json_text, shown
-from test_form import AppFactory, fill_other, run_test_and_wait, running, text_of
+from test_form import AppFactory, fill_other, run_test_and_wait, running
 
 from support.cli import mailsetup_env, run_mailsetup
 from support.scripted import Script, run_scripted_server
@@ -87,7 +87,7 @@ async def test_the_form_shows_a_hostile_greeting_harmlessly(make_app: AppFactory
         async with running(app) as pilot:
             await fill_other(pilot, server.port)
             await run_test_and_wait(pilot)
-            detail = text_of(app, "#detail")
+            detail = app.setup_screen.result_panel.detail
     assert "\\x1b]0;owned" in detail
     assert not any(escape in detail for escape in ESCAPES)
 

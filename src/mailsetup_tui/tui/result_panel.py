@@ -4,10 +4,11 @@ words."""
 from __future__ import annotations
 
 import re
+from typing import Any, ClassVar
 
-from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import Static
+from rich.text import Text
+from textual.app import RenderResult
+from textual.widget import Widget
 
 from mailsetup_tui.core.outcomes import SaveOutcome, SendOutcome, TestOutcome
 
@@ -23,20 +24,31 @@ def breakable(detail: str) -> str:
     return re.sub(_FINGERPRINT, r"\1: \2", detail)
 
 
-class ResultPanel(Vertical):
-    """A headline and a detail line; the state class (-ok, -failed, -busy) styles them."""
+class ResultPanel(Widget):
+    """A headline and a detail under it; the state class (-ok, -failed, -busy) styles them.
 
+    One widget drawing both: as two Statics in a container it was three widgets to style and
+    lay out at every start, for two lines of text. Each part wraps on its own, as before."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"result--headline", "result--detail"}
     STATES = ("-ok", "-failed", "-busy", "-saved", "-stale")
 
-    def compose(self) -> ComposeResult:
-        yield Static("", id="headline", markup=False)
-        yield Static("", id="detail", markup=False)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.headline = ""
+        self.detail = ""
+
+    def render(self) -> RenderResult:
+        # The component styles as they are now: the state class changes them.
+        headline = self.get_component_styles("result--headline").rich_style
+        detail = self.get_component_styles("result--detail").rich_style
+        return Text.assemble((self.headline, headline), "\n", (self.detail, detail))
 
     def _show(self, state: str | None, headline: str, detail: str = "") -> None:
         for name in self.STATES:
             self.set_class(name == state, name)
-        self.query_one("#headline", Static).update(headline)
-        self.query_one("#detail", Static).update(breakable(detail))
+        self.headline, self.detail = headline, breakable(detail)
+        self.refresh(layout=True)
 
     def clear(self) -> None:
         self._show(None, "")
