@@ -1,18 +1,24 @@
-"""The form's header line for the relay: "Relay: running, 0 queued, last delivery 14:02".
+"""The form's title line: its name, and on its right how the relay stands ("Relay: running, 0
+queued, last delivery 14:02").
 
-Read in a thread every few seconds; the line changes (and is redrawn) only when what it says
-changes, so an idle form sends nothing down a slow line. Hidden where no relay is set up; where
-none can be (no socket, no spool: most hosts), no thread is started and the queue's code is
-not loaded, half a MiB of the form's memory.
+One widget draws both: a title, a status and the row holding them were three widgets to style
+and lay out at every start. The relay's state is read in a thread every few seconds; the line
+changes (and is redrawn) only when what it says changes, so an idle form sends nothing down a
+slow line. The status is left out where no relay is set up; where none can be (no socket, no
+spool: most hosts), no thread is started and the queue's code is not loaded, half a MiB of the
+form's memory.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
+from rich.cells import cell_len
+from rich.text import Text
 from textual import on, work
+from textual.app import RenderResult
 from textual.message import Message
-from textual.widgets import Static
+from textual.widget import Widget
 
 from mailsetup_tui.core.relay_settings import RelaySettings
 from mailsetup_tui.core.session import SetupSession
@@ -24,7 +30,9 @@ if TYPE_CHECKING:
 POLL_SECONDS = 5.0
 
 
-class RelayLine(Static):
+class RelayLine(Widget):
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"relay-line--title", "relay-line--status"}
+
     class Changed(Message):
         """The relay's state as last read; the screen enables its Queue key on it."""
 
@@ -38,11 +46,26 @@ class RelayLine(Static):
         def set_up(self) -> bool:
             return self.status is not None and self.status.set_up
 
-    def __init__(self, session: SetupSession, *, id: str | None = None) -> None:  # noqa: A002
-        super().__init__("", markup=False, id=id)
+    def __init__(self, session: SetupSession, title: str, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id)
         self.session = session
+        self.title = title
         self.status: RelayStatus | None = None
         self.settings: RelaySettings | None = None
+        self.shown_status = ""
+        """What the line says of the relay ("" where none is set up)."""
+
+    def render(self) -> RenderResult:
+        status = self.shown_status
+        width = self.size.width
+        title = self.title[: max(0, width - cell_len(status) - 1)] if status else self.title
+        return Text.assemble(
+            (title, self.get_component_styles("relay-line--title").rich_style),
+            " " * max(0, width - cell_len(title) - cell_len(status)),
+            (status, self.get_component_styles("relay-line--status").rich_style),
+            no_wrap=True,
+            overflow="crop",
+        )
 
     def on_mount(self) -> None:
         # After the first frame: the relay's state (and the queue's code, loaded for it) is
@@ -73,5 +96,5 @@ class RelayLine(Static):
             message.stop()  # nothing new: no redraw, no message up the tree
             return
         self.status = status = message.status
-        self.update(status.headline() if status is not None and status.set_up else "")
-        self.set_class(message.set_up, "-visible")
+        self.shown_status = status.headline() if status is not None and status.set_up else ""
+        self.refresh()
