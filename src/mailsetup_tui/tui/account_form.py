@@ -86,7 +86,7 @@ class AccountForm(Container, can_focus=False):
             **_labelled(Field.DISPLAY_NAME),
         )
         yield TypingInput(placeholder="e.g. codes@example.com", **_labelled(Field.EMAIL))
-        yield Static("", id="email-note", classes="field-note", markup=False)
+        # The Email note under it is made when the domain first has something to say.
         yield Choice([(m.label, m) for m in SignInMethod], **_labelled(Field.SIGN_IN))
         yield TypingInput(
             placeholder="the app password (hidden)", password=True, **_labelled(Field.PASSWORD)
@@ -382,7 +382,15 @@ class AccountForm(Container, can_focus=False):
 
     def _show_email_note(self, draft: AccountDraft) -> None:
         note = self.domain_facts.note(draft)
-        line = self.query_one("#email-note", Static)
+        line = self.query_one_optional("#email-note", Static)
+        if line is None:
+            if not note:
+                return  # never had one: nothing to clear
+            # Under the Email field's problem, if it has one, as when made at start.
+            email = _id(Field.EMAIL)
+            above = self.query_one_optional(f"#{email}-problem") or self.query_one(f"#{email}")
+            line = Static("", id="email-note", classes="field-note", markup=False)
+            self.mount(line, after=above)
         line.update(shown(note))
         line.set_class(bool(note), "-visible")
 
