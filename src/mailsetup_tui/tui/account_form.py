@@ -315,15 +315,13 @@ class AccountForm(Container, can_focus=False):
 
     def show_problem(self, field: Field, problem: FieldProblem | None) -> None:
         control_id = _id(field)
-        line = self.query_one_optional(f"#{control_id}-problem", Static)
-        if line is None:
-            if problem is None:
-                return  # never had one: nothing to clear
-            line = Static("", classes="field-problem", id=f"{control_id}-problem", markup=False)
-            self.mount(line, after=self.query_one(f"#{control_id}"))
-        line.update(problem.message if problem else "")
-        line.set_class(problem is not None, "-visible")
-        self.query_one(f"#{control_id}").set_class(problem is not None, "-has-problem")
+        control = self.query_one_optional(f"#{control_id}")
+        if control is None:  # a Microsoft field not made yet: nothing shown, nothing to clear
+            assert problem is None, f"a problem for {field}, whose field is not made"
+            return
+        message = problem.message if problem else ""
+        self._show_line(f"{control_id}-problem", message, classes="field-problem", under=control)
+        control.set_class(problem is not None, "-has-problem")
         self._fold_blank_notice()
 
     def _fold_blank_notice(self) -> None:
@@ -381,18 +379,24 @@ class AccountForm(Container, can_focus=False):
             self._show_email_note(draft)
 
     def _show_email_note(self, draft: AccountDraft) -> None:
-        note = self.domain_facts.note(draft)
-        line = self.query_one_optional("#email-note", Static)
+        # Under the Email field's problem, if it has one.
+        email = _id(Field.EMAIL)
+        above = self.query_one_optional(f"#{email}-problem") or self.query_one(f"#{email}")
+        note = shown(self.domain_facts.note(draft))
+        self._show_line("email-note", note, classes="field-note", under=above)
+
+    def _show_line(self, line_id: str, text: str, *, classes: str, under: Widget) -> None:
+        """Show `text` on the line `line_id`, made under `under` the first time there is
+        something to say: most forms never need most of these lines, and each widget costs
+        start-up its styling and layout."""
+        line = self.query_one_optional(f"#{line_id}", Static)
         if line is None:
-            if not note:
+            if not text:
                 return  # never had one: nothing to clear
-            # Under the Email field's problem, if it has one, as when made at start.
-            email = _id(Field.EMAIL)
-            above = self.query_one_optional(f"#{email}-problem") or self.query_one(f"#{email}")
-            line = Static("", id="email-note", classes="field-note", markup=False)
-            self.mount(line, after=above)
-        line.update(shown(note))
-        line.set_class(bool(note), "-visible")
+            line = Static("", id=line_id, classes=classes, markup=False)
+            self.mount(line, after=under)
+        line.update(text)
+        line.set_class(bool(text), "-visible")
 
     @on(Input.Changed)
     @on(Choice.Changed)

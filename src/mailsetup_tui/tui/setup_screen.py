@@ -113,7 +113,7 @@ class SetupScreen(Screen[None]):
         if too_small(*self.app.size):
             self.add_class("-too-small")
             yield Static(too_small_text(*self.app.size), id="too-small", markup=False)
-        yield RelayLine(self.session, "System E-mail Account Setup", id="header")
+        yield RelayLine(self.session, self.app.title, id="header")
         yield Static("", id="mode", markup=False)
         yield AccountForm(id="form", mx_lookup=self.session.mx_fact, discover=self.session.discover)
         with Horizontal(id="buttons"):
