@@ -445,3 +445,33 @@ def test_the_writer_knows_once_a_frame_has_gone_out() -> None:
     assert not screens.writer.painted
     screens.write(f"{cup(0, 0)}x")
     assert screens.writer.painted
+
+
+async def test_the_driver_steps_aside_once_for_the_first_frame_to_go_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The writer thread needs the GIL to put a frame on the terminal, and the app's thread
+    works on after its first frame: the driver sleeps briefly then, and only then (set-up
+    sequences are not a frame; later frames have no such work after them)."""
+    from textual.app import App
+    from textual.drivers.linux_driver import LinuxDriver
+
+    from mailsetup_tui.terminal import driver as frugal_driver
+
+    handed_over: list[str] = []
+    sleeps: list[float] = []
+    monkeypatch.setattr(LinuxDriver, "write", lambda _driver, data: handed_over.append(data))
+    monkeypatch.setattr("mailsetup_tui.terminal.driver.time.sleep", sleeps.append)
+    monkeypatch.setattr(
+        frugal_driver.FrugalLinuxDriver, "_get_terminal_size", lambda _driver: (W, H)
+    )
+    driver = frugal_driver.FrugalLinuxDriver(App(), debug=False, mouse=False, size=(W, H))
+    driver.line = None  # whatever the test's stderr is, the line is fast
+    driver.write("\x1b[?1049h\x1b[?25l")
+    assert sleeps == []
+    driver.write(f"{cup(0, 0)}first")
+    assert sleeps == [frugal_driver.HANDOFF_SECONDS]
+    assert "first" in handed_over[-1]  # handed over before the sleep
+    driver.write(f"{cup(1, 0)}second")
+    assert sleeps == [frugal_driver.HANDOFF_SECONDS]
+    assert "second" in handed_over[-1]
