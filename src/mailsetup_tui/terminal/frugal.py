@@ -722,7 +722,14 @@ class FrugalWriter:
             # Cells are shared (`_cell`), so identity settles most comparisons.
             if cell is seen or cell is None or cell == seen:
                 continue
-            if cell[0] == " " and looks_alike(cell, seen):
+            # A blank on another background never looks alike: most of a first frame's
+            # blanks, settled here without the call.
+            if (
+                cell[0] == " "
+                and seen is not None
+                and cell[1].bg == seen[1].bg
+                and looks_alike(cell, seen)
+            ):
                 shown[col] = cell  # the same look: the next frame's comparison is a plain one
                 continue
             if cell is repeat and out.col == col and out.known:
