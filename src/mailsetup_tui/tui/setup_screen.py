@@ -108,8 +108,9 @@ class SetupScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         # Sized before the widgets exist, not at the first Resize (as Textual's breakpoints
         # would): a class changed then restyles every widget, after each was styled at mount.
-        # The "too small" line and the banner are made when first needed: most runs need
-        # neither, and every widget costs start-up its styling, layout and memory.
+        # The "too small" line, the banner and the result panel are made when first needed:
+        # most runs need neither of the first two, none needs the panel before its first
+        # outcome, and every widget costs start-up its styling, layout and memory.
         if too_small(*self.app.size):
             self.add_class("-too-small")
             yield Static(too_small_text(*self.app.size), id="too-small", markup=False)
@@ -120,7 +121,6 @@ class SetupScreen(Screen[None]):
             yield ActionButton("Test", id="test")
             yield ActionButton("Save", id="save", disabled=True)
             yield ActionButton("Send test", id="send-test", disabled=True)
-        yield ResultPanel(id="result")
         yield KeyBar(id="keys")
 
     @property
@@ -129,7 +129,12 @@ class SetupScreen(Screen[None]):
 
     @property
     def result_panel(self) -> ResultPanel:
-        return self.query_one(ResultPanel)
+        """Where outcomes appear, under the buttons: made for the first one."""
+        panel = self.query_one_optional(ResultPanel)
+        if panel is None:
+            panel = ResultPanel(id="result")
+            self.mount(panel, after="#buttons")
+        return panel
 
     def on_resize(self, event: events.Resize) -> None:
         small = too_small(*event.size)
