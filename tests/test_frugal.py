@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyte
 import pytest
@@ -461,12 +462,14 @@ async def test_the_driver_steps_aside_once_for_the_first_frame_to_go_out(
     handed_over: list[str] = []
     sleeps: list[float] = []
     monkeypatch.setattr(LinuxDriver, "write", lambda _driver, data: handed_over.append(data))
-    monkeypatch.setattr("mailsetup_tui.terminal.driver.time.sleep", sleeps.append)
-    monkeypatch.setattr(
-        frugal_driver.FrugalLinuxDriver, "_get_terminal_size", lambda _driver: (W, H)
-    )
-    driver = frugal_driver.FrugalLinuxDriver(App(), debug=False, mouse=False, size=(W, H))
-    driver.line = None  # whatever the test's stderr is, the line is fast
+    monkeypatch.setattr(frugal_driver, "time", SimpleNamespace(sleep=sleeps.append))
+    driver_class = frugal_driver.FrugalLinuxDriver
+    monkeypatch.setattr(driver_class, "_get_terminal_size", lambda _driver: (W, H))
+    # Whatever the test's stderr is (a terminal with output queued, a slow line), the line
+    # is free: this is about the first frame's hand-over, not about holding frames.
+    monkeypatch.setattr(driver_class, "_line_busy", lambda _driver: False)
+    driver = driver_class(App(), debug=False, mouse=False, size=(W, H))
+    driver.line = None
     driver.write("\x1b[?1049h\x1b[?25l")
     assert sleeps == []
     driver.write(f"{cup(0, 0)}first")
