@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TypedDict
+from typing import ClassVar, TypedDict
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -24,6 +24,7 @@ from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security, provid
 from mailsetup_tui.core.untrusted import shown
 from mailsetup_tui.tui.choice import Choice
 from mailsetup_tui.tui.domain_facts import Discover, DomainFacts, MxLookup
+from mailsetup_tui.tui.field_label import MARKER_CLASSES
 from mailsetup_tui.tui.form_lines import TypingInput
 
 REVEAL_SECONDS = 5.0
@@ -59,6 +60,8 @@ class AccountForm(Container, can_focus=False):
     mounted only when a field first has a problem: Textual styles, lays out and renders every
     widget, and fewer of them is most of what makes the form start fast.
     """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = MARKER_CLASSES
 
     class Edited(Message):
         """Something on screen changed because the user changed it."""

@@ -22,9 +22,15 @@ LABEL_WIDTH = 18
 control this much left padding, one more on a limited terminal, where that cell is the
 field's left bracket (`|`, as Textual's ASCII border draws the right one)."""
 
-LABEL_CLASSES = {"field--label", "field--marker"}
-"""The label's look, and the mark of the focused field on a limited terminal: its first cell
-alone (bold, reversed), which a monochrome screen shows and a Tab rewrites cheaply."""
+LABEL_CLASSES = {"field--label"}
+"""The label's look: a component class of each labelled control, which styles it by its own
+state (focus, a problem)."""
+
+MARKER_CLASSES = {"field--marker"}
+"""The mark of the focused field on a limited terminal: the label's first cell alone (bold,
+reversed), which a monochrome screen shows and a Tab rewrites cheaply. The same for every
+field, so it is a component class of their container (`AccountForm`), styled once: each
+component class is styled on its own for each widget that has it."""
 
 _BRACKET = "|"
 
@@ -45,7 +51,9 @@ def with_label(control: Widget, text: str | None, strips: list[Strip], crop: Reg
     label = control.get_component_styles("field--label").rich_style
     first = label
     if control.has_focus_within and control.app.has_class("-limited"):
-        first += control.get_component_styles("field--marker").rich_style
+        fields = control.parent
+        assert isinstance(fields, Widget), "a labelled control is in a container of fields"
+        first += fields.get_component_styles("field--marker").rich_style
     # The cells after the text have the label's background only: a problem's underline (on
     # a limited terminal) goes under the name, not on to the value's edge.
     after = Style(bgcolor=label.bgcolor)
