@@ -50,9 +50,6 @@ class ResultPanel(Widget):
         self.headline, self.detail = headline, breakable(detail)
         self.refresh(layout=True)
 
-    def clear(self) -> None:
-        self._show(None, "")
-
     def show_busy(self, headline: str, detail: str = "") -> None:
         self._show("-busy", headline, detail)
 
