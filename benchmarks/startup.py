@@ -128,6 +128,8 @@ def peak_rss(pid: int) -> int:
 
 
 def spread(values: list[float]) -> str:
+    if len(values) < 2:  # one round (`--runs 1`, to count instructions) has no middle half
+        return "-"
     first, _, third = statistics.quantiles(values, n=4)
     return f"{first:.3f}-{third:.3f}"
 
