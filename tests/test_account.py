@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -18,8 +20,12 @@ from mailsetup_tui.core.account import (
     port_problem,
     validate,
 )
+from mailsetup_tui.core.credential import Password
 from mailsetup_tui.core.fields import Field
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security, provider
+from mailsetup_tui.core.session import Tested
+from mailsetup_tui.core.store.secrets import Record
+from mailsetup_tui.core.store.types import SecretType
 
 
 def gmail(email: str = "codes@gmail.com", name: str = "Codes") -> Account:
@@ -345,3 +351,18 @@ def test_a_drafts_repr_leaves_the_password_out() -> None:
     """A draft may end up in a log line or an error report; its password must not."""
     draft = AccountDraft(ProviderId.GMAIL, "Codes", "codes@gmail.com", "abcd efgh ijkl mnop")
     assert "abcd" not in repr(draft) and "codes@gmail.com" in repr(draft)
+
+
+def test_what_holds_a_secret_never_shows_it_in_its_repr() -> None:
+    """A traceback's locals, a log line or a debugger show reprs: a secret's holder names the
+    account, never the secret."""
+    secret = "abcd efgh ijkl mnop"
+    draft = AccountDraft(ProviderId.GMAIL, "Codes", "codes@gmail.com", secret)
+    holders = [
+        Password(secret),
+        Tested(draft, gmail(), secret, Path("/etc/ssl/ca.pem")),
+        Record(3, "codes@gmail.com", SecretType.PASSWORD, secret, datetime.now(UTC)),
+    ]
+    for holder in holders:
+        assert "abcd" not in repr(holder) and "abcd" not in str(holder), type(holder).__name__
+    assert "codes@gmail.com" in repr(holders[1]) and "codes@gmail.com" in repr(holders[2])

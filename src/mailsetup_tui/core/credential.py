@@ -9,7 +9,6 @@ handing out a new access token, and whether the new one is stored is the session
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from mailsetup_tui.core.account import Account, MicrosoftSignIn
@@ -28,11 +27,17 @@ class Credential(Protocol):
         ...
 
 
-@dataclass(frozen=True, repr=False)
 class Password:
-    """A password (or, for a tool that has one in hand, an access token), sent as it is."""
+    """A password (or, for a tool that has one in hand, an access token), sent as it is.
 
-    secret: str
+    A plain class, as `SignedIn` is: its default `repr` names no secret, and a dataclass
+    would cost the form's start-up its generated methods, compiled (ARCHITECTURE.md).
+    """
+
+    __slots__ = ("secret",)
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
 
     @classmethod
     def of(cls, account: Account, typed: str) -> Password:

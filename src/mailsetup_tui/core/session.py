@@ -37,7 +37,7 @@ import ssl
 import stat
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -108,19 +108,29 @@ class UnreadableSecret(Exception):
     """The saved account's secret could not be read; the text is the sentence to show."""
 
 
-@dataclass(frozen=True, repr=False)
 class Tested:
-    """The last draft that passed a test: what Save stores and a test message goes through."""
+    """The last draft that passed a test: what Save stores and a test message goes through.
+
+    A plain class whose `repr` names no password (a dataclass would cost the form's start-up
+    its generated methods, compiled: ARCHITECTURE.md).
+    """
 
     __test__ = False  # pytest: not a test class, despite the name
+    __slots__ = ("account", "ca_file", "draft", "password")
 
-    draft: AccountDraft
-    account: Account
-    password: str
-    """The password the test used (perhaps the saved one), as its server takes it; empty for
-    Microsoft sign-in, whose secret is the held sign-in."""
-    ca_file: Path | None
-    """The CA file the test trusted, saved with the account so later tests trust it too."""
+    def __init__(
+        self, draft: AccountDraft, account: Account, password: str, ca_file: Path | None
+    ) -> None:
+        self.draft = draft
+        self.account = account
+        self.password = password
+        """The password the test used (perhaps the saved one), as its server takes it; empty
+        for Microsoft sign-in, whose secret is the held sign-in."""
+        self.ca_file = ca_file
+        """The CA file the test trusted, saved with the account so later tests trust it too."""
+
+    def __repr__(self) -> str:
+        return f"Tested({self.draft!r}, {self.account.email!r})"
 
 
 def ca_file_problem(path: Path) -> str | None:

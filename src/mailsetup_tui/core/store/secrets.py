@@ -15,7 +15,6 @@ import contextlib
 import grp
 import os
 import stat
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,15 +35,32 @@ SECRET_SCHEMA = 2
 """The secret file's format: a list of records by generation (1: one record, generation 0)."""
 
 
-@dataclass(frozen=True, repr=False)
 class Record:
-    """One generation of an account's secret."""
+    """One generation of an account's secret.
 
-    generation: int
-    email: str
-    kind: SecretType
-    secret: str
-    renewed: datetime | None = None
+    A plain class whose `repr` names no secret: a dataclass would cost the form's start-up
+    its generated methods, compiled (ARCHITECTURE.md), and a tuple would give the secret to
+    anything that iterates it.
+    """
+
+    __slots__ = ("email", "generation", "kind", "renewed", "secret")
+
+    def __init__(
+        self,
+        generation: int,
+        email: str,
+        kind: SecretType,
+        secret: str,
+        renewed: datetime | None = None,
+    ) -> None:
+        self.generation = generation
+        self.email = email
+        self.kind = kind
+        self.secret = secret
+        self.renewed = renewed
+
+    def __repr__(self) -> str:
+        return f"Record({self.generation}, {self.email!r}, {self.kind.name})"
 
 
 class SecretStore:
