@@ -133,6 +133,7 @@ def test_the_form_loads_no_command_dialog_or_heavy_library_before_its_first_fram
         in {
             "mailsetup_tui.tui.dialogs",
             "mailsetup_tui.tui.queue_screen",
+            "mailsetup_tui.tui.result_panel",  # with the first outcome
             "mailsetup_tui.core.relay_status",
             "mailsetup_tui.core.discovery",
             "mailsetup_tui.core.spool",

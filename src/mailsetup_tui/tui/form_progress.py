@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from mailsetup_tui.core.outcomes import TestProgress
-from mailsetup_tui.tui.result_panel import ResultPanel
 
 if TYPE_CHECKING:
     from mailsetup_tui.core.oauth import DeviceCode
+    from mailsetup_tui.tui.result_panel import ResultPanel
 
 
 class RunsATest(Protocol):

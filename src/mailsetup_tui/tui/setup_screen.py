@@ -33,15 +33,16 @@ from mailsetup_tui.tui.form_progress import FormProgress
 from mailsetup_tui.tui.key_bar import KeyBar
 from mailsetup_tui.tui.keys import FORM_KEYS, bindings, key_for
 from mailsetup_tui.tui.relay_line import RelayLine
-from mailsetup_tui.tui.result_panel import ResultPanel
 from mailsetup_tui.tui.sizes import too_small, too_small_text
 
 if TYPE_CHECKING:
     from mailsetup_tui.core.oauth import DeviceCode
     from mailsetup_tui.tui.dialogs import DeviceCodeScreen
+    from mailsetup_tui.tui.result_panel import ResultPanel
 
-# The dialogs and the queue screen are imported when first opened: the form's first frame
-# needs none of them, and the queue's table is one of Textual's heavier widgets.
+# The dialogs, the queue screen and the result panel are imported when first shown: the
+# form's first frame needs none of them, and the queue's table is one of Textual's heavier
+# widgets.
 
 
 class SetupScreen(Screen[None]):
@@ -130,6 +131,8 @@ class SetupScreen(Screen[None]):
     @property
     def result_panel(self) -> ResultPanel:
         """Where outcomes appear, under the buttons: made for the first one."""
+        from mailsetup_tui.tui.result_panel import ResultPanel
+
         panel = self.query_one_optional(ResultPanel)
         if panel is None:
             panel = ResultPanel(id="result")
