@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.style import Style
 from textual.geometry import Offset, Region, Size
 from textual.reactive import Reactive
 from textual.strip import Strip
@@ -12,6 +13,8 @@ from textual.widget import Widget
 from textual.widgets import Input
 
 from mailsetup_tui.tui.field_label import LABEL_CLASSES, label_cells, with_label
+
+NO_STYLE = Style.null()
 
 
 def typing_position(widget: Widget) -> Offset:
@@ -46,13 +49,13 @@ class TypingInput(Input, inherit_css=False):
     enough; scrolling reads the size when it needs it."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "input--cursor",
         "input--placeholder",
         "input--selection",
         *LABEL_CLASSES,
     }
-    """Input's, but for `input--suggestion`: no field has a suggester, and each class is
-    styled on its own for every field. Not inherited: it goes with the stylesheet."""
+    """Input's, but for `input--suggestion` (no field has a suggester) and `input--cursor`
+    (the terminal's cursor shows the typing position: no cell is drawn as one). Each class is
+    styled on its own for every field at start. Not inherited: it goes with the stylesheet."""
 
     def __init__(self, *args: Any, field_label: str | None = None, **kwargs: Any) -> None:
         # No suggester, ever: its style is not among the component classes.
@@ -89,6 +92,15 @@ class TypingInput(Input, inherit_css=False):
     def cursor_screen_offset(self) -> Offset:
         x, y, _width, _height = self.content_region
         return Offset(x + self._position_to_cell(self.cursor_position) - self.scroll_offset.x, y)
+
+    def get_component_rich_style(
+        self, *names: str, partial: bool = False, default: Style | None = None
+    ) -> Style:
+        """No look for the typing position: Input asks for its cursor's, and the terminal's
+        own cursor is there instead (rich leaves a text unstyled by the empty style)."""
+        if names == ("input--cursor",):
+            return NO_STYLE
+        return super().get_component_rich_style(*names, partial=partial, default=default)
 
     def render_lines(self, crop: Region) -> list[Strip]:
         return with_label(self, self.field_label, super().render_lines(crop), crop)
