@@ -55,8 +55,10 @@ class KeyBar(Widget):
         # The screen says so at every edit (Show password comes and goes with the sign-in
         # method): redraw only when what the line shows changed. A redraw marks the bottom
         # row for Textual's next update, and each update renders every widget between the
-        # rows it touches: the whole form, at every typed character.
-        if self._states() != self._shown_states:
+        # rows it touches: the whole form, at every typed character. Before the first render
+        # nothing is shown to compare with, and that render reads the states itself (the
+        # screen says so three times while the form starts).
+        if self._shown_states and self._states() != self._shown_states:
             self.refresh()
 
     def _states(self) -> tuple[bool | None, ...]:
