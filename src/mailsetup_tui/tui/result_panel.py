@@ -11,6 +11,7 @@ from textual.app import RenderResult
 from textual.widget import Widget
 
 from mailsetup_tui.core.outcomes import SaveOutcome, SendOutcome, TestOutcome
+from mailsetup_tui.tui import styles
 
 _HALF = r"((?:[0-9A-F]{2}:){15}[0-9A-F]{2})"
 _FINGERPRINT = rf"\b{_HALF}:{_HALF}\b"  # compiled at first use (re caches it)
@@ -30,6 +31,7 @@ class ResultPanel(Widget):
     One widget drawing both: as two Statics in a container it was three widgets to style and
     lay out at every start, for two lines of text. Each part wraps on its own, as before."""
 
+    DEFAULT_CSS = styles.default_css(styles.RESULT_PANEL)
     COMPONENT_CLASSES: ClassVar[set[str]] = {"result--headline", "result--detail"}
     STATES = ("-ok", "-failed", "-busy", "-saved", "-stale")
 

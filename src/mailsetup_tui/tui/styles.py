@@ -2,8 +2,9 @@
 
 The form's own styles are read at start-up; the limited terminals' only where the terminal
 is one (`MailSetupApp`), the dialogs' when the first dialog opens, the queue's when the queue
-does. Textual parses every rule it has read and matches each against every widget it styles,
-so what the form never shows is not read before its first frame.
+does, the result panel's when the first outcome makes the panel. Textual parses every rule
+it has read and matches each against every widget it styles, so what the form never shows
+is not read before its first frame.
 """
 
 from __future__ import annotations
@@ -26,3 +27,12 @@ FORM = _DIR / "app.tcss"
 LIMITED = _DIR / "limited.tcss"
 DIALOGS = _DIR / "dialogs.tcss"
 QUEUE = _DIR / "queue.tcss"
+RESULT_PANEL = _DIR / "result_panel.tcss"
+
+
+def default_css(path: Path) -> str:
+    """A widget's own rules from `path`, for its `DEFAULT_CSS`: Textual parses those when the
+    first widget of the class is mounted, where it parses an app's or a screen's stylesheet
+    when the app or screen starts. Rules of the widget itself, at the lowest priority: the
+    app's stylesheets (limited.tcss) override them."""
+    return path.read_text(encoding="utf-8")
