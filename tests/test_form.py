@@ -18,6 +18,7 @@ from mailsetup_tui.core.fields import Field
 from mailsetup_tui.core.outcomes import MESSAGE_FAILED, MESSAGE_OK
 from mailsetup_tui.core.providers import PROVIDERS, ProviderId, Security
 from mailsetup_tui.core.relay_settings import RelaySettings
+from mailsetup_tui.core.session import SetupSession
 from mailsetup_tui.core.store import KEYRING_SERVICE, AccountStore
 from mailsetup_tui.tui.account_form import AccountForm
 from mailsetup_tui.tui.action_button import ActionButton
@@ -26,6 +27,7 @@ from mailsetup_tui.tui.choice import Choice, ChoiceList
 from mailsetup_tui.tui.dialogs import ConfirmScreen, HelpScreen
 from mailsetup_tui.tui.field_label import LABEL_WIDTH
 from mailsetup_tui.tui.form_lines import TypingInput
+from mailsetup_tui.tui.heading import FormHeading
 from mailsetup_tui.tui.key_bar import KeyBar
 from mailsetup_tui.tui.keys import FORM_KEYS, footer_display, markdown_table, spoken
 from mailsetup_tui.tui.setup_screen import SetupScreen
@@ -66,6 +68,13 @@ def field(app: MailSetupApp, widget_id: str) -> Input:
 
 def text_of(app: MailSetupApp, selector: str) -> str:
     return str(app.setup_screen.query_one(selector, Static).render())
+
+
+def mode_of(app: MailSetupApp) -> str:
+    """What the heading says the form edits (its second row)."""
+    heading = app.setup_screen.query_one(FormHeading)
+    assert str(heading.render()).splitlines()[1:] == [heading.mode]  # shown as it is
+    return heading.mode
 
 
 def problem(app: MailSetupApp, field: Field) -> str:
@@ -490,7 +499,7 @@ async def test_save_writes_config_and_secret_and_says_where(
         await pass_test_then_save(pilot, starttls_server.port, store.path)
         assert app.setup_screen.result_panel.headline == f"Saved to {store.path}"
         assert "Password stored in the system keyring" in app.setup_screen.result_panel.detail
-        assert text_of(app, "#mode").startswith("Editing the saved account")
+        assert mode_of(app).startswith("Editing the saved account")
         assert not screen_of(app).has_unsaved_changes
     assert store.load() == Account.create(
         ProviderId.OTHER, "Codes", LOGIN, server=HOST, port=starttls_server.port
@@ -521,7 +530,7 @@ async def test_store_error_is_shown_inline_and_nothing_is_half_written(
     store.path.mkdir()  # a directory where the config file should go: the write must fail
     app = make_app()
     async with running(app) as pilot:
-        assert "could not be read" in text_of(app, "#mode")
+        assert "could not be read" in mode_of(app)
         await fill_other(pilot, starttls_server.port)
         await run_test_and_wait(pilot)
         await pilot.press("ctrl+s")
@@ -542,7 +551,7 @@ async def test_a_saved_account_is_loaded_with_its_password_hidden(
     app = make_app()
     async with running(app) as pilot:
         await wait_until(lambda: field(app, "password").value != "", pilot)
-        assert text_of(app, "#mode") == f"Editing the saved account ({store.path})"
+        assert mode_of(app) == f"Editing the saved account ({store.path})"
         assert screen_of(app).form.provider_id is ProviderId.GMAIL
         assert field(app, "display-name").value == "Acme Codes"
         assert field(app, "password").password  # masked
@@ -552,7 +561,25 @@ async def test_a_saved_account_is_loaded_with_its_password_hidden(
 async def test_a_new_account_says_so(make_app: AppFactory, store: AccountStore) -> None:
     app = make_app()
     async with running(app):
-        assert text_of(app, "#mode") == f"New account (will be saved to {store.path})"
+        assert mode_of(app) == f"New account (will be saved to {store.path})"
+
+
+async def test_a_long_config_path_wraps_under_the_title_and_the_form_moves_down(
+    tmp_path: Path,
+) -> None:
+    """The heading counts its rows without rendering them: a path too long for one row takes
+    two, whole, and the fields start below it."""
+    deep = tmp_path.joinpath(*(["a-rather-long-directory-name"] * 4), "account.toml")
+    app = MailSetupApp(SetupSession(AccountStore(deep)), environ={"TERM": "xterm-256color"})
+    async with running(app):
+        heading = app.setup_screen.query_one(FormHeading)
+        assert mode_of(app) == f"New account (will be saved to {deep})"
+        assert len(mode_of(app)) > heading.content_size.width
+        assert heading.size.height >= 3  # the title's row and the path's two or more
+        rows = heading.render_lines(Region(0, 0, *heading.size))
+        shown = "".join(strip.text for strip in rows[1:])
+        assert "".join(shown.split()) == "".join(mode_of(app).split())  # all of it, in order
+        assert app.setup_screen.form.region.y > heading.region.bottom - 1
 
 
 async def test_an_unreadable_saved_password_is_reported(

@@ -18,9 +18,9 @@ from mailsetup_tui.core.spool import EntryState, Envelope, Spool
 from mailsetup_tui.core.store import AccountStore
 from mailsetup_tui.tui.app import MailSetupApp
 from mailsetup_tui.tui.dialogs import ConfirmScreen
+from mailsetup_tui.tui.heading import POLL_SECONDS as RELAY_POLL
+from mailsetup_tui.tui.heading import FormHeading
 from mailsetup_tui.tui.queue_screen import QueueScreen
-from mailsetup_tui.tui.relay_line import POLL_SECONDS as RELAY_POLL
-from mailsetup_tui.tui.relay_line import RelayLine
 
 from support.relay import add_relay_table
 from support.servers import PASSWORD, other_account
@@ -67,13 +67,13 @@ async def test_the_header_says_how_the_relay_stands_and_the_queue_screen_acts(
     spool = fixed_spool(tmp_path / "spool")
     app = MailSetupApp(SetupSession(relay_store), environ={"TERM": "xterm-256color"})
     async with app.run_test(size=(80, 24)) as pilot:
-        line = app.screen.query_one(RelayLine)
+        line = app.screen.query_one(FormHeading)
         for _ in range(100):
             await pilot.pause(0.02)
             if line.status is not None:
                 break
         assert line.shown_status == "Relay: not running, 1 queued, 1 failed"
-        assert str(line.render()).rstrip().endswith(line.shown_status)
+        assert str(line.render()).splitlines()[0].rstrip().endswith(line.shown_status)
         await pilot.press("ctrl+e")
         assert isinstance(app.screen, QueueScreen)
         await pilot.pause(0.2)
@@ -110,13 +110,14 @@ async def test_without_a_relay_there_is_no_header_line_and_no_queue_key(
     app = MailSetupApp(SetupSession(store), environ={"TERM": "xterm-256color"})
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause(0.3)
-        line = app.screen.query_one(RelayLine)
-        assert line.shown_status == "" and str(line.render()).strip() == line.title
+        line = app.screen.query_one(FormHeading)
+        assert line.shown_status == ""
+        assert str(line.render()).splitlines()[0].strip() == line.title
         await pilot.press("ctrl+e")
         assert not isinstance(app.screen, QueueScreen)
         assert read == []
         (tmp_path / "spool").mkdir()  # now there may be one
-        app.screen.query_one(RelayLine).poll()
+        app.screen.query_one(FormHeading).poll()
         await app.workers.wait_for_complete()
         assert [settings.spool for settings in read] == [tmp_path / "spool"]
 

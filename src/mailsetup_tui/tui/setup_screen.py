@@ -30,9 +30,9 @@ from mailsetup_tui.core.store.types import StoreError
 from mailsetup_tui.tui.account_form import AccountForm
 from mailsetup_tui.tui.action_button import ActionButton
 from mailsetup_tui.tui.form_progress import FormProgress
+from mailsetup_tui.tui.heading import FormHeading
 from mailsetup_tui.tui.key_bar import KeyBar
 from mailsetup_tui.tui.keys import FORM_KEYS, bindings, key_for
-from mailsetup_tui.tui.relay_line import RelayLine
 from mailsetup_tui.tui.sizes import too_small, too_small_text
 
 if TYPE_CHECKING:
@@ -115,8 +115,7 @@ class SetupScreen(Screen[None]):
         if too_small(*self.app.size):
             self.add_class("-too-small")
             yield Static(too_small_text(*self.app.size), id="too-small", markup=False)
-        yield RelayLine(self.session, self.app.title, id="header")
-        yield Static("", id="mode", markup=False)
+        yield FormHeading(self.session, self.app.title, id="heading")
         yield AccountForm(id="form", mx_lookup=self.session.mx_fact, discover=self.session.discover)
         with Horizontal(id="buttons"):
             yield ActionButton("Test", id="test")
@@ -197,7 +196,7 @@ class SetupScreen(Screen[None]):
             self.saved = self.values
 
     def _set_mode(self, text: str) -> None:
-        self.query_one("#mode", Static).update(text)
+        self.query_one(FormHeading).show_mode(text)
 
     def _set_banner(self, text: str) -> None:
         banner = self.query_one_optional("#banner", Static)
@@ -205,7 +204,7 @@ class SetupScreen(Screen[None]):
             if not text:
                 return
             banner = Static("", id="banner", markup=False)
-            self.mount(banner, after="#mode")
+            self.mount(banner, after="#heading")
         banner.update(text)
         banner.set_class(bool(text), "-visible")
 
@@ -519,8 +518,8 @@ class SetupScreen(Screen[None]):
             f"Test again ({key_for('test')}); Save keeps the CA file with the account.",
         )
 
-    @on(RelayLine.Changed)
-    def relay_changed(self, message: RelayLine.Changed) -> None:
+    @on(FormHeading.Changed)
+    def relay_changed(self, message: FormHeading.Changed) -> None:
         self.relay_settings = message.settings if message.set_up else None
 
     def action_queue(self) -> None:

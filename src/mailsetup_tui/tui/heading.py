@@ -1,12 +1,13 @@
-"""The form's title line: its name, and on its right how the relay stands ("Relay: running, 0
-queued, last delivery 14:02").
+"""The form's heading: its name, with how the relay stands on the right ("Relay: running, 0
+queued, last delivery 14:02"), and under them what the form edits ("Editing the saved
+account (/etc/mailsetup/account.toml)").
 
-One widget draws both: a title, a status and the row holding them were three widgets to style
-and lay out at every start. The relay's state is read in a thread every few seconds; the line
-changes (and is redrawn) only when what it says changes, so an idle form sends nothing down a
-slow line. The status is left out where no relay is set up; where none can be (no socket, no
-spool: most hosts), no thread is started and the queue's code is not loaded, half a MiB of the
-form's memory.
+One widget draws all three: a title, a status, the row holding them and the line under
+them were four widgets to style and lay out at every start. The relay's state is read in a
+thread every few seconds; the heading changes (and is redrawn) only when what it says
+changes, so an idle form sends nothing down a slow line. The status is left out where no
+relay is set up; where none can be (no socket, no spool: most hosts), no thread is started
+and the queue's code is not loaded, half a MiB of the form's memory.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import RenderResult
+from textual.geometry import Size
 from textual.message import Message
 from textual.widget import Widget
 
@@ -30,8 +32,9 @@ if TYPE_CHECKING:
 POLL_SECONDS = 5.0
 
 
-class RelayLine(Widget):
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"relay-line--title", "relay-line--status"}
+class FormHeading(Widget):
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"heading--title", "heading--detail"}
+    """The title, and the muted rest: the relay's state and what the form edits."""
 
     class Changed(Message):
         """The relay's state as last read; the screen enables its Queue key on it."""
@@ -53,23 +56,41 @@ class RelayLine(Widget):
         self.status: RelayStatus | None = None
         self.settings: RelaySettings | None = None
         self.shown_status = ""
-        """What the line says of the relay ("" where none is set up)."""
+        """What the heading says of the relay ("" where none is set up)."""
+        self.mode = ""
+        """What the form edits, and where it will be saved (`SetupSession.open`)."""
+
+    def show_mode(self, text: str) -> None:
+        if text != self.mode:
+            self.mode = text
+            self.refresh(layout=True)  # a long path may wrap on to another row
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        # Counted, not measured by rendering (Textual's way for an auto height, which at
+        # start cost as much as a widget): the first row, and the mode's rows, one unless a
+        # long config path makes it wrap.
+        if cell_len(self.mode) <= width:
+            return 2
+        return 1 + len(Text(self.mode).wrap(self.app.console, width))
 
     def render(self) -> RenderResult:
         status = self.shown_status
-        width = self.size.width
+        width = self.content_size.width
         title = self.title[: max(0, width - cell_len(status) - 1)] if status else self.title
+        detail = self.get_component_styles("heading--detail").rich_style
+        # The first row is as wide as the widget, so it never wraps; the mode wraps (a
+        # config path can be long) rather than lose its end.
         return Text.assemble(
-            (title, self.get_component_styles("relay-line--title").rich_style),
+            (title, self.get_component_styles("heading--title").rich_style),
             " " * max(0, width - cell_len(title) - cell_len(status)),
-            (status, self.get_component_styles("relay-line--status").rich_style),
-            no_wrap=True,
-            overflow="crop",
+            (status, detail),
+            "\n",
+            (self.mode, detail),
         )
 
     def on_mount(self) -> None:
         # After the first frame: the relay's state (and the queue's code, loaded for it) is
-        # not worth delaying the form for, and the line is hidden unless a relay is set up.
+        # not worth delaying the form for, and it is not shown unless a relay is set up.
         self.call_after_refresh(self.poll)
         self.set_interval(POLL_SECONDS, self.poll)
 
@@ -83,7 +104,7 @@ class RelayLine(Widget):
         else:
             self.post_message(self.Changed(None, settings))
 
-    @work(thread=True, exclusive=True, group="relay-line", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="relay-status", exit_on_error=False)
     def _read_status(self, settings: RelaySettings) -> None:
         from mailsetup_tui.core.relay_status import relay_status
 
