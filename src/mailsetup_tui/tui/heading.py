@@ -76,7 +76,7 @@ class FormHeading(Widget):
     def render(self) -> RenderResult:
         status = self.shown_status
         width = self.content_size.width
-        title = self.title[: max(0, width - cell_len(status) - 1)] if status else self.title
+        title = self.title[: max(0, width - cell_len(status) - 1) if status else width]
         detail = self.get_component_styles("heading--detail").rich_style
         # The first row is as wide as the widget, so it never wraps; the mode wraps (a
         # config path can be long) rather than lose its end.
