@@ -49,6 +49,11 @@ class SetupScreen(Screen[None]):
     """Owns the rules between the fields: testing, the Save gate and unsaved changes."""
 
     BINDINGS: ClassVar[list[BindingType]] = list(bindings(on_app=False))
+    BLANK = True
+    """Its own cells are background only (every word on it is a widget's): Textual fills
+    them with that instead of rendering the screen's empty content, 4 M instructions of
+    every start. Only a screen over another with a translucent background renders one, and
+    this one is always at the bottom."""
 
     values: var[AccountDraft | None] = var(None)
     """What is on screen now."""
@@ -58,9 +63,9 @@ class SetupScreen(Screen[None]):
     """The values as last loaded or saved: differing values are unsaved changes."""
     save_ready = reactive(False, bindings=True)
     testing = reactive(False, bindings=True)
+    """A test is running: Test shows it is busy and Escape cancels it."""
     relay_settings: reactive[RelaySettings | None] = reactive(None, bindings=True)
     """The relay's settings, once a relay is seen to be set up (the Queue key is shown)."""
-    """A test is running: Test shows it is busy and Escape cancels it."""
 
     class SecretLoaded(Message):
         """The saved account's secret was read (in a thread: keyrings may be slow)."""
