@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.segment import Segment
+from rich.style import Style
 from textual import events
 from textual.content import Content
 from textual.screen import Screen
-from textual.style import Style
+from textual.strip import Strip
 from textual.widget import Widget
 
 from mailsetup_tui.tui.keys import FORM_KEYS, FormKey, footer_display
@@ -65,31 +67,50 @@ class KeyBar(Widget):
         """Each footer key's state: True available, None disabled, False not here."""
         return tuple(self.screen.check_action(key.action, ()) for key in self._footer_keys)
 
-    def render(self) -> Content:
-        def style(component: str) -> Style:
-            return Style.from_rich_style(self.get_component_rich_style(component))
-
-        key_style, word_style = style("key-bar--key"), style("key-bar--description")
-        # Only the attribute (dim): the key and its word keep their own colours.
-        disabled = Style(dim=self.get_component_rich_style("key-bar--disabled").dim)
+    def _shown(self) -> list[tuple[FormKey, bool | None]]:
+        """The keys the line shows, each with its state, left to right; notes where each is
+        for clicks."""
         self._shown_states = self._states()
-        shown: list[tuple[FormKey, bool | None, Content]] = []
-        for key, available in zip(self._footer_keys, self._shown_states, strict=True):
-            if available is False:
-                continue
-            item = Content.assemble(
-                (footer_display(key.keys[0]), key_style), (f" {key.label}", word_style)
-            )
-            shown.append((key, available, item if available else item.stylize(disabled)))
-        width = sum(item.cell_length + 1 for _, _, item in shown) - 1
+        shown: list[tuple[FormKey, bool | None]] = [
+            (key, available)
+            for key, available in zip(self._footer_keys, self._shown_states, strict=True)
+            if available is not False
+        ]
+        width = sum(_cells(key) + 1 for key, _ in shown) - 1
         if self.app.has_class("-limited") or width > self.content_size.width:
             shown = [entry for entry in shown if entry[1]]
         self._spans = []
         column = 0
-        for key, _available, item in shown:
-            self._spans.append((column, column + item.cell_length, key))
-            column += item.cell_length + 1
-        return Content(" ").join(item for _, _, item in shown)
+        for key, _available in shown:
+            self._spans.append((column, column + _cells(key), key))
+            column += _cells(key) + 1
+        return shown
+
+    def render(self) -> Content:
+        """The line as text (what a test reads); `render_line` draws it."""
+        return Content(
+            " ".join(f"{footer_display(key.keys[0])} {key.label}" for key, _ in self._shown())
+        )
+
+    def render_line(self, y: int) -> Strip:
+        """The line as styled segments, not as Content: Textual's way from Content to cells
+        (wrapping, alignment, spans) cost 3 M instructions of every start for one row of
+        words, and again at each change of a key's state."""
+        base = self.rich_style
+        if y:
+            return Strip.blank(self.size.width, base)
+        key_style = self.get_component_rich_style("key-bar--key")
+        word_style = self.get_component_rich_style("key-bar--description")
+        # Only the attribute (dim): the key and its word keep their own colours.
+        dim = Style(dim=self.get_component_rich_style("key-bar--disabled").dim)
+        segments: list[Segment] = []
+        for key, available in self._shown():
+            if segments:
+                segments.append(Segment(" ", base))
+            extra = Style() if available else dim
+            segments.append(Segment(footer_display(key.keys[0]), key_style + extra))
+            segments.append(Segment(f" {key.label}", word_style + extra))
+        return Strip(segments).adjust_cell_length(self.size.width, base)
 
     async def on_click(self, event: events.Click) -> None:
         for start, end, key in self._spans:
@@ -98,3 +119,8 @@ class KeyBar(Widget):
                 namespace = self.app if key.on_app else self.screen
                 await self.app.run_action(key.action, namespace)
                 return
+
+
+def _cells(key: FormKey) -> int:
+    """The cells `key` takes on the line: its name, a space, its word."""
+    return len(footer_display(key.keys[0])) + 1 + len(key.label)
