@@ -15,11 +15,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.cells import cell_len
+from rich.segment import Segment
 from rich.text import Text
 from textual import on, work
 from textual.app import RenderResult
 from textual.geometry import Size
 from textual.message import Message
+from textual.strip import Strip
 from textual.widget import Widget
 
 from mailsetup_tui.core.relay_settings import RelaySettings
@@ -67,26 +69,40 @@ class FormHeading(Widget):
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         # Counted, not measured by rendering (Textual's way for an auto height, which at
-        # start cost as much as a widget): the first row, and the mode's rows, one unless a
-        # long config path makes it wrap.
-        if cell_len(self.mode) <= width:
-            return 2
-        return 1 + len(Text(self.mode).wrap(self.app.console, width))
+        # start cost as much as a widget): the first row, and the mode's rows.
+        return 1 + len(self._mode_rows(width))
 
-    def render(self) -> RenderResult:
+    def _mode_rows(self, width: int) -> list[str]:
+        """The mode's rows at `width`: one, unless a long config path makes it wrap."""
+        if cell_len(self.mode) <= width:
+            return [self.mode]
+        return [line.plain for line in Text(self.mode).wrap(self.app.console, width)]
+
+    def _title_row(self) -> tuple[str, str, str]:
+        """The first row: the title, the room after it, the relay's state at the right."""
         status = self.shown_status
         width = self.content_size.width
+        # As wide as the widget, so it never wraps.
         title = self.title[: max(0, width - cell_len(status) - 1) if status else width]
-        detail = self.get_component_styles("heading--detail").rich_style
-        # The first row is as wide as the widget, so it never wraps; the mode wraps (a
-        # config path can be long) rather than lose its end.
-        return Text.assemble(
-            (title, self.get_component_styles("heading--title").rich_style),
-            " " * max(0, width - cell_len(title) - cell_len(status)),
-            (status, detail),
-            "\n",
-            (self.mode, detail),
-        )
+        return title, " " * max(0, width - cell_len(title) - cell_len(status)), status
+
+    def render(self) -> RenderResult:
+        """The heading as text (the mode unwrapped); `render_line` draws it."""
+        return "".join(self._title_row()) + "\n" + self.mode
+
+    def render_line(self, y: int) -> Strip:
+        """Each row as styled segments, not through Textual's Content (whose way to cells,
+        wrapping and aligning, cost 1.7 M instructions of every start for two rows)."""
+        base, width = self.rich_style, self.content_size.width
+        detail = base + self.get_component_styles("heading--detail").rich_style
+        if y == 0:
+            title, room, status = self._title_row()
+            title_style = base + self.get_component_styles("heading--title").rich_style
+            row = [Segment(title, title_style), Segment(room, base), Segment(status, detail)]
+        else:
+            rows = self._mode_rows(width)
+            row = [Segment(rows[y - 1], detail)] if y <= len(rows) else []
+        return Strip(row).adjust_cell_length(width, base)
 
     def on_mount(self) -> None:
         # After the first frame: the relay's state (and the queue's code, loaded for it) is
