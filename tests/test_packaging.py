@@ -59,5 +59,12 @@ def test_installed_wheel_finds_its_styles(wheel: Path, tmp_path: Path) -> None:
 def test_editable_checkout_finds_the_top_level_styles() -> None:
     from mailsetup_tui.tui import styles
 
-    for path in (styles.FORM, styles.LIMITED, styles.DIALOGS, styles.QUEUE, styles.RESULT_PANEL):
+    for path in (
+        styles.FORM,
+        styles.LIMITED,
+        styles.DIALOGS,
+        styles.QUEUE,
+        styles.RESULT_PANEL,
+        styles.CHOICE_LIST,
+    ):
         assert path.is_file() and path.parent == styles.styles_dir()

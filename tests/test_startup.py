@@ -290,3 +290,27 @@ async def test_the_form_first_shown_unrestyled_looks_as_a_full_restyle_leaves_it
         app.update_styles(app.screen)
         await pilot.pause()
         assert (styles_of_every_widget(app), app.export_screenshot()) == shown
+
+
+async def test_the_rules_of_a_list_and_of_the_result_panel_are_read_when_first_needed(
+    make_app: AppFactory,
+) -> None:
+    """Neither a choice's list nor an outcome is on the first screen: their rules (their
+    DEFAULT_CSS, read from styles/) are not parsed at start, and are there once one shows."""
+
+    def read(widget: str) -> bool:
+        return any(name == f"{widget}.DEFAULT_CSS" for _, name in app.stylesheet.source)
+
+    app = make_app()
+    async with running(app) as pilot:
+        assert not read("ChoiceList") and not read("ResultPanel")
+        await pilot.press("down")  # SMTP Mail has focus: its list opens
+        await pilot.pause()
+        listing = app.screen.query_one("ChoiceList")
+        assert read("ChoiceList") and listing.display
+        assert listing.styles.max_height is not None and listing.styles.max_height.value == 9
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not listing.display
+        await pilot.press("f2")  # a test of the empty form: its problems are the outcome
+        await wait_until(lambda: read("ResultPanel"), pilot)

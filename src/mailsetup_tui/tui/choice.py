@@ -23,6 +23,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import OptionList
 
+from mailsetup_tui.tui import styles
 from mailsetup_tui.tui.field_label import LABEL_CLASSES, label_cells, with_label
 
 T = TypeVar("T")
@@ -30,6 +31,11 @@ T = TypeVar("T")
 
 class ChoiceList(OptionList):
     """The open list of a `Choice`, drawn over the rows below it and gone when it loses focus."""
+
+    DEFAULT_CSS = styles.default_css(styles.CHOICE_LIST)
+    SCOPED_CSS = False
+    """Its rules include the choice's (`Choice.-expanded > ChoiceList`), which a scope would
+    put under a ChoiceList."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close the list", show=False),

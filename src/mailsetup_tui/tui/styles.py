@@ -2,9 +2,9 @@
 
 The form's own styles are read at start-up; the limited terminals' only where the terminal
 is one (`MailSetupApp`), the dialogs' when the first dialog opens, the queue's when the queue
-does, the result panel's when the first outcome makes the panel. Textual parses every rule
-it has read and matches each against every widget it styles, so what the form never shows
-is not read before its first frame.
+does, the result panel's when the first outcome makes the panel, a choice's list's when the
+first list opens. Textual parses every rule it has read and matches each against every
+widget it styles, so what the form never shows is not read before its first frame.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ LIMITED = _DIR / "limited.tcss"
 DIALOGS = _DIR / "dialogs.tcss"
 QUEUE = _DIR / "queue.tcss"
 RESULT_PANEL = _DIR / "result_panel.tcss"
+CHOICE_LIST = _DIR / "choice_list.tcss"
 
 
 def default_css(path: Path) -> str:
