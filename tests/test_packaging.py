@@ -66,5 +66,6 @@ def test_editable_checkout_finds_the_top_level_styles() -> None:
         styles.QUEUE,
         styles.RESULT_PANEL,
         styles.CHOICE_LIST,
+        styles.NOTE_LINE,
     ):
         assert path.is_file() and path.parent == styles.styles_dir()

@@ -134,6 +134,7 @@ def test_the_form_loads_no_command_dialog_or_heavy_library_before_its_first_fram
             "mailsetup_tui.tui.dialogs",
             "mailsetup_tui.tui.queue_screen",
             "mailsetup_tui.tui.result_panel",  # with the first outcome
+            "mailsetup_tui.tui.note_line",  # with the first problem, banner or "too small"
             "mailsetup_tui.core.relay_status",
             "mailsetup_tui.core.discovery",
             "mailsetup_tui.core.spool",
@@ -292,18 +293,19 @@ async def test_the_form_first_shown_unrestyled_looks_as_a_full_restyle_leaves_it
         assert (styles_of_every_widget(app), app.export_screenshot()) == shown
 
 
-async def test_the_rules_of_a_list_and_of_the_result_panel_are_read_when_first_needed(
+async def test_the_rules_of_a_list_a_problem_and_an_outcome_are_read_when_first_needed(
     make_app: AppFactory,
 ) -> None:
-    """Neither a choice's list nor an outcome is on the first screen: their rules (their
-    DEFAULT_CSS, read from styles/) are not parsed at start, and are there once one shows."""
+    """Neither a choice's list, nor a field's problem, nor an outcome is on the first screen:
+    their rules (their DEFAULT_CSS, read from styles/) are not parsed at start, and are there
+    once one shows."""
 
     def read(widget: str) -> bool:
         return any(name == f"{widget}.DEFAULT_CSS" for _, name in app.stylesheet.source)
 
     app = make_app()
     async with running(app) as pilot:
-        assert not read("ChoiceList") and not read("ResultPanel")
+        assert not read("ChoiceList") and not read("NoteLine") and not read("ResultPanel")
         await pilot.press("down")  # SMTP Mail has focus: its list opens
         await pilot.pause()
         listing = app.screen.query_one("ChoiceList")
@@ -314,3 +316,6 @@ async def test_the_rules_of_a_list_and_of_the_result_panel_are_read_when_first_n
         assert not listing.display
         await pilot.press("f2")  # a test of the empty form: its problems are the outcome
         await wait_until(lambda: read("ResultPanel"), pilot)
+        assert read("NoteLine")
+        problem = app.screen.query_one(".field-problem")
+        assert problem.display and problem.styles.margin.left == 18

@@ -399,7 +399,9 @@ class AccountForm(Container, can_focus=False):
         if line is None:
             if not text:
                 return  # never had one: nothing to clear
-            line = Static("", id=line_id, classes=classes, markup=False)
+            from mailsetup_tui.tui.note_line import NoteLine
+
+            line = NoteLine(id=line_id, classes=classes)
             self.mount(line, after=under)
         line.update(text)
         line.set_class(bool(text), "-visible")

@@ -118,8 +118,10 @@ class SetupScreen(Screen[None]):
         # most runs need neither of the first two, none needs the panel before its first
         # outcome, and every widget costs start-up its styling, layout and memory.
         if too_small(*self.app.size):
+            from mailsetup_tui.tui.note_line import NoteLine
+
             self.add_class("-too-small")
-            yield Static(too_small_text(*self.app.size), id="too-small", markup=False)
+            yield NoteLine(too_small_text(*self.app.size), id="too-small")
         yield FormHeading(self.session, self.app.title, id="heading")
         yield AccountForm(id="form", mx_lookup=self.session.mx_fact, discover=self.session.discover)
         with Horizontal(id="buttons"):
@@ -145,12 +147,16 @@ class SetupScreen(Screen[None]):
 
     def on_resize(self, event: events.Resize) -> None:
         small = too_small(*event.size)
-        self.set_class(small, "-too-small")
         line = self.query_one_optional("#too-small", Static)
         if line is not None:
             line.update(too_small_text(*event.size))
         elif small:
-            self.mount(Static(too_small_text(*event.size), id="too-small", markup=False), before=0)
+            from mailsetup_tui.tui.note_line import NoteLine
+
+            # Mounted before the class is set: the line brings the rules that hide the form
+            # (its DEFAULT_CSS), and a class change restyles at once with the rules read.
+            self.mount(NoteLine(too_small_text(*event.size), id="too-small"), before=0)
+        self.set_class(small, "-too-small")
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:
         # Runs before Screen's own handler, which would otherwise restyle every widget when
@@ -208,7 +214,9 @@ class SetupScreen(Screen[None]):
         if banner is None:
             if not text:
                 return
-            banner = Static("", id="banner", markup=False)
+            from mailsetup_tui.tui.note_line import NoteLine
+
+            banner = NoteLine(id="banner")
             self.mount(banner, after="#heading")
         banner.update(text)
         banner.set_class(bool(text), "-visible")

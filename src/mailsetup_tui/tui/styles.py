@@ -3,7 +3,8 @@
 The form's own styles are read at start-up; the limited terminals' only where the terminal
 is one (`MailSetupApp`), the dialogs' when the first dialog opens, the queue's when the queue
 does, the result panel's when the first outcome makes the panel, a choice's list's when the
-first list opens. Textual parses every rule it has read and matches each against every
+first list opens, the note lines' ("too small", the banner, a field's problem) when the
+first is made. Textual parses every rule it has read and matches each against every
 widget it styles, so what the form never shows is not read before its first frame.
 """
 
@@ -29,6 +30,7 @@ DIALOGS = _DIR / "dialogs.tcss"
 QUEUE = _DIR / "queue.tcss"
 RESULT_PANEL = _DIR / "result_panel.tcss"
 CHOICE_LIST = _DIR / "choice_list.tcss"
+NOTE_LINE = _DIR / "note_line.tcss"
 
 
 def default_css(path: Path) -> str:
