@@ -35,8 +35,9 @@ POLL_SECONDS = 5.0
 
 
 class FormHeading(Widget):
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"heading--title", "heading--detail"}
-    """The title, and the muted rest: the relay's state and what the form edits."""
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"heading--title"}
+    """The title's look; the rest (the relay's state, what the form edits) has the heading's
+    own, muted. Each component class is styled on its own at every start."""
 
     class Changed(Message):
         """The relay's state as last read; the screen enables its Queue key on it."""
@@ -94,14 +95,13 @@ class FormHeading(Widget):
         """Each row as styled segments, not through Textual's Content (whose way to cells,
         wrapping and aligning, cost 0.9 M instructions of every start more for two rows)."""
         base, width = self.rich_style, self.content_size.width
-        detail = base + self.get_component_styles("heading--detail").rich_style
         if y == 0:
             title, room, status = self._title_row()
             title_style = base + self.get_component_styles("heading--title").rich_style
-            row = [Segment(title, title_style), Segment(room, base), Segment(status, detail)]
+            row = [Segment(title, title_style), Segment(room, base), Segment(status, base)]
         else:
             rows = self._mode_rows(width)
-            row = [Segment(rows[y - 1], detail)] if y <= len(rows) else []
+            row = [Segment(rows[y - 1], base)] if y <= len(rows) else []
         return Strip(row).adjust_cell_length(width, base)
 
     def on_mount(self) -> None:
